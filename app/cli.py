@@ -1,0 +1,82 @@
+"""flask commands. Each domain may add its own group in EXTRA_GROUPS ("module:attribute")."""
+import importlib
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .extensions import db
+
+EXTRA_GROUPS = []
+
+
+def upgrade_database():
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+def initialise(demo=False, echo=click.echo):
+    """Migrate, load reference data, sync roles, create the admin and (optionally) the demo data."""
+    from .demo import ensure_admin, load_demo_data
+    from .reference import load_reference_data
+    from .security.roles import sync_roles
+
+    upgrade_database()
+    counts = load_reference_data(db.session)
+    echo("reference data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+    appbuilder = current_app.appbuilder
+    appbuilder.add_permissions(update_perms=True)
+    sync_roles(appbuilder.sm)
+    ensure_admin()
+    if demo:
+        created = load_demo_data()
+        echo("demo data: " + ("loaded" if created else "already present"))
+
+
+def register_cli(app):
+    @app.cli.command("init")
+    @click.option("--demo", is_flag=True, help="also load the demo data (first run only)")
+    @with_appcontext
+    def init_cmd(demo):
+        """Create or upgrade the schema and load reference (and demo) data."""
+        initialise(demo=demo)
+
+    @app.cli.group("reference")
+    def reference_group():
+        """Reference data."""
+
+    @reference_group.command("load")
+    @with_appcontext
+    def reference_load():
+        from .reference import load_reference_data
+
+        click.echo(load_reference_data(db.session))
+
+    @app.cli.group("roles")
+    def roles_group():
+        """The role matrix."""
+
+    @roles_group.command("sync")
+    @with_appcontext
+    def roles_sync():
+        """Write app/security/roles.py into the database-stored roles."""
+        from .security.roles import sync_roles
+
+        sync_roles(current_app.appbuilder.sm)
+        click.echo("roles synced")
+
+    @app.cli.group("demo")
+    def demo_group():
+        """Demo data."""
+
+    @demo_group.command("load")
+    @with_appcontext
+    def demo_load():
+        from .demo import load_demo_data
+
+        click.echo("loaded" if load_demo_data() else "already present")
+
+    for spec in EXTRA_GROUPS:
+        module, attr = spec.split(":")
+        app.cli.add_command(getattr(importlib.import_module(module), attr))

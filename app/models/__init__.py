@@ -1,0 +1,11 @@
+"""All models, imported once so that Model.metadata knows every table."""
+from .audit import AuditEvent, FlowEvent  # noqa: F401
+from .files import StoredFile  # noqa: F401
+from .insurance import Application, Claim, Policy  # noqa: F401
+from .parties import Department, Enterprise, Expert, InsuranceCompany, PreventionOrg, broker_partnership  # noqa: F401
+from .prevention import DispatchOrder, Hazard, HazardPhoto, Review, ServiceVisit, order_service_item  # noqa: F401
+from .projects import Project, RegistryProject  # noqa: F401
+from .reference import (  # noqa: F401
+    FloatRule, HazardCategory, MajorHazardStandard, Plan, Region, ServiceItem, Setting, TitleLevel,
+)
+from .user import AppUser  # noqa: F401

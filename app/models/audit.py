@@ -1,0 +1,39 @@
+from flask_appbuilder import Model
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text
+
+from .base import utcnow
+
+
+class FlowEvent(Model):
+    """One state change of an application, policy, order, hazard or report: the 流程 timeline."""
+
+    __tablename__ = "flow_event"
+    __table_args__ = (Index("ix_flow_event_entity", "entity_type", "entity_id", "id"),)
+    id = Column(Integer, primary_key=True)
+    entity_type = Column(String(32), nullable=False)
+    entity_id = Column(Integer, nullable=False)
+    action = Column(String(32), nullable=False)
+    from_status = Column(String(32))
+    to_status = Column(String(32))
+    user_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    username = Column(String(64))
+    party_kind = Column(String(16))
+    party_name = Column(String(128))
+    comment = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class AuditEvent(Model):
+    """Security audit: logins, failures, lockouts, password changes, exports, downloads, API writes."""
+
+    __tablename__ = "audit_event"
+    id = Column(Integer, primary_key=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    action = Column(String(32), nullable=False, index=True)
+    result = Column(String(16), nullable=False, default="ok")
+    user_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    username = Column(String(64), index=True)
+    party_kind = Column(String(16))
+    party_name = Column(String(128))
+    ip = Column(String(45))
+    detail = Column(Text)

@@ -1,0 +1,150 @@
+from flask_appbuilder import Model
+from sqlalchemy import (
+    CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Table,
+    Text,
+)
+from sqlalchemy.orm import relationship
+
+from .base import TimestampMixin, VersionMixin, utcnow
+from .enums import HazardStatus, OrderStatus
+
+order_service_item = Table(
+    "order_service_item",
+    Model.metadata,
+    Column("order_id", Integer, ForeignKey("dispatch_order.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_item_id", Integer, ForeignKey("service_item.id"), primary_key=True),
+)
+
+
+class DispatchOrder(TimestampMixin, VersionMixin, Model):
+    """派单. The insurer dispatches to an org (or its own expert); the org assigns it to an expert.
+
+    A refused or timed-out order is closed; 再派单 creates a new order whose parent is the old one.
+    """
+
+    __tablename__ = "dispatch_order"
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="ck_order_dates"),
+        CheckConstraint("fee >= 0", name="ck_order_fee"),
+        Index("ix_order_insurer", "insurer_id", "status", "id"),
+        Index("ix_order_org", "org_id", "status", "id"),
+        Index("ix_order_expert", "expert_id", "status", "id"),
+        Index("ix_order_enterprise", "enterprise_id", "id"),
+        Index("ix_order_region", "region_code", "status", "id"),
+        Index("ix_order_deadline", "status", "deadline"),
+    )
+    id = Column(Integer, primary_key=True)
+    order_no = Column(String(32), nullable=False, unique=True)
+    parent_id = Column(Integer, ForeignKey("dispatch_order.id"), index=True)
+    policy_id = Column(Integer, ForeignKey("policy.id"), nullable=False, index=True)
+    project_id = Column(Integer, ForeignKey("project.id"), nullable=False, index=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False)
+    region_code = Column(String(6), nullable=False)
+    insurer_id = Column(Integer, ForeignKey("insurance_company.id"), nullable=False)
+    org_id = Column(Integer, ForeignKey("prevention_org.id"))
+    expert_id = Column(Integer, ForeignKey("expert.id"))
+    service_place = Column(String(255), nullable=False)
+    start_date = Column(Date, nullable=False)
+    end_date = Column(Date, nullable=False)
+    deadline = Column(Date, nullable=False)  # 截止日期: accept by this date, or 超时
+    required_title_id = Column(Integer, ForeignKey("title_level.id"))
+    fee = Column(Numeric(14, 2), nullable=False, default=0)
+    status = Column(String(16), nullable=False, default=OrderStatus.PENDING)
+    refuse_reason = Column(Text)
+    accepted_at = Column(DateTime)
+    completed_at = Column(DateTime)
+
+    parent = relationship("DispatchOrder", remote_side=[id])
+    policy = relationship("Policy")
+    project = relationship("Project", lazy="joined", innerjoin=True)
+    enterprise = relationship("Enterprise")
+    insurer = relationship("InsuranceCompany")
+    org = relationship("PreventionOrg")
+    expert = relationship("Expert")
+    required_title = relationship("TitleLevel")
+    service_items = relationship("ServiceItem", secondary=order_service_item, lazy="selectin")
+    visit = relationship("ServiceVisit", back_populates="order", uselist=False)
+    hazards = relationship("Hazard", back_populates="order", order_by="Hazard.seq")
+    reviews = relationship("Review", back_populates="order", order_by="Review.id")
+
+    @property
+    def service_items_text(self):
+        return " ".join(item.name for item in self.service_items)
+
+    def __repr__(self):
+        return self.order_no
+
+
+class ServiceVisit(TimestampMixin, Model):
+    """The expert's site visit: 签到 (photo, position, time), 服务过程记录 and the report."""
+
+    __tablename__ = "service_visit"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("dispatch_order.id"), nullable=False, unique=True)
+    signin_photo_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    signin_lat = Column(Float)
+    signin_lon = Column(Float)
+    signin_time = Column(DateTime)
+    signin_source = Column(String(16))  # exif / browser
+    signin_address = Column(String(255))
+    service_record = Column(Text)  # 服务过程记录
+    conclusion = Column(Text)
+    report_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    signed_scan_file_id = Column(Integer, ForeignKey("stored_file.id"))
+    submitted_at = Column(DateTime)
+
+    order = relationship("DispatchOrder", back_populates="visit")
+    signin_photo_file = relationship("StoredFile", foreign_keys=[signin_photo_file_id])
+    report_file = relationship("StoredFile", foreign_keys=[report_file_id])
+    signed_scan_file = relationship("StoredFile", foreign_keys=[signed_scan_file_id])
+
+
+class Hazard(TimestampMixin, VersionMixin, Model):
+    __tablename__ = "hazard"
+    __table_args__ = (
+        Index("ix_hazard_order", "order_id", "seq"),
+        Index("ix_hazard_region", "region_code", "category_id"),
+    )
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("dispatch_order.id"), nullable=False)
+    region_code = Column(String(6), nullable=False)
+    seq = Column(Integer, nullable=False)
+    level = Column(String(16), nullable=False)
+    category_id = Column(Integer, ForeignKey("hazard_category.id"), nullable=False)
+    standard_id = Column(Integer, ForeignKey("major_hazard_standard.id"))
+    description = Column(Text, nullable=False)
+    suggestion = Column(Text)
+    status = Column(String(16), nullable=False, default=HazardStatus.OPEN, index=True)
+    rectification = Column(Text)  # 整改情况
+    rectified_at = Column(DateTime)
+    acceptance_note = Column(Text)  # 验收信息
+    accepted_at = Column(DateTime)
+
+    order = relationship("DispatchOrder", back_populates="hazards")
+    category = relationship("HazardCategory", lazy="joined")
+    standard = relationship("MajorHazardStandard")
+    photos = relationship("HazardPhoto", back_populates="hazard", order_by="HazardPhoto.id")
+
+
+class HazardPhoto(Model):
+    __tablename__ = "hazard_photo"
+    id = Column(Integer, primary_key=True)
+    hazard_id = Column(Integer, ForeignKey("hazard.id", ondelete="CASCADE"), nullable=False, index=True)
+    file_id = Column(Integer, ForeignKey("stored_file.id"), nullable=False)
+    kind = Column(String(16), nullable=False)  # hazard / rectification
+
+    hazard = relationship("Hazard", back_populates="photos")
+    file = relationship("StoredFile")
+
+
+class Review(Model):
+    __tablename__ = "review"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("dispatch_order.id"), nullable=False, index=True)
+    stage = Column(String(16), nullable=False)
+    verdict = Column(String(8), nullable=False)
+    opinion = Column(Text)
+    reviewer_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    order = relationship("DispatchOrder", back_populates="reviews")

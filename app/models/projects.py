@@ -1,0 +1,58 @@
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+)
+from sqlalchemy.orm import relationship
+
+from .base import TimestampMixin, VersionMixin
+from .enums import ProjectInsuranceStatus
+
+
+class Project(TimestampMixin, VersionMixin, Model):
+    __tablename__ = "project"
+    __table_args__ = (
+        CheckConstraint("investment >= 0", name="ck_project_investment"),
+        CheckConstraint("planned_end IS NULL OR planned_start IS NULL OR planned_end >= planned_start",
+                        name="ck_project_dates"),
+        Index("ix_project_enterprise", "enterprise_id", "id"),
+        Index("ix_project_region_status", "region_code", "insurance_status", "id"),
+    )
+    id = Column(Integer, primary_key=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False)
+    region_code = Column(String(6), ForeignKey("region.code"), nullable=False)
+    project_code = Column(String(64), nullable=False, index=True)
+    name = Column(String(255), nullable=False, index=True)
+    builder_name = Column(String(255))
+    address = Column(String(255))
+    scale_content = Column(Text)
+    investment = Column(Numeric(16, 2), nullable=False, default=0)  # 万元
+    planned_start = Column(Date)
+    planned_end = Column(Date)
+    # Derived from the latest application / policy; kept here so lists filter on an indexed column.
+    insurance_status = Column(String(16), nullable=False, default=ProjectInsuranceStatus.UNINSURED, index=True)
+
+    enterprise = relationship("Enterprise", lazy="joined", innerjoin=True)
+    region = relationship("Region")
+
+    def __repr__(self):
+        return self.name
+
+
+class RegistryProject(TimestampMixin, Model):
+    """住建厅项目表: the department's list of valid projects (basis of 项目总数 and 注册比率)."""
+
+    __tablename__ = "registry_project"
+    __table_args__ = (CheckConstraint("investment IS NULL OR investment >= 0", name="ck_registry_investment"),)
+    id = Column(Integer, primary_key=True)
+    project_code = Column(String(64), nullable=False, unique=True)
+    name = Column(String(255), nullable=False)
+    region_code = Column(String(6), ForeignKey("region.code"), nullable=False, index=True)
+    enterprise_name = Column(String(128))
+    credit_code = Column(String(18), index=True)
+    builder_name = Column(String(255))
+    investment = Column(Numeric(16, 2))
+    valid = Column(Boolean, nullable=False, default=True, index=True)
+    import_batch = Column(String(64))
+    imported_at = Column(DateTime)
+
+    region = relationship("Region")

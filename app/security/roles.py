@@ -1,0 +1,181 @@
+"""The role matrix, as data (Airflow's ROLE_CONFIGS, Superset's sync_role_definitions).
+
+``ROLES`` maps each built-in role to the permissions it holds on each resource (a view's
+``class_permission_name``) and to the menu items it sees. ``sync_roles`` writes this into FAB's
+database-stored roles at start and through ``flask roles sync``; administrators can still add roles
+of their own in FAB's security pages (those are left untouched). Admin gets every permission.
+"""
+
+# Menu items: name (the permission key) -> (label, category). Categories are shared across roles;
+# each role sees only the items it holds menu_access on. Labels are the manual's.
+CATEGORIES = {
+    "cat_info": "信息管理",
+    "cat_prevention": "事故预防",
+    "cat_reference": "基础数据",
+    "cat_audit": "审计",
+}
+
+MENU = {
+    # enterprise
+    "ent_info": ("企业信息", None),
+    "ent_projects": ("项目信息", None),
+    "ent_todo": ("待办任务", "cat_prevention"),
+    "ent_done": ("已办任务", "cat_prevention"),
+    # insurer and broker
+    "ins_applications": ("投保信息", "cat_info"),
+    "ins_policies": ("保单信息", "cat_info"),
+    "ins_ledger": ("保单台帐", "cat_info"),
+    "insured_projects": ("投保项目", "cat_prevention"),
+    "ins_orders": ("派单管理", "cat_prevention"),
+    "ins_experts": ("专业技术人员", "cat_prevention"),
+    "ins_report_review": ("报告审核", "cat_prevention"),
+    "ins_reports": ("查看报告", "cat_prevention"),
+    "ins_member": ("会员信息", "cat_prevention"),
+    # prevention org
+    "org_received": ("承接项目", None),
+    "org_orders": ("派单管理", None),
+    "org_experts": ("专业技术人员", None),
+    "org_report_review": ("报告审核", None),
+    # expert
+    "exp_todo": ("待办任务", None),
+    "exp_done": ("已办任务", None),
+    # department
+    "dept_enterprises": ("企业信息", "cat_info"),
+    "dept_projects": ("项目信息", "cat_info"),
+    "dept_statistics": ("统计报告", "cat_info"),
+    "dept_dashboard": ("数据大屏", "cat_info"),
+    "dept_reports": ("报告列表", "cat_prevention"),
+    # admin: reference data and audit
+    "ref_regions": ("行政区划", "cat_reference"),
+    "ref_companies": ("保险机构", "cat_reference"),
+    "ref_plans": ("投保方案", "cat_reference"),
+    "ref_float_rules": ("保费浮动比例", "cat_reference"),
+    "ref_service_items": ("服务项目", "cat_reference"),
+    "ref_hazard_categories": ("隐患类别", "cat_reference"),
+    "ref_titles": ("职称", "cat_reference"),
+    "ref_major_hazards": ("重大事故隐患判定标准", "cat_reference"),
+    "ref_orgs": ("事故预防机构", "cat_reference"),
+    "ref_departments": ("职能部门", "cat_reference"),
+    "ref_enterprises": ("建筑施工企业", "cat_reference"),
+    "ref_registry": ("住建厅项目表", "cat_reference"),
+    "ref_settings": ("系统参数", "cat_reference"),
+    "audit_flow": ("流程记录", "cat_audit"),
+    "audit_log": ("安全审计", "cat_audit"),
+}
+
+# Every signed-in user may change his or her own password and read his or her own profile.
+SELF_SERVICE = [
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("can_download", "File"),
+]
+
+INSURER_MENUS = ["ins_applications", "ins_policies", "ins_ledger", "insured_projects", "ins_orders",
+                 "ins_experts", "ins_report_review", "ins_reports", "ins_member"]
+
+ROLES = {
+    "Enterprise": {
+        "permissions": {
+            "MyEnterprise": ["read", "write"],
+            "Project": ["read", "write"],
+            "Application": ["read", "write"],
+            "EnterpriseTask": ["read", "rectify"],
+        },
+        "menus": ["ent_info", "ent_projects", "ent_todo", "ent_done"],
+    },
+    "Insurer": {
+        "permissions": {
+            "Application": ["read", "review", "issue", "export", "download"],
+            "Policy": ["read", "download", "claim", "export"],
+            "Ledger": ["read", "export"],
+            "InsuredProject": ["read", "dispatch"],
+            "DispatchOrder": ["read", "dispatch", "assign", "export"],
+            "Expert": ["read", "write"],
+            "ReportReview": ["read", "review"],
+            "Report": ["read", "download"],
+            "MemberInfo": ["read", "write"],
+        },
+        "menus": INSURER_MENUS,
+    },
+    "Broker": {
+        "permissions": {
+            "Application": ["read", "review", "export", "download"],
+            "Policy": ["read", "download", "export"],
+            "Ledger": ["read", "export"],
+            "InsuredProject": ["read"],
+            "DispatchOrder": ["read", "export"],
+            "Expert": ["read"],
+            "ReportReview": ["read"],
+            "Report": ["read", "download"],
+            "MemberInfo": ["read", "write"],
+        },
+        "menus": INSURER_MENUS,
+    },
+    "PreventionOrg": {
+        "permissions": {
+            "ReceivedOrder": ["read", "accept", "assign"],
+            "DispatchOrder": ["read", "assign", "export"],
+            "Expert": ["read", "write"],
+            "ReportReview": ["read", "review"],
+            "Report": ["read", "download"],
+        },
+        "menus": ["org_received", "org_orders", "org_experts", "org_report_review"],
+    },
+    "Expert": {
+        "permissions": {
+            "ExpertTask": ["read", "handle"],
+        },
+        "menus": ["exp_todo", "exp_done"],
+    },
+    "Department": {
+        "permissions": {
+            "Enterprise": ["read"],
+            "DeptProject": ["read", "export"],
+            "Statistics": ["read", "export"],
+            "Dashboard": ["read"],
+            "InsuredProject": ["read"],
+            "Report": ["read", "download"],
+            "Registry": ["read", "import"],
+            "AuditLog": ["read"],
+        },
+        "menus": ["dept_enterprises", "dept_projects", "dept_statistics", "dept_dashboard",
+                  "insured_projects", "dept_reports"],
+    },
+}
+
+MENU_CATEGORY_OF = {name: cat for name, (_label, cat) in MENU.items()}
+
+
+def role_permission_pairs(role_name):
+    """(permission, view_menu) pairs a built-in role must hold, in FAB's naming."""
+    spec = ROLES[role_name]
+    pairs = set(SELF_SERVICE)
+    for resource, perms in spec["permissions"].items():
+        pairs.update(("can_" + p, resource) for p in perms)
+    for menu in spec["menus"]:
+        pairs.add(("menu_access", menu))
+        cat = MENU_CATEGORY_OF.get(menu)
+        if cat:
+            pairs.add(("menu_access", cat))
+    return pairs
+
+
+def sync_roles(security_manager):
+    """Create the built-in roles and set their permissions exactly to the matrix."""
+    sm = security_manager
+    session = sm.session
+    for role_name in ROLES:
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        wanted = []
+        for perm, view in sorted(role_permission_pairs(role_name)):
+            pv = sm.find_permission_view_menu(perm, view) or sm.add_permission_view_menu(perm, view)
+            wanted.append(pv)
+        role.permissions = wanted
+    from flask_appbuilder.security.sqla.models import PermissionView
+
+    sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
+    admin = sm.find_role(sm.auth_role_admin) or sm.add_role(sm.auth_role_admin)
+    admin.permissions = session.query(PermissionView).all()
+    session.commit()

@@ -1,0 +1,225 @@
+"""File storage behind one small interface, and the upload rules every feature shares.
+
+Files are written under random keys below FILE_STORAGE_ROOT (a local folder; a shared volume when
+several machines serve the app). A file saved during a database transaction is tied to it: when the
+transaction rolls back the file is deleted, so no file outlives a failed save; a file is marked for
+deletion and removed only after the commit, so no row ever points at nothing.
+"""
+import hashlib
+import io
+import os
+import secrets
+import shutil
+
+from flask import current_app
+from flask_babel import lazy_gettext as _
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import event
+
+from app.models import StoredFile
+
+MB = 1024 * 1024
+IMAGE_TYPES = {"image/jpeg", "image/png"}
+PDF = "application/pdf"
+MAX_PIXELS = 40_000_000
+MAX_EDGE = 4096
+
+# kind -> (allowed content types, size cap in bytes)
+_DOC = ({PDF, "image/jpeg", "image/png"}, 10 * MB)
+_IMG = ({"image/jpeg", "image/png"}, 10 * MB)
+UPLOAD_RULES = {
+    "business_license": _DOC, "qualification": _DOC, "legal_id_qr": _DOC, "legal_id_front": _DOC,
+    "legal_id_back": _DOC, "safety_permit": _DOC, "contract": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "construction_qualification": _DOC, "agreement": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "policy_file": ({PDF}, 20 * MB), "agreement_file": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "expert_id": _DOC, "expert_cert": _DOC, "signin_photo": ({"image/jpeg", "image/png"}, 15 * MB),
+    "hazard_photo": _IMG, "rectification_photo": _IMG, "report_pdf": ({PDF}, 50 * MB),
+    "report_scan": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "registry_import": ({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, 30 * MB),
+}
+EXTENSIONS = {PDF: ".pdf", "image/jpeg": ".jpg", "image/png": ".png",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
+
+
+class UploadError(ValueError):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def sniff(head: bytes) -> str | None:
+    """The content type by magic number; the file name and the browser's claim are ignored."""
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    return None
+
+
+def _check_pdf(data: bytes):
+    # Active content has no place in a licence scan or a policy: refuse instead of sanitising.
+    for marker in (b"/JavaScript", b"/JS", b"/EmbeddedFile", b"/Launch", b"/OpenAction /JavaScript"):
+        if marker in data:
+            raise UploadError(_("PDF 文件含有脚本或嵌入文件，不允许上传"))
+    if b"%%EOF" not in data[-2048:]:
+        raise UploadError(_("PDF 文件不完整或已损坏"))
+
+
+def _reencode_image(data: bytes, content_type: str) -> tuple[bytes, str, dict]:
+    """Decode fully (truncated files fail here), cap the pixels, strip everything but the picture.
+
+    Returns the new bytes, the content type and the EXIF tags the caller may want (sign-in photos).
+    """
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise UploadError(_("图片像素过大"))
+            exif = img.getexif()
+            img.load()
+            img = img.convert("RGB") if content_type == "image/jpeg" else img.convert("RGBA")
+            img.thumbnail((MAX_EDGE, MAX_EDGE))
+            out = io.BytesIO()
+            if content_type == "image/jpeg":
+                img.save(out, "JPEG", quality=85)
+            else:
+                img.save(out, "PNG", optimize=True)
+            return out.getvalue(), content_type, exif
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, UploadError):
+            raise
+        raise UploadError(_("图片无法读取或已损坏")) from exc
+
+
+def clean_name(name: str) -> str:
+    """A display name only (never a path): no directories, control or bidi characters, ≤ 120 chars."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e"
+                   "\u2066\u2067\u2068\u2069\u200e\u200f")
+    name = name.strip().lstrip(".")
+    if len(name) > 120:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[:110] + "." + ext[:8]) if dot else name[:120]
+    return name or "file"
+
+
+class LocalStorage:
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, key):
+        if not key or "/" in key or "\\" in key or key.startswith("."):
+            raise ValueError("bad storage key")
+        return os.path.join(self.root, key[:2], key)
+
+    def write(self, key, data: bytes):
+        path = self.path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def open(self, key):
+        return open(self.path(key), "rb")
+
+    def read(self, key) -> bytes:
+        with self.open(key) as fh:
+            return fh.read()
+
+    def delete(self, key):
+        try:
+            os.remove(self.path(key))
+        except FileNotFoundError:
+            pass
+
+    def exists(self, key):
+        return os.path.exists(self.path(key))
+
+    def copy_tree_to(self, dest):
+        shutil.copytree(self.root, dest, dirs_exist_ok=True)
+
+
+def get_storage() -> LocalStorage:
+    return current_app.extensions["azx_storage"]
+
+
+def init_storage(app, session_factory):
+    root = app.config["FILE_STORAGE_ROOT"]
+    os.makedirs(root, exist_ok=True)
+    app.extensions["azx_storage"] = LocalStorage(root)
+
+    @event.listens_for(session_factory, "after_rollback")
+    def _drop_new_files(session):
+        storage = app.extensions["azx_storage"]
+        for key in session.info.pop("azx_new_files", []):
+            storage.delete(key)
+        session.info.pop("azx_doomed_files", None)
+
+    @event.listens_for(session_factory, "after_commit")
+    def _finish_files(session):
+        storage = app.extensions["azx_storage"]
+        session.info.pop("azx_new_files", None)
+        for key in session.info.pop("azx_doomed_files", []):
+            storage.delete(key)
+
+
+def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=None, owner=None,
+                validate=True, keep_exif=False):
+    """Validate and store bytes; return the (pending) StoredFile row. Raises UploadError.
+
+    The caller commits (or rolls back) the surrounding transaction.
+    """
+    allowed, cap = UPLOAD_RULES[kind]
+    if not data:
+        raise UploadError(_("文件为空"))
+    if len(data) > cap:
+        raise UploadError(_("文件过大，最大 %(mb)s MB", mb=cap // MB))
+    ctype = sniff(data[:4096])
+    if ctype == "application/zip" and kind == "registry_import":
+        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    if ctype not in allowed:
+        raise UploadError(_("文件类型不允许：仅接受 %(types)s",
+                            types="、".join(sorted(EXTENSIONS[t].lstrip(".").upper() for t in allowed))))
+    exif = None
+    if validate and ctype in IMAGE_TYPES:
+        data, ctype, exif = _reencode_image(data, ctype)
+    elif validate and ctype == PDF:
+        _check_pdf(data)
+    key = secrets.token_hex(20) + EXTENSIONS.get(ctype, "")
+    get_storage().write(key, data)
+    session.info.setdefault("azx_new_files", []).append(key)
+    row = StoredFile(key=key, original_name=clean_name(original_name), content_type=ctype, size=len(data),
+                     sha256=hashlib.sha256(data).hexdigest(), kind=kind, uploaded_by_id=user_id)
+    if owner is not None:
+        attach(row, owner)
+    session.add(row)
+    if keep_exif:
+        row._exif = exif
+    return row
+
+
+def store_upload(session, file_storage, kind, user_id=None, owner=None, keep_exif=False):
+    """Store a werkzeug FileStorage (from a form), reading at most the kind's cap + 1 byte."""
+    _allowed, cap = UPLOAD_RULES[kind]
+    data = file_storage.stream.read(cap + 1)
+    return store_bytes(session, data, file_storage.filename or "", kind, user_id=user_id, owner=owner,
+                       keep_exif=keep_exif)
+
+
+def attach(stored_file, owner):
+    """Record the owner row; downloads are scoped through it (app.security.scope.file_visible)."""
+    stored_file.owner_type = owner.__tablename__
+    stored_file.owner_id = owner.id
+
+
+def discard(session, stored_file):
+    """Delete a file row now and its bytes after the commit."""
+    if stored_file is None:
+        return
+    session.info.setdefault("azx_doomed_files", []).append(stored_file.key)
+    session.delete(stored_file)

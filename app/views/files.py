@@ -1,0 +1,33 @@
+"""Every stored file is served here, and only here, through its owner's scope."""
+from flask import send_file
+from flask_appbuilder import BaseView, expose, has_access
+
+from app.security.scope import get_scoped_file_or_404
+from app.storage import get_storage
+
+INLINE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
+
+
+class FileView(BaseView):
+    route_base = "/files"
+    class_permission_name = "File"
+    method_permission_name = {"download": "download", "view": "download"}
+
+    def _send(self, file_id, inline):
+        f = get_scoped_file_or_404(file_id)
+        response = send_file(get_storage().open(f.key), mimetype=f.content_type,
+                             as_attachment=not (inline and f.content_type in INLINE_TYPES),
+                             download_name=f.original_name, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    @expose("/<int:file_id>")
+    @has_access
+    def download(self, file_id):
+        return self._send(file_id, inline=False)
+
+    @expose("/<int:file_id>/view")
+    @has_access
+    def view(self, file_id):
+        return self._send(file_id, inline=True)

@@ -1,0 +1,66 @@
+"""Every view is registered here, inside the app factory, in menu order."""
+from app.security.roles import CATEGORIES, MENU
+
+from . import department, enterprise, files, insurance, prevention, reference
+
+
+def register_views(appbuilder):
+    def add(view, menu_name):
+        label, category = MENU[menu_name]
+        kwargs = {"label": label}
+        if category:
+            kwargs.update(category=category, category_label=CATEGORIES[category])
+        return appbuilder.add_view(view, menu_name, **kwargs)
+
+    def also(view_instance, menu_name):
+        label, category = MENU[menu_name]
+        kwargs = {"label": label}
+        if category:
+            kwargs.update(category=category, category_label=CATEGORIES[category])
+        appbuilder.add_link(menu_name, href=f"{type(view_instance).__name__}.{view_instance.default_view}", **kwargs)
+
+    ent = enterprise
+    my_enterprise = add(ent.MyEnterpriseView, "ent_info")
+    add(ent.ProjectView, "ent_projects")
+    add(prevention.EnterpriseTodoView, "ent_todo")
+    add(prevention.EnterpriseDoneView, "ent_done")
+
+    add(insurance.ApplicationView, "ins_applications")
+    add(insurance.PolicyView, "ins_policies")
+    add(insurance.LedgerView, "ins_ledger")
+    add(ent.EnterpriseView, "dept_enterprises")
+    add(ent.DeptProjectView, "dept_projects")
+    add(department.StatisticsView, "dept_statistics")
+    add(department.DashboardView, "dept_dashboard")
+
+    add(prevention.InsuredProjectView, "insured_projects")
+    orders = add(prevention.DispatchOrderView, "ins_orders")
+    experts = add(prevention.ExpertView, "ins_experts")
+    review = add(prevention.ReportReviewView, "ins_report_review")
+    reports = add(prevention.ReportView, "ins_reports")
+    add(insurance.MemberInfoView, "ins_member")
+    also(reports, "dept_reports")
+
+    add(prevention.ReceivedOrderView, "org_received")
+    also(orders, "org_orders")
+    also(experts, "org_experts")
+    also(review, "org_report_review")
+
+    add(prevention.ExpertTodoView, "exp_todo")
+    add(prevention.ExpertDoneView, "exp_done")
+
+    for view, name in (
+        (reference.RegionAdminView, "ref_regions"), (reference.CompanyAdminView, "ref_companies"),
+        (reference.PlanAdminView, "ref_plans"), (reference.FloatRuleAdminView, "ref_float_rules"),
+        (reference.ServiceItemAdminView, "ref_service_items"),
+        (reference.HazardCategoryAdminView, "ref_hazard_categories"),
+        (reference.TitleLevelAdminView, "ref_titles"), (reference.MajorHazardAdminView, "ref_major_hazards"),
+        (reference.OrgAdminView, "ref_orgs"), (reference.DepartmentAdminView, "ref_departments"),
+        (reference.EnterpriseAdminView, "ref_enterprises"), (reference.RegistryProjectView, "ref_registry"),
+        (reference.SettingAdminView, "ref_settings"), (reference.FlowEventView, "audit_flow"),
+        (reference.AuditEventView, "audit_log"),
+    ):
+        add(view, name)
+
+    appbuilder.add_view_no_menu(files.FileView)
+    return my_enterprise
