@@ -63,6 +63,7 @@ def load_demo_data():
     from .demo_data import build_demo_dataset
 
     parties = build_demo_dataset(db.session)
+    db.session.commit()
     company = {c.short_name: c for c in db.session.query(InsuranceCompany)}
     _user("dept_province", "Department", "省住建厅", "用户", "dept_province@example.invalid",
           party_kind=P.DEPARTMENT, department_id=parties["dept_province"].id)
@@ -83,4 +84,13 @@ def load_demo_data():
     _user("expert_demo", "Expert", "王建国", "专家", "expert_demo@example.invalid",
           party_kind=P.EXPERT, expert_id=parties["expert_demo"].id, is_demo=True)
     db.session.commit()
+    # The workflow data is built through the services, acting as the demo users, in workflow order.
+    import importlib
+
+    for module in DEMO_STAGES:
+        importlib.import_module(module).build(parties)
+        db.session.commit()
     return True
+
+
+DEMO_STAGES = []  # e.g. "app.demo_insurance", "app.demo_prevention": each has build(parties)
