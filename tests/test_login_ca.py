@@ -271,6 +271,9 @@ def test_no_bundle_configured_refused_clearly(app, test_ca, monkeypatch, client)
     monkeypatch.setitem(app.config, "CA_TEST_DIR", "/nonexistent")
     cert, key = issue(test_ca, new_code())
     html = challenge_login(client, cert, key, follow=True).get_data(as_text=True)
+    assert "flask ca init-test-ca" in html
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)
+    html = challenge_login(app.test_client(), cert, key, follow=True).get_data(as_text=True)
     assert "尚未配置受信任的CA证书" in html
 
 

@@ -238,18 +238,33 @@ def test_audit_search_page(app, as_user):
     assert as_user("dept_harbin").get("/admin/accounts/").status_code in (302, 403)
 
 
-def test_login_rate_limited(app):
+@pytest.fixture(scope="module")
+def second_app(app):
+    """Another app on the same database, as another worker process would be (limiter switched on)."""
     from app import create_app
 
-    config = dict(app.config["AZX_TEST_CONFIG"], RATELIMIT_ENABLED=True)  # the suite's app has it off
-    limited = create_app(config)
-    client = limited.test_client()
-    codes = [post_login(client, "rate_limit_probe", "Wrong#Pass1").status_code for _ in range(12)]
-    assert codes[0] == 302 and codes[-1] == 429
-    with limited.app_context():
+    other = create_app(dict(app.config["AZX_TEST_CONFIG"], RATELIMIT_ENABLED=True))
+    yield other
+    with other.app_context():
         from app.extensions import db
 
         db.session.remove()
+
+
+def test_login_rate_limited(second_app):
+    client = second_app.test_client()
+    codes = [post_login(client, "rate_limit_probe", "Wrong#Pass1").status_code for _ in range(12)]
+    assert codes[0] == 302 and codes[-1] == 429
+
+
+def test_lockout_holds_across_workers(app, second_app):
+    username, password = make_department_user(app, "dept_two_workers")
+    for _ in range(5):
+        post_login(app.test_client(), username, "Wrong#Pass1")
+    other = second_app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.9.9.9"  # not the address the rate-limit test used up
+    assert post_login(other, username, password).location.endswith("/login/")
+    assert other.get("/dept/projects/list/").status_code == 302
 
 
 def test_production_config_cookie_flags(monkeypatch):
@@ -275,3 +290,10 @@ def test_fab_password_forms_use_the_policy(app):
         with pytest.raises(ValidationError):
             validator("weakpass")
         validator("Strong#2026")
+
+
+def test_password_api_closed_to_certificate_roles_without_demo_mode(app, monkeypatch):
+    body = {"username": "insurer_picc", "password": DEMO_PASSWORD, "provider": "db"}
+    assert app.test_client().post("/api/v1/security/login", json=body).status_code == 200
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)
+    assert app.test_client().post("/api/v1/security/login", json=body).status_code == 401

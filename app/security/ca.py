@@ -50,10 +50,11 @@ _bundle_cache = {}
 class CertificateError(Exception):
     """A certificate or signature refused; ``message`` is shown to the user."""
 
-    def __init__(self, message, code="invalid"):
+    def __init__(self, message, code="invalid", account=None):
         super().__init__(str(message))
         self.message = message
         self.code = code
+        self.account = account  # the account or credit code concerned, when known (for the audit)
 
 
 @dataclass
@@ -79,6 +80,9 @@ def bundle_path():
 def trusted_roots():
     path = bundle_path()
     if not path or not os.path.exists(path):
+        if current_app.config.get("DEMO_MODE"):
+            raise CertificateError(_("演示环境尚未生成测试CA。请运行 flask ca init-test-ca 和 flask ca issue --uscc 统一社会信用代码 --name 企业名称 生成测试证书后再试。"),
+                                   "no_bundle")
         raise CertificateError(_("系统尚未配置受信任的CA证书（CA_BUNDLE），暂不能使用证书登录"), "no_bundle")
     mtime = os.path.getmtime(path)
     cached = _bundle_cache.get(path)
@@ -101,6 +105,17 @@ def load_pem_certificates(text):
     if not certs:
         raise CertificateError(_("未提供证书"), "format")
     return certs
+
+
+def describe(certificate):
+    """Subject and fingerprint of a certificate (or PEM text) for the audit of a refused attempt."""
+    cert = certificate
+    if not isinstance(certificate, x509.Certificate):
+        try:
+            cert = load_pem_certificates(certificate or "")[0]
+        except CertificateError:
+            return ""
+    return f"{cert.subject.rfc4514_string()}; sha256 {fingerprint(cert)}"
 
 
 def fingerprint(cert):

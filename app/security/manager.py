@@ -77,6 +77,10 @@ class PlatformSecurityManager(SecurityManager):
         if not correct:
             self._register_failure(user, now)
             return None
+        if self.requires_certificate(user):  # also closes FAB's password API to certificate roles
+            audit.record("login_failed", user=user, result="fail", detail="certificate role used the password")
+            g.azx_login_refusal = _("企业、保险机构、事故预防机构和专家账号须使用CA数字证书登录。")
+            return None
         user.fail_login_count = 0
         user.failed_window_start = None
         user.locked_until = None
@@ -112,10 +116,7 @@ class PlatformSecurityManager(SecurityManager):
         password and locked account is one and the same."""
         user = self.auth_user_db(username, password)
         if user is None:
-            return None, _("用户名或密码错误。连续失败5次，账号将被锁定15分钟。")
-        if self.requires_certificate(user):
-            audit.record("login_failed", user=user, result="fail", detail="certificate role used the password")
-            return None, _("企业、保险机构、事故预防机构和专家账号须使用CA数字证书登录。")
+            return None, g.pop("azx_login_refusal", None) or _("用户名或密码错误。连续失败5次，账号将被锁定15分钟。")
         self.start_session(user, "password")
         return user, None
 
@@ -134,8 +135,7 @@ class PlatformSecurityManager(SecurityManager):
         if user is None:
             user, created = enterprise_user_for_certificate(identity)
         if not user.is_active:
-            audit.record("login_failed", user=user, result="fail", detail="inactive account, certificate")
-            raise CertificateError(_("该账号已停用，请联系管理员"), "inactive")
+            raise CertificateError(_("该账号已停用，请联系管理员"), "inactive", account=user.username)
         user.login_count = (user.login_count or 0) + 1
         user.last_login = clock.now()
         if user.party_kind == PartyKind.ENTERPRISE and user.enterprise is not None and user.enterprise.first_login_at is None:
@@ -166,6 +166,8 @@ class PlatformSecurityManager(SecurityManager):
     def before_request(self):
         """FAB's g.user, then: an expired session says so; a due password change blocks every page."""
         SecurityManager.before_request()
+        if request.endpoint in ("static", "appbuilder.static"):
+            return None
         user = g.user
         if getattr(user, "is_authenticated", False):
             record = sessions.current()

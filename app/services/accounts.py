@@ -34,15 +34,12 @@ def enterprise_user_for_certificate(identity):
     administrator first: they are refused here."""
     code = identity.credit_code
     if code is None:
-        audit.record("login_failed", username=identity.subject[:64], result="fail",
-                     detail=f"unbound certificate without credit code {identity.fingerprint}")
         raise CertificateError(_("该证书尚未绑定平台账号，且证书中没有统一社会信用代码。保险机构、事故预防机构和专家的证书须先由平台管理员绑定到账号。"),
                                "unbound")
     if (db.session.query(InsuranceCompany.id).filter_by(credit_code=code).first()
             or db.session.query(PreventionOrg.id).filter_by(credit_code=code).first()):
-        audit.record("login_failed", username=code, result="fail", detail=f"unbound certificate {identity.fingerprint}")
         raise CertificateError(_("该证书尚未绑定平台账号。保险机构、经纪公司、事故预防机构和专家的证书须先由平台管理员绑定到账号后才能登录。"),
-                               "unbound")
+                               "unbound", account=code)
     enterprise = db.session.query(Enterprise).filter_by(credit_code=code).first()
     if enterprise is not None:
         user = (db.session.query(AppUser).filter_by(party_kind=PartyKind.ENTERPRISE, enterprise_id=enterprise.id)

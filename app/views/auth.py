@@ -100,8 +100,9 @@ class CertificateLoginView(BaseView):
     route_base = "/login/ca"
     default_view = "challenge"
 
-    def _refuse(self, exc, username=""):
-        audit.record("login_failed", username=username[:64], result="fail", detail=f"certificate: {exc.code}")
+    def _refuse(self, exc, certificate=None):
+        audit.record("login_failed", username=(exc.account or "")[:64], result="fail",
+                     detail=f"certificate {exc.code}; {ca.describe(certificate)}")
         flash(exc.message, "danger")
         return redirect(url_for("CertificateLoginView.challenge"))
 
@@ -126,7 +127,7 @@ class CertificateLoginView(BaseView):
                                            request.form.get("signature", ""))
             return self._login(identity)
         except CertificateError as exc:
-            return self._refuse(exc, request.form.get("nonce", ""))
+            return self._refuse(exc, request.form.get("certificate", ""))
 
     @expose("/nonce", methods=["GET"])
     @no_cache
@@ -139,6 +140,7 @@ class CertificateLoginView(BaseView):
     @expose("/proxy", methods=["GET"])
     @no_cache
     def proxy(self):
+        certs = None
         try:
             certs = ca.proxy_certificates()
             if certs is None:
@@ -146,7 +148,7 @@ class CertificateLoginView(BaseView):
                                        "no_proxy_certificate")
             return self._login(ca.verify_certificate(certs))
         except CertificateError as exc:
-            return self._refuse(exc)
+            return self._refuse(exc, certs[0] if certs else None)
 
 
 def login_required(view):
@@ -328,7 +330,8 @@ class AuditEventView(ScopedModelView):
     search_columns = ["created_at", "action", "result", "username", "party_name", "ip"]
     label_columns = {"created_at": _("时间"), "action": _("事件"), "result": _("结果"), "username": _("账号"),
                      "party_kind": _("单位类型"), "party_name": _("单位"), "ip": _("地址"), "detail": _("详情")}
-    formatters_columns = {"action": _action_cell, "result": _result_cell, "party_kind": audit.party_kind_label}
+    formatters_columns = {"created_at": lambda v: f"{v:%Y-%m-%d %H:%M:%S}" if v else "", "action": _action_cell,
+                          "result": _result_cell, "party_kind": audit.party_kind_label}
     base_order = ("id", "desc")
     page_size = 50
 
