@@ -12,6 +12,7 @@ from sqlalchemy import false, func, select
 from app.extensions import db
 from app.models import Application, Enterprise, InsuranceCompany, Policy, Project, Region
 from app.models.enums import ProjectInsuranceStatus
+from app.reports.export import export_response
 from app.reports.statistics_xlsx import build_workbook, summary_header
 from app.security.scope import party_of, scoped_select
 from app.services import registry_import, statistics
@@ -93,6 +94,15 @@ PROJECT_COLUMNS = [
     ("insurance_status", _("投保状态"), "status"),
     ("contact", _("联系方式"), "text"),
 ]
+
+
+def _export_getter(key, kind):
+    if kind == "status":
+        return lambda row: str(ProjectInsuranceStatus.label(row.insurance_status))
+    return lambda row: getattr(row, key)
+
+
+EXPORT_COLUMNS = [(label, _export_getter(key, kind)) for key, label, kind in PROJECT_COLUMNS]
 
 
 def region_prefix(code):
@@ -179,12 +189,10 @@ class DeptProjectView(ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        from app.reports.export import export_response
-
-        filters = project_filters(request.args)
-        columns = [(key, label) for key, label, _kind in PROJECT_COLUMNS]
+        """The list's own query, all filtered rows (not just the page), as xlsx or csv."""
+        rows = db.session.query(dept_project_query(project_filters(request.args)).subquery())
         fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
-        return export_response(dept_project_query(filters), columns, str(_("项目信息")), fmt)
+        return export_response(rows, EXPORT_COLUMNS, str(_("项目信息")), fmt)
 
 
 # ---------------------------------------------------------------------------------------------------
