@@ -26,8 +26,8 @@ def register_views(appbuilder):
     add(insurance.ApplicationView, "ins_applications")
     add(insurance.PolicyView, "ins_policies")
     add(insurance.LedgerView, "ins_ledger")
-    add(ent.EnterpriseView, "dept_enterprises")
-    add(ent.DeptProjectView, "dept_projects")
+    add(department.EnterpriseView, "dept_enterprises")
+    add(department.DeptProjectView, "dept_projects")
     add(department.StatisticsView, "dept_statistics")
     add(department.DashboardView, "dept_dashboard")
 
@@ -64,4 +64,5 @@ def register_views(appbuilder):
 
     appbuilder.add_view_no_menu(files.FileView)
     auth.register_login_views(appbuilder)
+    appbuilder.add_view_no_menu(department.RegistryImportView)
     return my_enterprise
