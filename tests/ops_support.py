@@ -21,13 +21,13 @@ def fresh_database(kind, tmp_path):
     if kind == "sqlite":
         yield "sqlite:///" + str(tmp_path / "ops.db")
         return
-    from conftest import _create_pg_database, _drop_pg_database
+    from dbutil import create_pg_database, drop_pg_database
 
-    url, admin_dsn, name = _create_pg_database(PG_URL)
+    url, admin_dsn, name = create_pg_database(PG_URL)
     try:
         yield url
     finally:
-        _drop_pg_database(admin_dsn, name)
+        drop_pg_database(admin_dsn, name)
 
 
 def make_app(url, storage_root, **extra):
