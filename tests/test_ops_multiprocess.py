@@ -2,15 +2,17 @@
 
 Each server is `gunicorn -c deploy/gunicorn.conf.py app.wsgi:application` with two workers, configured
 as docs/deploy.md configures production (CSRF on, permissions not rewritten at boot), so four
-independent processes serve. A session made on one is accepted by the other (same SECRET_KEY, sessions
-in the database once issue 3 lands); a file in the shared store is served by both, through the scope;
-`flask audit purge` run on two machines at once deletes each old event exactly once.
+independent processes serve. A session made on one is accepted by the other (same SECRET_KEY, session
+records in the database) and a logout on one ends it on the other; failed logins on one lock the
+account on the other (lockout in the database); a file in the shared store is served by both, through
+the scope; `flask audit purge` run on two machines at once deletes each old event exactly once.
 """
 import os
 import re
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -60,14 +62,30 @@ def servers(app, tmp_path_factory):
             proc.wait(timeout=30)
 
 
-def _login(base, username):
-    session = requests.Session()
+def _attempt(base, username, password, session=None):
+    """POST the login form (with its CSRF token) and return (session, response)."""
+    session = session or requests.Session()
     page = session.get(base + "/login/", timeout=10)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-    response = session.post(base + "/login/", data={"username": username, "password": PASSWORD,
+    response = session.post(base + "/login/", data={"username": username, "password": password,
                                                     "csrf_token": token}, allow_redirects=False, timeout=10)
-    assert response.status_code in (302, 303), response.text[:500]
-    assert "/login" not in response.headers["Location"]
+    return session, response
+
+
+def _signed_in(response):
+    return response.status_code in (302, 303) and "/login" not in response.headers["Location"]
+
+
+def _authenticated(session, base):
+    """Logged in: a file id that does not exist is 404; logged out: a redirect to the login page."""
+    response = session.get(base + "/files/987654321", allow_redirects=False, timeout=10)
+    assert response.status_code in (404, 302, 401), response.status_code
+    return response.status_code == 404
+
+
+def _login(base, username, password=PASSWORD):
+    session, response = _attempt(base, username, password)
+    assert _signed_in(response), (response.status_code, response.headers.get("Location"))
     return session
 
 
@@ -91,15 +109,45 @@ def test_session_from_one_server_is_accepted_by_the_other(servers):
     a, b = servers
     session = _login(a, "enterprise_demo")
     assert session.cookies.get("session")
-    home_b = session.get(b + "/", timeout=10)
-    assert home_b.status_code == 200 and "enterprise_demo" in home_b.text or "龙建路桥" in home_b.text
-    # Without the cookie the same page of B asks for a login.
-    anonymous = requests.get(b + "/files/1", allow_redirects=False, timeout=10)
-    assert anonymous.status_code in (302, 401) and "login" in anonymous.headers.get("Location", "login")
-    # A cookie signed with another key is refused.
-    forged = requests.Session()
+    assert _authenticated(session, b)
+    assert "龙建路桥" in session.get(b + "/", timeout=10).text  # B knows who signed in on A
+    assert not _authenticated(requests.Session(), b)
+    forged = requests.Session()  # a cookie signed with another key is refused
     forged.cookies.set("session", session.cookies.get("session")[:-4] + "AAAA")
-    assert forged.get(b + "/files/1", allow_redirects=False, timeout=10).status_code in (302, 401)
+    assert not _authenticated(forged, b)
+
+
+def test_logout_on_one_server_ends_the_session_on_the_other(servers):
+    a, b = servers
+    session = _login(a, "dept_province")
+    assert _authenticated(session, b)
+    cookie = session.cookies.get("session")
+    session.get(a + "/logout/", timeout=10)
+    replayed = requests.Session()  # the copied cookie of the ended session, replayed on B
+    replayed.cookies.set("session", cookie)
+    assert not _authenticated(replayed, b)
+
+
+def test_failed_logins_on_one_server_lock_the_account_on_the_other(app, servers):
+    from app.extensions import db
+    from app.models import AppUser
+
+    a, b = servers
+    username, password = f"ops_lock_{uuid.uuid4().hex[:8]}", "Ops#lock2026x"
+    with app.app_context():
+        sm = app.appbuilder.sm
+        assert sm.add_user(username, "运维", "测试", f"{username}@example.invalid", sm.find_role("Admin"), password)
+        threshold = app.config.get("LOCKOUT_THRESHOLD", 5)
+    assert _signed_in(_attempt(b, username, password)[1])  # the password is right
+    session = requests.Session()
+    for _ in range(threshold):
+        assert not _signed_in(_attempt(a, username, "wrong-password", session)[1])
+    assert not _signed_in(_attempt(b, username, password)[1])  # locked, on the other server too
+    with app.app_context():
+        user = db.session.query(AppUser).filter_by(username=username).one()
+        assert user.locked_until is not None
+        user.active = False  # the probe account stays (audit rows name it) but can never sign in
+        db.session.commit()
 
 
 def test_a_stored_file_is_served_by_both_servers_within_scope(app, servers):
