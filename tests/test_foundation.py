@@ -114,7 +114,8 @@ def test_an_admin_defined_role_works_with_the_scope(app):
         db.session.add(AppUser(username="auditor_harbin", first_name="审计", last_name="员",
                                email="auditor@example.invalid", active=True, roles=[role],
                                party_kind="department", department_id=dept.id,
-                               password=generate_password_hash("Audit@2026x"), password_changed_at=utcnow()))
+                               password=generate_password_hash("Audit@2026x"),
+                               password_changed_at=utcnow()))  # else the first-login change is due
         db.session.commit()
     client = app.test_client()
     client.post("/login/", data={"username": "auditor_harbin", "password": "Audit@2026x"})

@@ -31,7 +31,8 @@ class AuditEvent(Model):
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
     action = Column(String(32), nullable=False, index=True)
     result = Column(String(16), nullable=False, default="ok")
-    user_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    # the record outlives the account: username and party stay when an account is deleted
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     username = Column(String(64), index=True)
     party_kind = Column(String(16))
     party_name = Column(String(128))

@@ -1,6 +1,8 @@
 """Signed-challenge CA login in a real browser: the user picks a key file, WebCrypto signs the nonce in
-the page, only certificate and signature are posted, and the enterprise lands on its 企业信息."""
-import os
+the page, only certificate and signature are posted, and the enterprise lands on its 企业信息.
+
+The harness's run.py server cannot be told which CA to trust, so this module serves the test session's
+app in a thread with CA_BUNDLE pointing at a CA made here; the browser is the harness's."""
 import socket
 import threading
 
@@ -11,8 +13,6 @@ from app.ca_cli import make_ca, make_client_certificate, pem_certificate, pem_pr
 from app.demo_data import make_credit_code
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
 def _free_port():
@@ -49,23 +49,13 @@ def ca_live_url(app, ca_files):
     app.config["CA_BUNDLE"] = previous
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def ca_page(chromium, ca_live_url):
-    context = chromium.new_context(locale="zh-CN")
+def ca_page(browser, ca_live_url):
+    """A page on this module's own server (its app trusts the test CA); `browser` is the harness's."""
+    context = browser.new_context(locale="zh-CN")
     page = context.new_page()
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(ca_live_url) else route.abort())
+    page.set_default_timeout(15000)
     yield page
     context.close()
 

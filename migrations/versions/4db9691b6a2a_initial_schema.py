@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4bea82fbe661
+Revision ID: 4db9691b6a2a
 Revises: 
-Create Date: 2026-11-29 10:56:28.233750
+Create Date: 2026-11-29 11:55:09.453860
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '4bea82fbe661'
+revision = '4db9691b6a2a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -552,7 +552,7 @@ def upgrade():
     sa.Column('party_name', sa.String(length=128), nullable=True),
     sa.Column('ip', sa.String(length=45), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
