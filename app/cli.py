@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = []
+EXTRA_GROUPS = ["app.bench_cli:bench_group"]
 
 
 def upgrade_database():

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3841036b5254
+Revision ID: 3181a1c52d1f
 Revises: 
-Create Date: 2026-11-29 10:50:01.727680
+Create Date: 2026-11-29 12:08:27.936190
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3841036b5254'
+revision = '3181a1c52d1f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -389,7 +389,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_project_insurance_status'), ['insurance_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_project_code'), ['project_code'], unique=False)
+        batch_op.create_index('ix_project_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.create_index('ix_project_region_status', ['region_code', 'insurance_status', 'id'], unique=False)
+        batch_op.create_index('ix_project_status_id', ['insurance_status', 'id'], unique=False)
+        batch_op.create_index('ix_project_status_region', ['insurance_status', 'region_code'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('ab_user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -477,11 +480,14 @@ def upgrade():
     )
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.create_index('ix_application_broker', ['broker_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_broker_id', ['broker_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_application_enterprise', ['enterprise_id', 'id'], unique=False)
         batch_op.create_index('ix_application_insurer', ['insurer_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_insurer_id', ['insurer_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_project_id'), ['project_id'], unique=False)
         batch_op.create_index('ix_application_region', ['region_code', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('ab_api_key',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -620,6 +626,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_policy_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_project_name'), ['project_name'], unique=False)
         batch_op.create_index('ix_policy_region', ['region_code', 'id'], unique=False)
+        batch_op.create_index('ix_policy_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.create_index('ix_policy_start', ['start_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_status'), ['status'], unique=False)
 
@@ -699,9 +706,13 @@ def upgrade():
         batch_op.create_index('ix_order_deadline', ['status', 'deadline'], unique=False)
         batch_op.create_index('ix_order_enterprise', ['enterprise_id', 'id'], unique=False)
         batch_op.create_index('ix_order_expert', ['expert_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_expert_id', ['expert_id', 'id'], unique=False)
         batch_op.create_index('ix_order_insurer', ['insurer_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_insurer_id', ['insurer_id', 'id'], unique=False)
         batch_op.create_index('ix_order_org', ['org_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_org_id', ['org_id', 'id'], unique=False)
         batch_op.create_index('ix_order_region', ['region_code', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('hazard',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -818,9 +829,13 @@ def downgrade():
 
     op.drop_table('hazard')
     with op.batch_alter_table('dispatch_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_order_region')
+        batch_op.drop_index('ix_order_org_id')
         batch_op.drop_index('ix_order_org')
+        batch_op.drop_index('ix_order_insurer_id')
         batch_op.drop_index('ix_order_insurer')
+        batch_op.drop_index('ix_order_expert_id')
         batch_op.drop_index('ix_order_expert')
         batch_op.drop_index('ix_order_enterprise')
         batch_op.drop_index('ix_order_deadline')
@@ -841,6 +856,7 @@ def downgrade():
     with op.batch_alter_table('policy', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_status'))
         batch_op.drop_index('ix_policy_start')
+        batch_op.drop_index('ix_policy_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_policy_region')
         batch_op.drop_index(batch_op.f('ix_policy_project_name'))
         batch_op.drop_index(batch_op.f('ix_policy_project_id'))
@@ -876,11 +892,14 @@ def downgrade():
 
     op.drop_table('ab_api_key')
     with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.drop_index('ix_application_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_application_region')
         batch_op.drop_index(batch_op.f('ix_application_project_id'))
+        batch_op.drop_index('ix_application_insurer_id')
         batch_op.drop_index('ix_application_insurer')
         batch_op.drop_index('ix_application_enterprise')
         batch_op.drop_index(batch_op.f('ix_application_created_at'))
+        batch_op.drop_index('ix_application_broker_id')
         batch_op.drop_index('ix_application_broker')
 
     op.drop_table('application')
@@ -894,7 +913,10 @@ def downgrade():
 
     op.drop_table('ab_user')
     with op.batch_alter_table('project', schema=None) as batch_op:
+        batch_op.drop_index('ix_project_status_region', postgresql_ops={'region_code': 'varchar_pattern_ops'})
+        batch_op.drop_index('ix_project_status_id')
         batch_op.drop_index('ix_project_region_status')
+        batch_op.drop_index('ix_project_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index(batch_op.f('ix_project_project_code'))
         batch_op.drop_index(batch_op.f('ix_project_name'))
         batch_op.drop_index(batch_op.f('ix_project_insurance_status'))
