@@ -23,6 +23,10 @@ class Application(TimestampMixin, VersionMixin, Model):
         Index("ix_application_broker", "broker_id", "status", "id"),
         Index("ix_application_enterprise", "enterprise_id", "id"),
         Index("ix_application_region", "region_code", "status", "id"),
+        # the lists' default order (id desc) inside each party's scope
+        Index("ix_application_insurer_id", "insurer_id", "id"),
+        Index("ix_application_broker_id", "broker_id", "id"),
+        Index("ix_application_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
     )
     id = Column(Integer, primary_key=True)
     project_id = Column(Integer, ForeignKey("project.id"), nullable=False, index=True)
@@ -77,6 +81,7 @@ class Policy(TimestampMixin, VersionMixin, Model):
         Index("ix_policy_enterprise", "enterprise_id", "id"),
         Index("ix_policy_region", "region_code", "id"),
         Index("ix_policy_start", "start_date"),
+        Index("ix_policy_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
     )
     id = Column(Integer, primary_key=True)
     application_id = Column(Integer, ForeignKey("application.id"), nullable=False, unique=True)

@@ -32,6 +32,11 @@ class DispatchOrder(TimestampMixin, VersionMixin, Model):
         Index("ix_order_enterprise", "enterprise_id", "id"),
         Index("ix_order_region", "region_code", "status", "id"),
         Index("ix_order_deadline", "status", "deadline"),
+        # the lists' default order (id desc) inside each party's scope
+        Index("ix_order_insurer_id", "insurer_id", "id"),
+        Index("ix_order_org_id", "org_id", "id"),
+        Index("ix_order_expert_id", "expert_id", "id"),
+        Index("ix_order_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
     )
     id = Column(Integer, primary_key=True)
     order_no = Column(String(32), nullable=False, unique=True)

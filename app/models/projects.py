@@ -16,6 +16,11 @@ class Project(TimestampMixin, VersionMixin, Model):
                         name="ck_project_dates"),
         Index("ix_project_enterprise", "enterprise_id", "id"),
         Index("ix_project_region_status", "region_code", "insurance_status", "id"),
+        Index("ix_project_status_id", "insurance_status", "id"),  # 投保状态 filter in id desc order
+        # region prefixes (a city/county department's scope, the city filter) are LIKE '2301%': on
+        # PostgreSQL only a pattern_ops index serves them when the collation is not C
+        Index("ix_project_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        Index("ix_project_status_region", "insurance_status", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
     )
     id = Column(Integer, primary_key=True)
     enterprise_id = Column(Integer, ForeignKey("enterprise.id"), nullable=False)

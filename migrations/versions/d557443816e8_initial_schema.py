@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4db9691b6a2a
+Revision ID: d557443816e8
 Revises: 
-Create Date: 2026-11-29 11:55:09.453860
+Create Date: 2026-11-29 12:28:26.343067
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '4db9691b6a2a'
+revision = 'd557443816e8'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -400,7 +400,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_project_insurance_status'), ['insurance_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_project_code'), ['project_code'], unique=False)
+        batch_op.create_index('ix_project_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.create_index('ix_project_region_status', ['region_code', 'insurance_status', 'id'], unique=False)
+        batch_op.create_index('ix_project_status_id', ['insurance_status', 'id'], unique=False)
+        batch_op.create_index('ix_project_status_region', ['insurance_status', 'region_code'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('ab_user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -489,11 +492,14 @@ def upgrade():
     )
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.create_index('ix_application_broker', ['broker_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_broker_id', ['broker_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_application_enterprise', ['enterprise_id', 'id'], unique=False)
         batch_op.create_index('ix_application_insurer', ['insurer_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_insurer_id', ['insurer_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_project_id'), ['project_id'], unique=False)
         batch_op.create_index('ix_application_region', ['region_code', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_application_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('ab_api_key',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -632,6 +638,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_policy_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_project_name'), ['project_name'], unique=False)
         batch_op.create_index('ix_policy_region', ['region_code', 'id'], unique=False)
+        batch_op.create_index('ix_policy_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.create_index('ix_policy_start', ['start_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_status'), ['status'], unique=False)
 
@@ -731,9 +738,13 @@ def upgrade():
         batch_op.create_index('ix_order_deadline', ['status', 'deadline'], unique=False)
         batch_op.create_index('ix_order_enterprise', ['enterprise_id', 'id'], unique=False)
         batch_op.create_index('ix_order_expert', ['expert_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_expert_id', ['expert_id', 'id'], unique=False)
         batch_op.create_index('ix_order_insurer', ['insurer_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_insurer_id', ['insurer_id', 'id'], unique=False)
         batch_op.create_index('ix_order_org', ['org_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_org_id', ['org_id', 'id'], unique=False)
         batch_op.create_index('ix_order_region', ['region_code', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_order_region_prefix', ['region_code', 'id'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
 
     op.create_table('hazard',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -850,9 +861,13 @@ def downgrade():
 
     op.drop_table('hazard')
     with op.batch_alter_table('dispatch_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_order_region')
+        batch_op.drop_index('ix_order_org_id')
         batch_op.drop_index('ix_order_org')
+        batch_op.drop_index('ix_order_insurer_id')
         batch_op.drop_index('ix_order_insurer')
+        batch_op.drop_index('ix_order_expert_id')
         batch_op.drop_index('ix_order_expert')
         batch_op.drop_index('ix_order_enterprise')
         batch_op.drop_index('ix_order_deadline')
@@ -878,6 +893,7 @@ def downgrade():
     with op.batch_alter_table('policy', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_status'))
         batch_op.drop_index('ix_policy_start')
+        batch_op.drop_index('ix_policy_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_policy_region')
         batch_op.drop_index(batch_op.f('ix_policy_project_name'))
         batch_op.drop_index(batch_op.f('ix_policy_project_id'))
@@ -913,11 +929,14 @@ def downgrade():
 
     op.drop_table('ab_api_key')
     with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.drop_index('ix_application_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_application_region')
         batch_op.drop_index(batch_op.f('ix_application_project_id'))
+        batch_op.drop_index('ix_application_insurer_id')
         batch_op.drop_index('ix_application_insurer')
         batch_op.drop_index('ix_application_enterprise')
         batch_op.drop_index(batch_op.f('ix_application_created_at'))
+        batch_op.drop_index('ix_application_broker_id')
         batch_op.drop_index('ix_application_broker')
 
     op.drop_table('application')
@@ -931,7 +950,10 @@ def downgrade():
 
     op.drop_table('ab_user')
     with op.batch_alter_table('project', schema=None) as batch_op:
+        batch_op.drop_index('ix_project_status_region', postgresql_ops={'region_code': 'varchar_pattern_ops'})
+        batch_op.drop_index('ix_project_status_id')
         batch_op.drop_index('ix_project_region_status')
+        batch_op.drop_index('ix_project_region_prefix', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index(batch_op.f('ix_project_project_code'))
         batch_op.drop_index(batch_op.f('ix_project_name'))
         batch_op.drop_index(batch_op.f('ix_project_insurance_status'))
