@@ -25,8 +25,21 @@ def world(app):
         plan = s.query(Plan).filter_by(code="A").first()
         title = s.query(TitleLevel).filter_by(code="senior").one()
         demo = {u.username: u for u in s.query(AppUser)}
-        ent_a = demo["enterprise_demo"].enterprise
-        ent_b = demo["enterprise_demo2"].enterprise
+        # Fresh enterprises and accounts: other tests link the demo enterprises to more companies.
+        ent_a = Enterprise(name="范围测试企业甲", region_code="230103", credit_code=make_credit_code("230103", 77000001))
+        ent_b = Enterprise(name="范围测试企业乙", region_code="230202", credit_code=make_credit_code("230202", 77000002))
+        s.add_all([ent_a, ent_b])
+        s.flush()
+        from flask_appbuilder.security.sqla.models import Role
+        from werkzeug.security import generate_password_hash
+
+        from app.models.base import utcnow
+
+        role = s.query(Role).filter_by(name="Enterprise").one()
+        for username, ent in (("scope_ent_a", ent_a), ("scope_ent_b", ent_b)):
+            s.add(AppUser(username=username, first_name="范围", last_name="测试", email=f"{username}@example.invalid",
+                          active=True, roles=[role], party_kind="enterprise", enterprise_id=ent.id, is_demo=True,
+                          password=generate_password_hash("Demo@2026"), password_changed_at=utcnow()))
         org_a = demo["org_demo"].org
         exp_a = demo["expert_demo"].expert
         org_b = PreventionOrg(name="测试预防机构乙", region_code="230202")
@@ -85,8 +98,8 @@ MODELS = {m.__name__: m for m in (Project, Application, Policy, Claim, DispatchO
 
 # account -> chains whose rows it sees, per model ("*": both; none listed: neither)
 EXPECTED = {
-    "enterprise_demo": {m: {"A"} for m in MODELS if m != "RegistryProject"},
-    "enterprise_demo2": {m: {"B"} for m in MODELS if m != "RegistryProject"},
+    "scope_ent_a": {m: {"A"} for m in MODELS if m != "RegistryProject"},
+    "scope_ent_b": {m: {"B"} for m in MODELS if m != "RegistryProject"},
     "insurer_picc": {m: {"A"} for m in MODELS if m != "RegistryProject"},
     "insurer_pingan": {m: {"B"} for m in MODELS if m != "RegistryProject"},
     "broker_kunlun": {m: {"A"} for m in MODELS if m != "RegistryProject"},
@@ -153,7 +166,7 @@ PATHS = [
     ("insurer_pingan", "/applications", "Application", "A"),
     ("insurer_picc", "/policies", "Policy", "B"),
     ("insurer_picc", "/ledger", "Policy", "B"),
-    ("enterprise_demo", "/projects", "Project", "B"),
+    ("scope_ent_a", "/projects", "Project", "B"),
     ("dept_harbin", "/dept/projects", "Project", "B"),
     ("dept_harbin", "/enterprises", "Enterprise", "B"),
     ("org_demo", "/orders", "DispatchOrder", "B"),
