@@ -314,12 +314,12 @@ class RegistryImportView(BaseView):
             flash(str(_("请选择要导入的文件")), "danger")
             return redirect(url_for("RegistryImportView.index"))
         try:
-            stored = registry_import.store_file(upload, g.user)
-            result = registry_import.preview(registry_import.load_file(stored.id, g.user), g.user)
+            token = registry_import.store_file(upload, g.user)
+            result = registry_import.preview(registry_import.load_file(token, g.user), g.user)
         except ServiceError as exc:
             _service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
-        return self._page(result, stored.id)
+        return self._page(result, token)
 
     @expose("/confirm", methods=["POST"])
     @has_access
