@@ -383,8 +383,11 @@ def _records(frame, batch_name, now):
         yield record
 
 
-def run_import(token, user) -> RegistryImport:
-    """Validate the stored file again and upsert it in one transaction (all or nothing)."""
+def import_steps(token, user):
+    """The import as a generator, for a progress display: validates the stored file again, then
+    upserts it in one transaction in batches, yielding (rows written, rows to write) before the first
+    batch and after each one. Returns the RegistryImport. Nothing is committed unless every batch
+    succeeds; a caller that stops early (a closed connection) rolls everything back."""
     data = load_file(token, user)
     result = preview(data, user)
     if not result.ok:
@@ -392,19 +395,36 @@ def run_import(token, user) -> RegistryImport:
     frame = result.frame
     now = utcnow()
     batch_name = now.strftime("%Y%m%d%H%M%S") + f"-{user.id}"
-    with unit_of_work() as session:
-        new = list(_records(frame[frame["action"] == "new"], batch_name, now))
-        for start in range(0, len(new), BATCH):
-            chunk = new[start:start + BATCH]
-            for record in chunk:
-                record["created_at"] = now
-            session.execute(insert(RegistryProject), chunk)
-        changed_frame = frame[frame["action"] == "changed"]
-        changed = list(_records(changed_frame, batch_name, now))
-        for record, pk in zip(changed, changed_frame["id"].astype(int)):
-            record["id"] = int(pk)
-        for start in range(0, len(changed), BATCH):
-            session.execute(update(RegistryProject), changed[start:start + BATCH])
+    new = list(_records(frame[frame["action"] == "new"], batch_name, now))
+    for record in new:
+        record["created_at"] = now
+    changed_frame = frame[frame["action"] == "changed"]
+    changed = list(_records(changed_frame, batch_name, now))
+    for record, pk in zip(changed, changed_frame["id"].astype(int)):
+        record["id"] = int(pk)
+    batches = [(insert(RegistryProject), new[i:i + BATCH]) for i in range(0, len(new), BATCH)]
+    batches += [(update(RegistryProject), changed[i:i + BATCH]) for i in range(0, len(changed), BATCH)]
+    total, done = len(new) + len(changed), 0
+    yield done, total
+    try:
+        with unit_of_work() as session:
+            for statement, chunk in batches:
+                session.execute(statement, chunk)
+                done += len(chunk)
+                yield done, total
+    except GeneratorExit:
+        db.session.rollback()
+        raise
     get_storage().delete(token)
     result.frame = None
     return result
+
+
+def run_import(token, user) -> RegistryImport:
+    """import_steps run to the end."""
+    steps = import_steps(token, user)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
