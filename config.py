@@ -43,6 +43,15 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     FILE_STORAGE_ROOT = os.environ.get("FILE_STORAGE_ROOT", os.path.join(INSTANCE_DIR, "files"))
 
+    # Operations (docs/deploy.md). FILE_STORAGE_ROOT is one shared volume when several machines serve.
+    FILE_STORAGE_BACKEND = os.environ.get("FILE_STORAGE_BACKEND", "local")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "180"))
+    # Sessions, lockouts and nonces live in the database; rate-limit counters in Redis when REDIS_URL
+    # is set (shared by every worker), else in each process's memory (RATELIMIT_STORAGE_URI below).
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
     # FAB
     AUTH_TYPE = AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"
@@ -64,7 +73,7 @@ class Config:
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
     RATELIMIT_ENABLED = True
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 
