@@ -9,6 +9,7 @@ Only Admin and the province department may import (the registry covers the whole
 """
 import functools
 import io
+import itertools
 import re
 import secrets
 import unicodedata
@@ -79,11 +80,14 @@ class RegistryImport:
         return not self.header_errors and self.error_count == 0
 
 
-def ensure_can_import(user):
+def can_import(user) -> bool:
     party = party_of(user)
-    if party.is_admin or (party.kind == PartyKind.DEPARTMENT and party.sees_all):
-        return party
-    raise Forbidden(_("只有管理员和省住建厅可以导入住建厅项目表"))
+    return party.is_admin or (party.kind == PartyKind.DEPARTMENT and party.sees_all)
+
+
+def ensure_can_import(user):
+    if not can_import(user):
+        raise Forbidden(_("只有管理员和省住建厅可以导入住建厅项目表"))
 
 
 def _header(text):
@@ -169,7 +173,7 @@ def sheet_rows(data: bytes):
 def read_rows(data: bytes, result: RegistryImport):
     """The sheet as a DataFrame of stripped strings named by field, or None (header errors set)."""
     try:
-        rows = list(sheet_rows(data))
+        rows = list(itertools.islice(sheet_rows(data), MAX_ROWS + 2))  # header + one row too many
     except (KeyError, ValueError, IndexError, AttributeError, OSError, zipfile.BadZipFile,
             etree.XMLSyntaxError) as exc:
         result.header_errors.append(_("无法读取文件：请上传 Excel (.xlsx) 格式的住建厅项目表（%(err)s）",

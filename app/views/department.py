@@ -14,7 +14,7 @@ from app.models import Application, Enterprise, InsuranceCompany, Policy, Projec
 from app.models.enums import ProjectInsuranceStatus
 from app.reports.export import export_response
 from app.reports.statistics_xlsx import build_workbook, summary_header
-from app.security.scope import party_of, scoped_select
+from app.security.scope import scoped_select
 from app.services import registry_import, statistics
 from app.services.base import ServiceError
 
@@ -269,11 +269,9 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        party = party_of()
         return self.render_template(
             "department/dashboard.html", title=_("数据大屏"), figures=statistics.dashboard(g.user),
-            can_import=party.is_admin or (party.kind == "department" and party.sees_all),
-            today=date.today())
+            can_import=registry_import.can_import(g.user), today=date.today())
 
     @expose("/data")
     @has_access
