@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 from app.demo_data import make_credit_code
 from app.extensions import db
 from app.models import (
-    Application, AppUser, Claim, Department, DispatchOrder, Enterprise, Hazard, HazardCategory, InsuranceCompany,
+    Application, AppUser, AuditEvent, Claim, Department, DispatchOrder, Enterprise, Hazard, HazardCategory, InsuranceCompany,
     Plan, Policy, Project, RegistryProject, StoredFile,
 )
 from app.models.base import utcnow
@@ -145,6 +145,8 @@ def world(app):
         s.execute(delete(Application).where(Application.project_id.in_(ids["projects"].values())))
         s.execute(delete(Project).where(Project.id.in_(ids["projects"].values())))
         s.execute(delete(RegistryProject).where(RegistryProject.project_code.like("STAT-%")))
+        # the user's login audit rows are test data too
+        s.execute(delete(AuditEvent).where(AuditEvent.user_id == ids["user_id"]))
         s.delete(s.get(AppUser, ids["user_id"]))
         s.flush()
         s.execute(delete(Department).where(Department.id == ids["department"]))

@@ -11,7 +11,7 @@ from app.demo_data import make_credit_code
 from app.extensions import db
 from app.models import AppUser, RegistryProject
 from app.services import registry_import
-from app.services.base import Forbidden, Invalid
+from app.services.base import Forbidden, Invalid, NotFound
 
 HEADERS = ["项目代码", "项目名称", "行政区划代码", "施工企业名称", "统一社会信用代码", "建设单位名称",
            "投资规模(万元)", "是否有效"]
@@ -59,7 +59,7 @@ def _upload(client, data, name="项目表.xlsx"):
 
 
 def _file_id(html):
-    match = re.search(r'name="file_id" value="(\d+)"', html)
+    match = re.search(r'name="file_id" value="([^"]+)"', html)
     return match.group(1) if match else None
 
 
@@ -149,12 +149,14 @@ def test_confirm_refuses_a_file_with_errors(app, cleanup):
 
     with app.test_request_context():
         admin = db.session.query(AppUser).filter_by(username="admin").one()
-        stored = registry_import.store_file(FileStorage(io.BytesIO(xlsx(rows)), filename="c.xlsx"), admin)
+        token = registry_import.store_file(FileStorage(io.BytesIO(xlsx(rows)), filename="c.xlsx"), admin)
         with pytest.raises(Invalid):
-            registry_import.run_import(stored.id, admin)
+            registry_import.run_import(token, admin)
         harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
         with pytest.raises(Forbidden):
-            registry_import.run_import(stored.id, harbin)
+            registry_import.run_import(token, harbin)
+        with pytest.raises(NotFound):
+            registry_import.run_import(token.replace(f"ri{admin.id}-", "ri999-"), admin)
     assert _count(app, "C") == 0
 
 
@@ -187,3 +189,17 @@ def test_a_file_of_another_user_cannot_be_imported(app, as_user, cleanup):
     response = as_user("admin").post("/registry-import/confirm", data={"file_id": _file_id(html)})
     assert response.status_code == 404
     assert _count(app, "O") == 0
+
+
+def test_streamed_import_reports_progress(app, as_user, cleanup, monkeypatch):
+    monkeypatch.setattr(registry_import, "BATCH", 2)
+    client = as_user("dept_province")
+    html = _upload(client, xlsx(good_rows("S"))).get_data(as_text=True)
+    response = client.post("/registry-import/confirm", data={"file_id": _file_id(html)},
+                           headers={"X-Progress": "1"})
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    lines = response.get_data(as_text=True).splitlines()
+    assert lines == ["progress 0 5", "progress 2 5", "progress 4 5", "progress 5 5", "done 5 0 0"]
+    assert _count(app, "S") == 5
+    again = client.post("/registry-import/confirm", data={"file_id": _file_id(html)}, headers={"X-Progress": "1"})
+    assert again.status_code == 404 and again.get_data(as_text=True).startswith("error ")

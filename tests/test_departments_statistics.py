@@ -270,3 +270,32 @@ def test_statistics_need_the_permission(as_user):
         client = as_user(username)
         for url in ("/statistics/", "/statistics/export/?type=insurance", "/dashboard/data"):
             assert client.get(url).status_code in (302, 403)
+
+
+@pytest.mark.parametrize("report_type", ["insurance", "prevention", "claims"])
+def test_reports_are_aggregates_not_row_loops(app, mohe, report_type):
+    """The number of queries does not depend on the number of rows: a busy month and an empty one
+    cost the same."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    statistics.dashboard(mohe)  # the user's party is looked up once per request
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        statistics.company_report(report_type, mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+        busy = len(statements)
+        statements.clear()
+        statistics.company_report(report_type, mohe, statistics.report_periods(date(2035, 6, 1))["cumulative"])
+        empty = len(statements)
+        statements.clear()
+        statistics.dashboard(mohe)
+        dashboard = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert busy == empty <= 16
+    assert dashboard <= 12

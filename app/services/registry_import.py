@@ -9,6 +9,9 @@ Only Admin and the province department may import (the registry covers the whole
 """
 import functools
 import io
+import itertools
+import re
+import secrets
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -20,16 +23,17 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import insert, select, update
 
 from app.extensions import db
-from app.models import Region, RegistryProject, StoredFile
+from app.models import Region, RegistryProject
 from app.models.base import utcnow
 from app.models.enums import PartyKind
 from app.security.scope import party_of
-from app.storage import UploadError, get_storage, store_upload
+from app.storage import MB, UPLOAD_RULES, get_storage, sniff
 from app.validators import ValidationError, check_project_code, validate_credit_code
 
 from .base import Forbidden, Invalid, NotFound, unit_of_work
 
 KIND = "registry_import"
+TOKEN_RE = re.compile(r"^ri(\d+)-[0-9a-f]{40}\.xlsx$")
 BATCH = 1000
 MAX_ROWS = 100_000
 SHOWN_ERRORS = 500
@@ -76,11 +80,14 @@ class RegistryImport:
         return not self.header_errors and self.error_count == 0
 
 
-def ensure_can_import(user):
+def can_import(user) -> bool:
     party = party_of(user)
-    if party.is_admin or (party.kind == PartyKind.DEPARTMENT and party.sees_all):
-        return party
-    raise Forbidden(_("只有管理员和省住建厅可以导入住建厅项目表"))
+    return party.is_admin or (party.kind == PartyKind.DEPARTMENT and party.sees_all)
+
+
+def ensure_can_import(user):
+    if not can_import(user):
+        raise Forbidden(_("只有管理员和省住建厅可以导入住建厅项目表"))
 
 
 def _header(text):
@@ -166,7 +173,7 @@ def sheet_rows(data: bytes):
 def read_rows(data: bytes, result: RegistryImport):
     """The sheet as a DataFrame of stripped strings named by field, or None (header errors set)."""
     try:
-        rows = list(sheet_rows(data))
+        rows = list(itertools.islice(sheet_rows(data), MAX_ROWS + 2))  # header + one row too many
     except (KeyError, ValueError, IndexError, AttributeError, OSError, zipfile.BadZipFile,
             etree.XMLSyntaxError) as exc:
         result.header_errors.append(_("无法读取文件：请上传 Excel (.xlsx) 格式的住建厅项目表（%(err)s）",
@@ -340,26 +347,31 @@ def preview(data: bytes, user) -> RegistryImport:
     return result
 
 
-def store_file(file_storage, user) -> StoredFile:
-    """Keep the uploaded file between the preview and the import."""
+def store_file(file_storage, user) -> str:
+    """Keep the uploaded file between the preview and the import; returns its token.
+
+    The token is the storage key: the user's id and 160 random bits, so only the uploader can use it.
+    (Kept outside stored_file: the xlsx content type does not fit its content_type column.)"""
     ensure_can_import(user)
-    try:
-        with unit_of_work() as session:
-            stored = store_upload(session, file_storage, KIND, user_id=user.id)
-    except UploadError as exc:
-        raise Invalid(exc.message, errors={"file": [exc.message]}) from exc
-    return stored
+    _types, cap = UPLOAD_RULES[KIND]
+    data = file_storage.stream.read(cap + 1)
+    if not data:
+        raise Invalid(_("文件为空"))
+    if len(data) > cap:
+        raise Invalid(_("文件过大，最大 %(mb)s MB", mb=cap // MB))
+    if sniff(data[:8]) != "application/zip":
+        raise Invalid(_("文件类型不允许：仅接受 XLSX"))
+    token = f"ri{user.id}-{secrets.token_hex(20)}.xlsx"
+    get_storage().write(token, data)
+    return token
 
 
-def load_file(file_id, user) -> bytes:
+def load_file(token, user) -> bytes:
     ensure_can_import(user)
-    try:
-        stored = db.session.get(StoredFile, int(file_id))
-    except (TypeError, ValueError):
-        stored = None
-    if stored is None or stored.kind != KIND or stored.uploaded_by_id != user.id:
+    match = TOKEN_RE.match(str(token or ""))
+    if match is None or int(match.group(1)) != user.id or not get_storage().exists(token):
         raise NotFound(_("导入文件不存在，请重新上传"))
-    return get_storage().read(stored.key)
+    return get_storage().read(token)
 
 
 def _records(frame, batch_name, now):
@@ -375,27 +387,48 @@ def _records(frame, batch_name, now):
         yield record
 
 
-def run_import(file_id, user) -> RegistryImport:
-    """Validate the stored file again and upsert it in one transaction (all or nothing)."""
-    data = load_file(file_id, user)
+def import_steps(token, user):
+    """The import as a generator, for a progress display: validates the stored file again, then
+    upserts it in one transaction in batches, yielding (rows written, rows to write) before the first
+    batch and after each one. Returns the RegistryImport. Nothing is committed unless every batch
+    succeeds; a caller that stops early (a closed connection) rolls everything back."""
+    data = load_file(token, user)
     result = preview(data, user)
     if not result.ok:
         raise Invalid(_("文件有错误，未导入任何数据"))
     frame = result.frame
     now = utcnow()
-    batch_name = now.strftime("%Y%m%d%H%M%S") + f"-{file_id}"
-    with unit_of_work() as session:
-        new = list(_records(frame[frame["action"] == "new"], batch_name, now))
-        for start in range(0, len(new), BATCH):
-            chunk = new[start:start + BATCH]
-            for record in chunk:
-                record["created_at"] = now
-            session.execute(insert(RegistryProject), chunk)
-        changed_frame = frame[frame["action"] == "changed"]
-        changed = list(_records(changed_frame, batch_name, now))
-        for record, pk in zip(changed, changed_frame["id"].astype(int)):
-            record["id"] = int(pk)
-        for start in range(0, len(changed), BATCH):
-            session.execute(update(RegistryProject), changed[start:start + BATCH])
+    batch_name = now.strftime("%Y%m%d%H%M%S") + f"-{user.id}"
+    new = list(_records(frame[frame["action"] == "new"], batch_name, now))
+    for record in new:
+        record["created_at"] = now
+    changed_frame = frame[frame["action"] == "changed"]
+    changed = list(_records(changed_frame, batch_name, now))
+    for record, pk in zip(changed, changed_frame["id"].astype(int)):
+        record["id"] = int(pk)
+    batches = [(insert(RegistryProject), new[i:i + BATCH]) for i in range(0, len(new), BATCH)]
+    batches += [(update(RegistryProject), changed[i:i + BATCH]) for i in range(0, len(changed), BATCH)]
+    total, done = len(new) + len(changed), 0
+    yield done, total
+    try:
+        with unit_of_work() as session:
+            for statement, chunk in batches:
+                session.execute(statement, chunk)
+                done += len(chunk)
+                yield done, total
+    except GeneratorExit:
+        db.session.rollback()
+        raise
+    get_storage().delete(token)
     result.frame = None
     return result
+
+
+def run_import(token, user) -> RegistryImport:
+    """import_steps run to the end."""
+    steps = import_steps(token, user)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import case, distinct, exists, func, select
+from sqlalchemy import case, distinct, exists, func, literal_column, select
 
 from app.extensions import db
 from app.models import (
@@ -353,7 +353,8 @@ INSURED = ApplicationStatus.INSURED  # a project's 投保状态 takes its applic
 
 
 def _city_of(column):
-    return func.substr(column, 1, 4)
+    # Literal positions: bound parameters would differ between SELECT and GROUP BY on PostgreSQL.
+    return func.substr(column, literal_column("1"), literal_column("4"))
 
 
 def _cities_in_scope(user):

@@ -2,7 +2,7 @@
 from datetime import date
 from urllib.parse import quote
 
-from flask import Response, abort, flash, g, jsonify, redirect, request, url_for
+from flask import Response, abort, flash, g, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -14,7 +14,7 @@ from app.models import Application, Enterprise, InsuranceCompany, Policy, Projec
 from app.models.enums import ProjectInsuranceStatus
 from app.reports.export import export_response
 from app.reports.statistics_xlsx import build_workbook, summary_header
-from app.security.scope import party_of, scoped_select
+from app.security.scope import scoped_select
 from app.services import registry_import, statistics
 from app.services.base import ServiceError
 
@@ -269,11 +269,9 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        party = party_of()
         return self.render_template(
             "department/dashboard.html", title=_("数据大屏"), figures=statistics.dashboard(g.user),
-            can_import=party.is_admin or (party.kind == "department" and party.sees_all),
-            today=date.today())
+            can_import=registry_import.can_import(g.user), today=date.today())
 
     @expose("/data")
     @has_access
@@ -314,22 +312,54 @@ class RegistryImportView(BaseView):
             flash(str(_("请选择要导入的文件")), "danger")
             return redirect(url_for("RegistryImportView.index"))
         try:
-            stored = registry_import.store_file(upload, g.user)
-            result = registry_import.preview(registry_import.load_file(stored.id, g.user), g.user)
+            token = registry_import.store_file(upload, g.user)
+            result = registry_import.preview(registry_import.load_file(token, g.user), g.user)
         except ServiceError as exc:
             _service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
-        return self._page(result, stored.id)
+        return self._page(result, token)
 
     @expose("/confirm", methods=["POST"])
     @has_access
     def confirm(self):
+        """Without script: import, then flash the counts. With X-Progress: 1 (the page's script): a
+        streamed text/plain answer of lines "progress DONE TOTAL", then "done NEW CHANGED UNCHANGED"
+        or "error MESSAGE"."""
+        token = request.form.get("file_id")
+        if request.headers.get("X-Progress") == "1":
+            return self._confirm_streamed(token)
         try:
-            result = registry_import.run_import(request.form.get("file_id"), g.user)
+            result = registry_import.run_import(token, g.user)
         except ServiceError as exc:
             _service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
-        flash(str(_("导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
-                    total=result.total, new=result.new, changed=result.changed, same=result.unchanged)), "success")
+        flash(_done_message(result), "success")
         return redirect(url_for("RegistryImportView.index"))
 
+    def _confirm_streamed(self, token):
+        steps = registry_import.import_steps(token, g.user)
+        try:
+            first = next(steps)  # the validation runs here: its errors answer with their status
+        except ServiceError as exc:
+            return Response(f"error {exc.message}\n", status=exc.status, mimetype="text/plain")
+
+        def lines():
+            yield "progress %d %d\n" % first
+            try:
+                while True:
+                    yield "progress %d %d\n" % next(steps)
+            except StopIteration as stop:
+                result = stop.value
+                yield "done %d %d %d\n" % (result.new, result.changed, result.unchanged)
+            except ServiceError as exc:
+                yield f"error {exc.message}\n"
+
+        response = Response(stream_with_context(lines()), mimetype="text/plain")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+
+def _done_message(result):
+    return str(_("导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
+                 total=result.total, new=result.new, changed=result.changed, same=result.unchanged))

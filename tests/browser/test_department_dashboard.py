@@ -32,3 +32,35 @@ def test_city_department_dashboard_and_insurance_workbook(page, login, live_url)
     assert first[0].startswith("截止2026年11月30日数据")
     assert page.console_errors == []
     assert page.external_requests == []
+
+
+def test_province_imports_the_registry_with_progress(page, login, live_url, tmp_path):
+    from openpyxl import Workbook
+
+    from app.demo_data import make_credit_code
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["项目代码", "项目名称", "行政区划代码", "施工企业名称", "统一社会信用代码", "建设单位名称",
+               "投资规模(万元)", "是否有效"])
+    for i in range(30):
+        ws.append([f"BROWSER-{i:03d}", f"浏览器导入项目{i}", "230103", "企业", make_credit_code("230103", 70000000 + i),
+                   "", 100 + i, "是"])
+    path = tmp_path / "住建厅项目表.xlsx"
+    wb.save(path)
+
+    login(page, "dept_province")
+    page.goto(live_url + "/dashboard/")
+    page.click("text=住建厅项目表导入")
+    page.set_input_files("#registry-upload input[type=file]", str(path))
+    page.click("#registry-upload button[type=submit]")
+    page.wait_for_selector("#registry-summary")
+    assert "新增 30，更新 0，未变化 0" in page.inner_text("#registry-summary")
+    page.click("#registry-confirm button[type=submit]")
+    page.wait_for_selector("#registry-result.alert-success")
+    assert "导入完成：新增 30，更新 0，未变化 0" in page.inner_text("#registry-result")
+    assert page.inner_text("#registry-progress-bar") == "100%"
+    page.goto(live_url + "/dashboard/")
+    assert int(page.inner_text("#figure-project_total .value")) >= 30
+    assert page.console_errors == []
+    assert page.external_requests == []
