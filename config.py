@@ -47,6 +47,8 @@ class Config:
     FAB_CREATE_DB = False  # the schema comes from Alembic (flask db upgrade), never from create_all
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_API_SWAGGER_UI = True
+    FAB_API_KEY_ENABLED = True  # per-company keys of app/api/keys.py (Bearer azx_… or X-API-Key)
+    FAB_API_KEY_PREFIXES = ["azx_"]
     FAB_SAFE_REDIRECT_HOSTS = ["localhost", "127.0.0.1"]
     FAB_PASSWORD_COMPLEXITY_ENABLED = False
     WTF_CSRF_ENABLED = True

@@ -29,3 +29,15 @@ class PlatformSecurityManager(SecurityManager):
         perms = self._user_permissions(user)
         names = set(view_menus_name) if view_menus_name is not None else None
         return {v for p, v in perms if p == permission_name and (names is None or v in names)}
+
+    # REST API keys (app/api/keys.py): FAB's protect() asks these two when FAB_API_KEY_ENABLED is on.
+    @staticmethod
+    def extract_api_key_from_request():
+        from app.api.keys import key_from_request
+
+        return key_from_request()
+
+    def validate_api_key(self, api_key_string):
+        from app.api.keys import authenticate
+
+        return authenticate(api_key_string)

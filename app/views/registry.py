@@ -1,7 +1,8 @@
 """Every view is registered here, inside the app factory, in menu order."""
+from app.api.registry import register_api
 from app.security.roles import CATEGORIES, MENU
 
-from . import department, enterprise, files, insurance, prevention, reference
+from . import api_keys, department, enterprise, files, insurance, prevention, reference
 
 
 def register_views(appbuilder):
@@ -61,6 +62,8 @@ def register_views(appbuilder):
         (reference.AuditEventView, "audit_log"),
     ):
         add(view, name)
+    add(api_keys.ApiKeyView, "ref_api_keys")
 
     appbuilder.add_view_no_menu(files.FileView)
+    register_api(appbuilder)
     return my_enterprise
