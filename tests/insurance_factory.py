@@ -88,3 +88,30 @@ def make_application(state="pending_review", enterprise="enterprise_demo", insur
         policies.surrender(policy.id, insurer_user, "依法终止经营")
     db.session.refresh(app)
     return app
+
+
+def make_enterprise_user(region="230602"):
+    """A fresh enterprise with its own account (no history), for tests that need a clean slate."""
+    import random
+
+    from flask import current_app
+    from werkzeug.security import generate_password_hash
+
+    from app.demo_data import make_credit_code
+    from app.models import Enterprise
+    from app.models.base import utcnow
+    from app.models.enums import PartyKind
+
+    tag = uuid.uuid4().hex[:8]
+    ent = Enterprise(name=f"测试建筑工程有限公司{tag}", region_code=region,
+                     credit_code=make_credit_code(region, random.randint(30000000, 99999999)),
+                     contact_name="测试", contact_mobile="13900000002", contact_email="t@example.com")
+    db.session.add(ent)
+    db.session.flush()
+    account = AppUser(username=f"ent_{tag}", first_name="测试", last_name="企业", email=f"{tag}@example.invalid",
+                      active=True, password=generate_password_hash("Demo@2026"),
+                      roles=[current_app.appbuilder.sm.find_role("Enterprise")], party_kind=PartyKind.ENTERPRISE,
+                      enterprise_id=ent.id, password_changed_at=utcnow(), created_on=utcnow(), changed_on=utcnow())
+    db.session.add(account)
+    db.session.commit()
+    return account

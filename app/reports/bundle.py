@@ -5,6 +5,7 @@ import zipfile
 
 from app.models.enums import FileKind
 from app.models.insurance import APPLICATION_FILE_SLOTS
+from app.services.applications import slot_label
 from app.storage import EXTENSIONS, get_storage
 
 POLICY_SLOTS = ("policy_file", "agreement_file")
@@ -16,7 +17,7 @@ def _safe(text):
 
 def application_files(application):
     """(label, StoredFile) for every file the application and its policy carry, in the manual's order."""
-    entries = [(str(FileKind.label(slot)), getattr(application, slot + "_file")) for slot in APPLICATION_FILE_SLOTS]
+    entries = [(str(slot_label(slot)), getattr(application, slot + "_file")) for slot in APPLICATION_FILE_SLOTS]
     policy = application.policy
     if policy is not None:
         entries += [(str(FileKind.label(slot)), getattr(policy, slot)) for slot in POLICY_SLOTS]

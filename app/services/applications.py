@@ -19,6 +19,14 @@ from .inputs import FieldErrors, flag, present
 # An application in one of these states blocks a new one for the same project.
 OPEN_STATES = (A.DRAFT, A.PENDING_REVIEW, A.REJECTED, A.APPROVED, A.INSURED)
 EDITABLE_STATES = (A.DRAFT, A.REJECTED)
+# The 在线填报 form names the legal representative's ID scans as the manual does.
+SLOT_LABELS = {"legal_id_front": _("法定代表人身份证人像面")}
+
+
+def slot_label(slot):
+    return SLOT_LABELS.get(slot) or FileKind.label(slot)
+
+
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
@@ -137,7 +145,7 @@ def missing_for_submit(app):
     errors = FieldErrors()
     for slot in APPLICATION_FILE_SLOTS:
         if getattr(app, slot + "_file_id") is None:
-            errors.add(slot, _("请上传%(label)s", label=FileKind.label(slot)))
+            errors.add(slot, _("请上传%(label)s", label=slot_label(slot)))
     if not app.agreed:
         errors.add("agreed", _("请勾选“我已阅读并同意《用户协议》”"))
     return errors

@@ -32,11 +32,18 @@ class FieldErrors:
             self.add(field, _("不能超过%(n)d个字符", n=max_len))
         return value or None
 
-    def decimal(self, data, field, required=False, label=None, minimum=Decimal("0")):
+    def _raw(self, data, field, required, label, verb=_("请填写")):
+        """The stripped text of a field, or None (noting a required field left empty)."""
         raw = data.get(field)
         if raw is None or str(raw).strip() == "":
             if required:
-                self.add(field, _("请填写%(label)s", label=label or field))
+                self.add(field, _("%(verb)s%(label)s", verb=verb, label=label or field))
+            return None
+        return str(raw).strip()
+
+    def decimal(self, data, field, required=False, label=None, minimum=Decimal("0")):
+        raw = self._raw(data, field, required, label)
+        if raw is None:
             return None
         try:
             value = Decimal(str(raw).strip().replace(",", ""))
@@ -55,10 +62,8 @@ class FieldErrors:
         return value.quantize(Decimal("0.01"))
 
     def integer(self, data, field, required=False, label=None, minimum=0, maximum=100000):
-        raw = data.get(field)
-        if raw is None or str(raw).strip() == "":
-            if required:
-                self.add(field, _("请填写%(label)s", label=label or field))
+        raw = self._raw(data, field, required, label)
+        if raw is None:
             return None
         try:
             value = int(str(raw).strip())
@@ -76,12 +81,11 @@ class FieldErrors:
             return raw.date()
         if isinstance(raw, date):
             return raw
-        if raw is None or str(raw).strip() == "":
-            if required:
-                self.add(field, _("请选择%(label)s", label=label or field))
+        raw = self._raw(data, field, required, label, verb=_("请选择"))
+        if raw is None:
             return None
         try:
-            return datetime.strptime(str(raw).strip(), "%Y-%m-%d").date()
+            return datetime.strptime(raw, "%Y-%m-%d").date()
         except ValueError:
             self.add(field, _("日期格式应为YYYY-MM-DD"))
             return None

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -114,7 +114,11 @@ def timeline_rows(entity_filters):
 
 
 def application_file_entries(app):
-    return [(FileKind.label(slot), getattr(app, slot + "_file")) for slot in APPLICATION_FILE_SLOTS]
+    return [(application_service.slot_label(slot), getattr(app, slot + "_file")) for slot in APPLICATION_FILE_SLOTS]
+
+
+def _user():
+    return g.user
 
 
 def _export(stmt, columns, filename):
@@ -275,9 +279,9 @@ class ApplicationView(ScopedModelView):
             verdict, opinion = request.form.get("verdict"), request.form.get("opinion", "")
             try:
                 if verdict == "approve":
-                    application_service.approve(app.id, self._user(), opinion)
+                    application_service.approve(app.id, _user(), opinion)
                 elif verdict == "reject":
-                    application_service.reject(app.id, self._user(), opinion)
+                    application_service.reject(app.id, _user(), opinion)
                 else:
                     raise Invalid(_("请选择审核结果"), errors={"verdict": [_("请选择审核结果")]})
             except ServiceError as exc:
@@ -298,7 +302,7 @@ class ApplicationView(ScopedModelView):
         errors, form = {}, dict(request.form) if request.method == "POST" else None
         if request.method == "POST":
             try:
-                policy = policy_service.issue_policy(app.id, self._user(), dict(request.form), request.files)
+                policy = policy_service.issue_policy(app.id, _user(), dict(request.form), request.files)
             except ServiceError as exc:
                 errors = getattr(exc, "errors", {})
                 _fail(exc)
@@ -320,11 +324,6 @@ class ApplicationView(ScopedModelView):
                                     proposal=proposal, tolerance=policy_service.premium_tolerance(),
                                     errors=errors, form=form)
 
-    def _user(self):
-        from flask import g
-
-        return g.user
-
     # ---- 在线填报 (enterprise)
 
     @expose("/fill/<int:project_id>", methods=["GET", "POST"])
@@ -340,7 +339,7 @@ class ApplicationView(ScopedModelView):
         errors = {}
         form = dict(request.form) if request.method == "POST" else None
         if request.method == "POST":
-            user = self._user()
+            user = _user()
             try:
                 app = application_service.save_application(user, project.id, dict(request.form), request.files,
                                                            application_id=app.id if app else None)
@@ -379,7 +378,7 @@ class ApplicationView(ScopedModelView):
             "insurance/application_form.html", project=project, app=app, form=form, errors=errors,
             brokers=[c for c in companies if c.kind == CompanyKind.BROKER],
             insurers=[c for c in companies if c.kind == CompanyKind.INSURER], plans=plans,
-            slots=[(s, FileKind.label(s)) for s in APPLICATION_FILE_SLOTS])
+            slots=[(s, application_service.slot_label(s)) for s in APPLICATION_FILE_SLOTS])
 
     @expose("/agreement/<int:project_id>")
     @has_access
@@ -473,16 +472,11 @@ class PolicyView(ScopedModelView):
     def surrender(self, pk):
         policy = get_scoped_or_404(Policy, pk)
         try:
-            policy_service.surrender(policy.id, self._user(), request.form.get("reason"))
+            policy_service.surrender(policy.id, _user(), request.form.get("reason"))
         except ServiceError as exc:
             return _fail(exc, "PolicyView.show", pk=pk)
         flash(_("已退保"), "success")
         return redirect(url_for("PolicyView.show", pk=pk))
-
-    def _user(self):
-        from flask import g
-
-        return g.user
 
     def _claims_page(self, policy, errors=None, form=None, editing=None):
         claims = db.session.execute(select(Claim).where(Claim.policy_id == policy.id)
@@ -502,7 +496,7 @@ class PolicyView(ScopedModelView):
     def claim_add(self, pk):
         policy = get_scoped_or_404(Policy, pk)
         try:
-            claim_service.add_claim(policy.id, self._user(), dict(request.form))
+            claim_service.add_claim(policy.id, _user(), dict(request.form))
         except ServiceError as exc:
             _fail(exc)
             return self._claims_page(policy, errors=exc.errors, form=dict(request.form), editing="new")
@@ -514,7 +508,7 @@ class PolicyView(ScopedModelView):
     def claim_edit(self, claim_id):
         claim = get_scoped_or_404(Claim, claim_id)
         try:
-            claim_service.update_claim(claim.id, self._user(), dict(request.form))
+            claim_service.update_claim(claim.id, _user(), dict(request.form))
         except ServiceError as exc:
             _fail(exc)
             return self._claims_page(claim.policy, errors=exc.errors, form=dict(request.form), editing=claim.id)
