@@ -2,35 +2,15 @@
 TEST_DATABASE_URL is set (a database of that server is created for the run and dropped after).
 The schema comes from the Alembic chain, then reference and demo data, exactly as run.py does."""
 import os
-import re
 import shutil
 import tempfile
 import uuid
 
 import pytest
 
-from config import normalise_db_url
+from dbutil import create_pg_database, drop_pg_database
 
 DEMO_PASSWORD = "Demo@2026"
-
-
-def _create_pg_database(url):
-    import psycopg
-
-    base = normalise_db_url(url)
-    name = f"azx_test_{uuid.uuid4().hex[:10]}"
-    admin_dsn = re.sub(r"^postgresql\+psycopg://", "postgresql://", base)
-    admin_dsn = re.sub(r"/[^/?]*(\?|$)", r"/postgres\1", admin_dsn, count=1) if admin_dsn.count("/") >= 3 else admin_dsn
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", base, count=1), admin_dsn, name
-
-
-def _drop_pg_database(admin_dsn, name):
-    import psycopg
-
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +18,9 @@ def db_url():
     tmp = tempfile.mkdtemp(prefix="azx-test-")
     pg = os.environ.get("TEST_DATABASE_URL")
     if pg:
-        url, admin_dsn, name = _create_pg_database(pg)
+        url, admin_dsn, name = create_pg_database(pg)
         yield url, tmp
-        _drop_pg_database(admin_dsn, name)
+        drop_pg_database(admin_dsn, name)
     else:
         yield "sqlite:///" + os.path.join(tmp, "test.db"), tmp
     shutil.rmtree(tmp, ignore_errors=True)

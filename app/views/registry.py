@@ -22,8 +22,6 @@ def register_views(appbuilder):
     ent = enterprise
     my_enterprise = add(ent.MyEnterpriseView, "ent_info")
     add(ent.ProjectView, "ent_projects")
-    add(prevention.EnterpriseTodoView, "ent_todo")
-    add(prevention.EnterpriseDoneView, "ent_done")
 
     add(insurance.ApplicationView, "ins_applications")
     add(insurance.PolicyView, "ins_policies")
@@ -33,6 +31,8 @@ def register_views(appbuilder):
     add(department.StatisticsView, "dept_statistics")
     add(department.DashboardView, "dept_dashboard")
 
+    add(prevention.EnterpriseTodoView, "ent_todo")
+    add(prevention.EnterpriseDoneView, "ent_done")
     add(prevention.InsuredProjectView, "insured_projects")
     orders = add(prevention.DispatchOrderView, "ins_orders")
     experts = add(prevention.ExpertView, "ins_experts")

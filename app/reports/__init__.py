@@ -1,0 +1,1 @@
+"""Pure functions: scoped rows → xlsx / csv / pdf / chart data. No request objects below views."""

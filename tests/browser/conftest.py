@@ -1,0 +1,147 @@
+"""Browser tests: the real app served by run.py on a free port (demo data, SQLite or a fresh
+PostgreSQL database when TEST_DATABASE_URL is set), driven by Playwright through Debian's Chromium.
+No browser is downloaded; requests leaving 127.0.0.1 are aborted and recorded on the page."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+
+from dbutil import create_pg_database, drop_pg_database
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_PASSWORD = "Demo@2026"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_url():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    tmp = tempfile.mkdtemp(prefix="azx-live-")
+    env = dict(os.environ, INSTANCE_DIR=tmp, FILE_STORAGE_ROOT=os.path.join(tmp, "files"),
+               SECRET_KEY="browser-test-secret", DEMO_MODE="1", PYTHONUNBUFFERED="1")
+    env.pop("DATABASE_URL", None)
+    pg = os.environ.get("TEST_DATABASE_URL")
+    pg_db = None
+    args = [sys.executable, os.path.join(ROOT, "run.py"), "--port", str(_free_port())]
+    if pg:
+        url, admin_dsn, name = create_pg_database(pg)
+        pg_db = (admin_dsn, name)
+        env["DATABASE_URL"] = url
+        args.append("--demo")
+    port = int(args[3])
+    log = open(os.path.join(tmp, "server.log"), "w")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            urllib.request.urlopen(base + "/login/", timeout=2)
+            break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        log.close()
+        raise RuntimeError("the app did not start:\n" + open(os.path.join(tmp, "server.log")).read()[-4000:])
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    if pg_db:
+        drop_pg_database(*pg_db)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def _local_only(page):
+    external = []
+
+    def handle(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", handle)
+    page.external_requests = external
+
+
+@pytest.fixture
+def page(browser, live_url):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900},
+                                  accept_downloads=True)
+    pg = context.new_page()
+    _local_only(pg)
+    pg.console_errors = []
+    pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_url):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    pg = context.new_page()
+    _local_only(pg)
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def login(live_url):
+    """login(page, username) signs in through the login form and waits for the landing page."""
+
+    def do(pg, username, password=DEMO_PASSWORD):
+        pg.goto(live_url + "/login/")
+        pg.fill("input[name=username]", username)
+        pg.fill("input[name=password]", password)
+        pg.locator("form input[type=submit], form button[type=submit]").first.click()
+        pg.wait_for_load_state("networkidle")
+        assert "/login" not in pg.url, f"login of {username} failed"
+        return pg
+
+    return do
