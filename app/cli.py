@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = []
+EXTRA_GROUPS = ["app.services.policies:policies_cli"]
 
 
 def upgrade_database():

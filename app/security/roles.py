@@ -89,7 +89,7 @@ ROLES = {
     "Insurer": {
         "permissions": {
             "Application": ["read", "review", "issue", "export", "download"],
-            "Policy": ["read", "download", "claim", "export"],
+            "Policy": ["read", "download", "claim", "export", "surrender"],
             "Ledger": ["read", "export"],
             "InsuredProject": ["read", "dispatch"],
             "DispatchOrder": ["read", "dispatch", "assign", "export"],
