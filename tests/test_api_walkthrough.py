@@ -90,7 +90,7 @@ def test_walkthrough_parses():
     commands = walkthrough_commands()
     assert commands[0].startswith("BASE=")
     assert any("/api/v1/security/login" in c for c in commands)
-    for needle in ("/approve", "/policy", "policy_file=@policy.pdf", "/claims", "api/v1/policies/"):
+    for needle in ("/approve", "/policy", "policy_file=@policy.pdf", "agreement_file=@agreement.pdf", "/claims", "api/v1/policies/"):
         assert any(needle in c for c in commands), needle
 
 
@@ -101,6 +101,7 @@ def test_walkthrough(app, client, tmp_path):
         a.submitted_at = datetime(2000, 1, 1)  # the oldest awaiting review: the one the walkthrough takes
         db.session.commit()
     (tmp_path / "policy.pdf").write_bytes(minimal_pdf())
+    (tmp_path / "agreement.pdf").write_bytes(minimal_pdf())
     env = {}
     outputs = []
     for command in walkthrough_commands():

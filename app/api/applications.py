@@ -2,7 +2,6 @@
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
-from marshmallow import ValidationError
 
 from app.models import Application
 
@@ -89,8 +88,6 @@ class ApplicationApi(ScopedModelRestApi):
              body="IssuePolicySchema", ok=201, multipart_files=POLICY_FILES)
     def issue_policy(self, pk):
         def run(data, files):
-            if "policy_file" not in files:
-                raise ValidationError({"policy_file": [_("请上传保单文件")]})
             policy = service("policies").issue_policy(pk, acting_user(), data, files)
             return {"id": policy.id, "result": self.dump(policy, PolicyApi)}
 

@@ -77,7 +77,7 @@ def openapi(summary, method="post", body=None, ok=200, pk=True, multipart_files=
                         for f, d in multipart_files.items())
         lines += ["  requestBody:", "    required: true", "    content:", "      multipart/form-data:",
                   "        schema:", "          allOf:", f"          - {{$ref: '#/components/schemas/{body}'}}",
-                  "          - type: object", f"            required: [{next(iter(multipart_files))}]",
+                  "          - type: object", f"            required: [{', '.join(multipart_files)}]",
                   "            properties:" + props]
     elif body:
         lines += ["  requestBody:", "    required: true", "    content:", "      application/json:",

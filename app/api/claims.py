@@ -4,6 +4,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 
 from app.models import Claim
+from app.services.base import NotFound
 
 from .base import (
     READ, Day, InputSchema, Int, Money, ScopedModelRestApi, Str, acting_user, date_order, openapi, raise_if,
@@ -58,7 +59,13 @@ class ClaimApi(ScopedModelRestApi):
     @openapi("Correct a claim (理赔信息修改); only the fields sent change", method="patch", body="ClaimPatchSchema")
     def update_claim(self, pk):
         def run(data, files):
-            claim = service("claims").update_claim(pk, acting_user(), data)
+            current = self.datamodel.get(pk, self._base_filters)
+            if current is None:
+                raise NotFound(_("记录不存在或无权访问"))
+            # the service takes the whole claim: the fields not sent keep their values
+            full = {f: getattr(current, f) for f in ClaimSchema._declared_fields}
+            full.update(data)
+            claim = service("claims").update_claim(pk, acting_user(), full)
             return {"id": claim.id, "result": self.dump(claim)}
 
         return self.write(run, ClaimPatchSchema)
