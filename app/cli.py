@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = []
+EXTRA_GROUPS = ["app.orders_cli:orders_group"]
 
 
 def upgrade_database():
