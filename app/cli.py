@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = ["app.services.policies:policies_cli"]
+EXTRA_GROUPS = ["app.services.policies:policies_cli", "app.orders_cli:orders_group"]
 
 
 def upgrade_database():

@@ -116,7 +116,7 @@ ROLES = {
     },
     "PreventionOrg": {
         "permissions": {
-            "ReceivedOrder": ["read", "accept", "assign"],
+            "ReceivedOrder": ["read", "accept"],
             "DispatchOrder": ["read", "assign", "export"],
             "Expert": ["read", "write"],
             "ReportReview": ["read", "review"],
