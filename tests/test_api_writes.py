@@ -4,6 +4,7 @@
 The tests that need a service module are skipped, with the module named, until it is in the branch.
 """
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -59,6 +60,12 @@ def policy_form(app, application_id, **over):
             "premium_deviation_reason": "按核心系统核定保费"}
     data.update(over)
     return data
+
+
+def future_dates():
+    today = date.today()
+    return {"start_date": str(today + timedelta(days=10)), "end_date": str(today + timedelta(days=40)),
+            "deadline": str(today + timedelta(days=5))}
 
 
 # ---- input validation: before any service runs ----
@@ -243,8 +250,7 @@ def test_dispatch_accept_and_refuse(app, client, world, h):
         org_id = db.session.execute(select(PreventionOrg.id).filter_by(name="黑龙江安建安全技术服务有限公司")).scalar_one()
         items = db.session.execute(select(ServiceItem.id).limit(2)).scalars().all()
     body = {"policy_ids": [world["A"]["Policy"]], "org_id": org_id, "service_item_ids": items,
-            "service_place": "施工现场", "start_date": "2026-09-01", "end_date": "2026-09-30",
-            "deadline": "2026-08-25", "fee": "500.00"}
+            "service_place": "施工现场", **future_dates(), "fee": "200.00"}
     r = client.post("/api/v1/orders/", headers=h("insurer_picc"), json=body)
     assert r.status_code == 201, r.json
     (order_id,) = r.json["ids"]
@@ -304,7 +310,7 @@ def test_dispatch_with_a_foreign_policy_is_404(app, client, world, h):
         org_id = db.session.execute(select(PreventionOrg.id)).scalars().first()
     before = count(app, DispatchOrder)
     body = {"policy_ids": [world["A"]["Policy"]], "org_id": org_id, "service_item_ids": items,
-            "service_place": "现场", "start_date": "2026-09-01", "end_date": "2026-09-30", "deadline": "2026-08-25"}
+            "service_place": "现场", **future_dates()}
     r = client.post("/api/v1/orders/", headers=h("insurer_pingan"), json=body)
     assert r.status_code == 404
     assert count(app, DispatchOrder) == before
