@@ -74,6 +74,8 @@ class Config:
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    FAB_API_KEY_ENABLED = True  # per-company keys of app/api/keys.py (Bearer azx_… or X-API-Key)
+    FAB_API_KEY_PREFIXES = ["azx_"]
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 

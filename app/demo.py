@@ -93,4 +93,4 @@ def load_demo_data():
     return True
 
 
-DEMO_STAGES = []  # e.g. "app.demo_insurance", "app.demo_prevention": each has build(parties)
+DEMO_STAGES = ["app.demo_insurance", "app.demo_prevention"]  # each has build(parties), in workflow order

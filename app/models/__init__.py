@@ -1,4 +1,5 @@
 """All models, imported once so that Model.metadata knows every table."""
+from .api import ApiKey, IdempotencyRecord  # noqa: F401
 from .audit import AuditEvent, FlowEvent  # noqa: F401
 from .files import StoredFile  # noqa: F401
 from .insurance import Application, Claim, Policy  # noqa: F401

@@ -14,7 +14,7 @@ class StoredFile(Model):
     id = Column(Integer, primary_key=True)
     key = Column(String(80), nullable=False, unique=True)
     original_name = Column(String(255), nullable=False)
-    content_type = Column(String(64), nullable=False)
+    content_type = Column(String(128), nullable=False)
     size = Column(BigInteger, nullable=False)
     sha256 = Column(String(64), nullable=False)
     kind = Column(String(32), nullable=False)

@@ -218,3 +218,15 @@ class PlatformSecurityManager(SecurityManager):
         self.update_user(user)
         audit.record("password_change" if own else "password_reset", user=user,
                      detail=None if own else f"by {getattr(g.user, 'username', '')}")
+
+    # REST API keys (app/api/keys.py): FAB's protect() asks these two when FAB_API_KEY_ENABLED is on.
+    @staticmethod
+    def extract_api_key_from_request():
+        from app.api.keys import key_from_request
+
+        return key_from_request()
+
+    def validate_api_key(self, api_key_string):
+        from app.api.keys import authenticate
+
+        return authenticate(api_key_string)

@@ -59,6 +59,7 @@ MENU = {
     "ref_enterprises": ("建筑施工企业", "cat_reference"),
     "ref_registry": ("住建厅项目表", "cat_reference"),
     "ref_settings": ("系统参数", "cat_reference"),
+    "ref_api_keys": ("API密钥", "cat_reference"),
     "audit_flow": ("流程记录", "cat_audit"),
     "audit_log": ("安全审计", "cat_audit"),
     "sec_accounts": ("账号管理", "cat_audit"),
@@ -89,7 +90,7 @@ ROLES = {
     "Insurer": {
         "permissions": {
             "Application": ["read", "review", "issue", "export", "download"],
-            "Policy": ["read", "download", "claim", "export"],
+            "Policy": ["read", "download", "claim", "export", "surrender"],
             "Ledger": ["read", "export"],
             "InsuredProject": ["read", "dispatch"],
             "DispatchOrder": ["read", "dispatch", "assign", "export"],
@@ -116,7 +117,7 @@ ROLES = {
     },
     "PreventionOrg": {
         "permissions": {
-            "ReceivedOrder": ["read", "accept", "assign"],
+            "ReceivedOrder": ["read", "accept"],
             "DispatchOrder": ["read", "assign", "export"],
             "Expert": ["read", "write"],
             "ReportReview": ["read", "review"],
@@ -145,6 +146,24 @@ ROLES = {
                   "insured_projects", "dept_reports"],
     },
 }
+
+# REST API (app/api): each role reads what its party sees (the scope narrows the rows) and writes as the
+# workflows allow it; API keys act as Insurer or Broker service users. Admin issues keys ("ApiKeyAdmin").
+_API_DOCS = {"OpenApi": ["get"], "SwaggerView": ["show"]}
+_API_READ = {r: ["read"] for r in ("ApiEnterprise", "ApiProject", "ApiApplication", "ApiPolicy", "ApiClaim",
+                                    "ApiDispatchOrder", "ApiServiceReport")}
+API_PERMISSIONS = {
+    "Insurer": {"ApiApplication": ["read", "review", "issue"], "ApiPolicy": ["read", "claim"],
+                "ApiClaim": ["read", "write"], "ApiDispatchOrder": ["read", "dispatch"]},
+    "Broker": {"ApiApplication": ["read", "review"]},
+    "PreventionOrg": {"ApiDispatchOrder": ["read", "accept"]},
+    "Enterprise": {},
+    "Expert": {},
+    "Department": {},
+}
+for _role, _perms in API_PERMISSIONS.items():
+    ROLES[_role]["permissions"].update(_API_DOCS, **_API_READ)
+    ROLES[_role]["permissions"].update(_perms)
 
 MENU_CATEGORY_OF = {name: cat for name, (_label, cat) in MENU.items()}
 

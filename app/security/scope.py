@@ -29,7 +29,7 @@ from app.models import (
     Application, AppUser, AuditEvent, Claim, Department, DispatchOrder, Enterprise, Expert, FlowEvent, Hazard,
     HazardPhoto, Policy, Project, RegistryProject, Review, ServiceVisit, StoredFile,
 )
-from app.models.enums import PartyKind as P, RegionLevel
+from app.models.enums import ApplicationStatus, PartyKind as P, RegionLevel
 
 ADMIN_ROLE = "Admin"
 
@@ -121,15 +121,27 @@ def _orders_of(party):
     return false()
 
 
+# An insurer or broker sees an application once it is submitted: drafts are the enterprise's own.
+_SUBMITTED = Application.status != ApplicationStatus.DRAFT
+
+
+def _application_rule(party):
+    if party.kind == P.INSURER:
+        return and_(Application.insurer_id == party.id, _SUBMITTED)
+    if party.kind == P.BROKER:
+        return and_(Application.broker_id == party.id, _SUBMITTED)
+    return _owned_by_columns(Application)(party)
+
+
 def _enterprise_rule(party):
     k, pid = party.kind, party.id
     eid = Enterprise.id
     if k == P.ENTERPRISE:
         return eid == pid
     if k == P.INSURER:
-        return exists().where(Application.enterprise_id == eid, Application.insurer_id == pid)
+        return exists().where(Application.enterprise_id == eid, Application.insurer_id == pid, _SUBMITTED)
     if k == P.BROKER:
-        return exists().where(Application.enterprise_id == eid, Application.broker_id == pid)
+        return exists().where(Application.enterprise_id == eid, Application.broker_id == pid, _SUBMITTED)
     if k in (P.ORG, P.EXPERT):
         return exists().where(DispatchOrder.enterprise_id == eid, _orders_of(party))
     if k == P.DEPARTMENT:
@@ -143,9 +155,9 @@ def _project_rule(party):
     if k == P.ENTERPRISE:
         return Project.enterprise_id == pid
     if k == P.INSURER:
-        return exists().where(Application.project_id == Project.id, Application.insurer_id == pid)
+        return exists().where(Application.project_id == Project.id, Application.insurer_id == pid, _SUBMITTED)
     if k == P.BROKER:
-        return exists().where(Application.project_id == Project.id, Application.broker_id == pid)
+        return exists().where(Application.project_id == Project.id, Application.broker_id == pid, _SUBMITTED)
     if k in (P.ORG, P.EXPERT):
         return exists().where(DispatchOrder.project_id == Project.id, _orders_of(party))
     if k == P.DEPARTMENT:
@@ -235,7 +247,7 @@ def _flow_rule(party):
 RULES = {
     Enterprise: _enterprise_rule,
     Project: _project_rule,
-    Application: _owned_by_columns(Application),
+    Application: _application_rule,
     Policy: _owned_by_columns(Policy, orders_through="policy_id"),
     Claim: _owned_by_columns(Claim),
     DispatchOrder: _orders_of,

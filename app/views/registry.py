@@ -1,7 +1,8 @@
 """Every view is registered here, inside the app factory, in menu order."""
+from app.api.registry import register_api
 from app.security.roles import CATEGORIES, MENU
 
-from . import auth, department, enterprise, files, insurance, prevention, reference
+from . import api_keys, auth, department, enterprise, files, insurance, prevention, reference
 
 
 def register_views(appbuilder):
@@ -61,8 +62,10 @@ def register_views(appbuilder):
         (auth.AuditEventView, "audit_log"), (auth.AccountAdminView, "sec_accounts"),
     ):
         add(view, name)
+    add(api_keys.ApiKeyView, "ref_api_keys")
 
     appbuilder.add_view_no_menu(files.FileView)
     auth.register_login_views(appbuilder)
     appbuilder.add_view_no_menu(department.RegistryImportView)
+    register_api(appbuilder)
     return my_enterprise

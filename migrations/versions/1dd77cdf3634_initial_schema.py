@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d557443816e8
+Revision ID: 1dd77cdf3634
 Revises: 
-Create Date: 2026-11-29 12:28:26.343067
+Create Date: 2026-11-29 12:38:27.902241
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd557443816e8'
+revision = '1dd77cdf3634'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -174,7 +174,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('original_name', sa.String(length=255), nullable=False),
-    sa.Column('content_type', sa.String(length=64), nullable=False),
+    sa.Column('content_type', sa.String(length=128), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -547,6 +547,27 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'role_id')
     )
+    op.create_table('api_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('key_hint', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['company_id'], ['insurance_company.id'], ),
+    sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_hash'),
+    sa.UniqueConstraint('user_id')
+    )
+    with op.batch_alter_table('api_key', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_key_company_id'), ['company_id'], unique=False)
+
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -587,6 +608,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_flow_event_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_flow_event_entity', ['entity_type', 'entity_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_flow_event_user_id'), ['user_id'], unique=False)
+
+    op.create_table('idempotency_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('endpoint', sa.String(length=255), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'key', name='uq_idempotency_user_key')
+    )
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.create_index('ix_idempotency_expires', ['expires_at'], unique=False)
 
     op.create_table('policy',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -903,6 +941,10 @@ def downgrade():
         batch_op.drop_index('ix_policy_broker')
 
     op.drop_table('policy')
+    with op.batch_alter_table('idempotency_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_idempotency_expires')
+
+    op.drop_table('idempotency_record')
     with op.batch_alter_table('flow_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flow_event_user_id'))
         batch_op.drop_index('ix_flow_event_entity')
@@ -916,6 +958,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_audit_event_action'))
 
     op.drop_table('audit_event')
+    with op.batch_alter_table('api_key', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_key_company_id'))
+
+    op.drop_table('api_key')
     op.drop_table('ab_user_role')
     with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
         batch_op.drop_index('idx_user_id')

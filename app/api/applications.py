@@ -1,0 +1,95 @@
+"""Applications (投保信息): read, review (复审通过 / 不通过), issue the policy (出单, multipart with PDFs)."""
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
+
+from app.models import Application
+
+from .base import (
+    READ, Day, Id, InputSchema, Money, ScopedModelRestApi, Str, Text, acting_user, date_order, fields, openapi,
+    raise_if, service, validates_schema,
+)
+from .policies import PolicyApi
+
+COLUMNS = ["id", "status", "project_id", "project.name", "project.project_code", "project.investment",
+           "enterprise_id", "enterprise.name", "region_code", "insurer_id", "insurer.short_name", "broker_id",
+           "broker.short_name", "plan_id", "plan.code", "contact_phone", "agreed", "review_opinion", "submitted_at",
+           "reviewed_at", "created_at", "updated_at", "version"]
+POLICY_FILES = {"policy_file": "保单 PDF (at most 20 MB)", "agreement_file": "用户协议 PDF, JPEG or PNG (at most 20 MB)"}
+
+
+class ApproveSchema(InputSchema):
+    opinion = Text(allow_none=True)
+
+
+class RejectSchema(InputSchema):
+    opinion = Text(required=True)
+
+
+class IssuePolicySchema(InputSchema):
+    """The 出单 form's fields; the files come as multipart parts policy_file and agreement_file."""
+
+    builder_name = Str(255, required=True)
+    project_name = Str(255, required=True)
+    project_code = Str(64, required=True)
+    plan_id = Id(required=True)
+    premium = Money(required=True)
+    start_date = Day(required=True)
+    end_date = Day(required=True)
+    policy_no = Str(64, required=True)
+    premium_deviation_reason = Text(allow_none=True)
+    agreed = fields.Boolean(load_default=False, error_messages={"invalid": _("应为 true 或 false")})
+
+    @validates_schema(skip_on_field_errors=False)
+    def _dates(self, data, **kwargs):
+        raise_if(date_order(data, "start_date", "end_date", strict=True))
+
+
+class ApplicationApi(ScopedModelRestApi):
+    resource_name = "applications"
+    datamodel = SQLAInterface(Application)
+    class_permission_name = "ApiApplication"
+    openapi_spec_tag = "Applications"
+    include_route_methods = set(READ) | {"approve", "reject", "issue_policy"}
+    method_permission_name = dict(READ, approve="review", reject="review", issue_policy="issue")
+    openapi_spec_component_schemas = (ApproveSchema, RejectSchema, IssuePolicySchema)
+    list_columns = COLUMNS
+    show_columns = COLUMNS
+    search_columns = ["status", "project", "enterprise", "insurer", "broker", "plan", "region_code", "submitted_at"]
+    order_columns = ["id", "status", "submitted_at", "reviewed_at", "created_at", "updated_at"]
+
+    def _review(self, pk, action, schema):
+        def run(data, files):
+            getattr(service("applications"), action)(pk, acting_user(), data.get("opinion"))
+            obj = self.datamodel.get(pk, self._base_filters)
+            return {"id": pk, "result": self.dump(obj)}
+
+        return self.write(run, schema)
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Approve an application awaiting review (复审通过: pending_review → approved)", body="ApproveSchema")
+    def approve(self, pk):
+        return self._review(pk, "approve", ApproveSchema)
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Reject an application awaiting review (复审不通过: pending_review → rejected); opinion required",
+             body="RejectSchema")
+    def reject(self, pk):
+        return self._review(pk, "reject", RejectSchema)
+
+    @expose("/<int:pk>/policy", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Issue the policy of an approved application (出单: approved → insured), with its PDF files",
+             body="IssuePolicySchema", ok=201, multipart_files=POLICY_FILES)
+    def issue_policy(self, pk):
+        def run(data, files):
+            policy = service("policies").issue_policy(pk, acting_user(), data, files)
+            return {"id": policy.id, "result": self.dump(policy, PolicyApi)}
+
+        return self.write(run, IssuePolicySchema, file_fields=("policy_file", "agreement_file"), status=201)
+

@@ -1,0 +1,95 @@
+"""Dispatch orders (派单): read; dispatch (insurer); accept or refuse (prevention org)."""
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _
+
+from app.models import DispatchOrder
+
+from .base import (
+    READ, Day, Id, IdList, InputSchema, Money, ScopedModelRestApi, Str, Text, acting_user, date_order, openapi,
+    raise_if, service, validates_schema,
+)
+
+COLUMNS = ["id", "order_no", "status", "parent_id", "policy_id", "policy.policy_no", "project_id", "project.name",
+           "enterprise_id", "region_code", "insurer_id", "insurer.short_name", "org_id", "org.name", "expert_id",
+           "expert.name", "service_place", "start_date", "end_date", "deadline", "required_title_id", "fee",
+           "refuse_reason", "accepted_at", "completed_at", "created_at", "updated_at", "version"]
+
+class DispatchSchema(InputSchema):
+    """派单: to a prevention org (org_id) or to one of the insurer's own experts (expert_id)."""
+
+    policy_ids = IdList(required=True)
+    org_id = Id(allow_none=True)
+    expert_id = Id(allow_none=True)
+    service_item_ids = IdList(required=True, max_items=50)
+    service_place = Str(255, required=True)
+    start_date = Day(required=True)
+    end_date = Day(required=True)
+    deadline = Day(required=True)
+    required_title_id = Id(allow_none=True)
+    fee = Money(load_default=0)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _checks(self, data, **kwargs):
+        errors = date_order(data, "start_date", "end_date")
+        if bool(data.get("org_id")) == bool(data.get("expert_id")):
+            errors["org_id"] = [_("请选择事故预防机构或专业技术人员之一")]
+        raise_if(errors)
+
+
+class RefuseSchema(InputSchema):
+    reason = Text(required=True)
+
+
+class DispatchOrderApi(ScopedModelRestApi):
+    resource_name = "orders"
+    datamodel = SQLAInterface(DispatchOrder)
+    class_permission_name = "ApiDispatchOrder"
+    openapi_spec_tag = "Dispatch orders"
+    include_route_methods = set(READ) | {"dispatch", "accept", "refuse"}
+    method_permission_name = dict(READ, dispatch="dispatch", accept="accept", refuse="accept")
+    openapi_spec_component_schemas = (DispatchSchema, RefuseSchema)
+    list_columns = COLUMNS
+    show_columns = COLUMNS
+    search_columns = ["order_no", "status", "policy", "project", "org", "expert", "deadline", "start_date",
+                      "created_at", "region_code"]
+    order_columns = ["id", "order_no", "status", "deadline", "start_date", "created_at"]
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Dispatch prevention-service orders for one or more policies (派单)", body="DispatchSchema", ok=201,
+             pk=False)
+    def dispatch(self):
+        def run(data, files):
+            orders = service("orders").dispatch(acting_user(), data.pop("policy_ids"), data)
+            return {"ids": [o.id for o in orders], "result": [self.dump(o) for o in orders]}
+
+        return self.write(run, DispatchSchema, status=201)
+
+    def _decide(self, pk, action, schema=None):
+        def run(data, files):
+            svc = service("orders")
+            if action == "refuse":
+                svc.refuse(pk, acting_user(), data["reason"])
+            else:
+                svc.accept(pk, acting_user())
+            return {"id": pk, "result": self.dump(self.datamodel.get(pk, self._base_filters))}
+
+        return self.write(run, schema or InputSchema)
+
+    @expose("/<int:pk>/accept", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Accept an order dispatched to the caller's organisation (同意: pending → accepted)")
+    def accept(self, pk):
+        return self._decide(pk, "accept")
+
+    @expose("/<int:pk>/refuse", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Refuse an order dispatched to the caller's organisation (拒绝: pending → refused); reason required",
+             body="RefuseSchema")
+    def refuse(self, pk):
+        return self._decide(pk, "refuse", RefuseSchema)
+

@@ -1,0 +1,40 @@
+"""Policies and the ledger (保单信息 / 保单台帐): read; add a claim to a policy."""
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.models import Policy
+
+from .base import READ, ScopedModelRestApi, acting_user, openapi, service
+from .claims import ClaimApi, ClaimSchema
+
+COLUMNS = ["id", "ledger_no", "policy_no", "status", "application_id", "project_id", "project_name", "project_code",
+           "builder_name", "enterprise_id", "enterprise.name", "enterprise.contact_mobile", "region_code",
+           "insurer_id", "insurer.short_name", "broker_id", "plan_id", "plan.code", "premium", "proposed_premium",
+           "float_ratio", "premium_deviation_reason", "start_date", "end_date", "policy_file_id", "agreement_file_id",
+           "created_at", "updated_at"]
+
+
+class PolicyApi(ScopedModelRestApi):
+    resource_name = "policies"
+    datamodel = SQLAInterface(Policy)
+    class_permission_name = "ApiPolicy"
+    openapi_spec_tag = "Policies"
+    include_route_methods = set(READ) | {"add_claim"}
+    method_permission_name = dict(READ, add_claim="claim")
+    openapi_spec_component_schemas = (ClaimSchema,)
+    list_columns = COLUMNS
+    show_columns = COLUMNS + ["surrender_reason"]
+    search_columns = ["ledger_no", "policy_no", "project_name", "project_code", "enterprise", "insurer", "status",
+                      "start_date", "end_date", "created_at", "region_code"]
+    order_columns = ["id", "ledger_no", "policy_no", "premium", "start_date", "end_date", "created_at"]
+
+    @expose("/<int:pk>/claims", methods=["POST"])
+    @protect()
+    @safe
+    @openapi("Add a claim to a policy (理赔信息)", body="ClaimSchema", ok=201)
+    def add_claim(self, pk):
+        def run(data, files):
+            claim = service("claims").add_claim(pk, acting_user(), data)
+            return {"id": claim.id, "result": self.dump(claim, ClaimApi)}
+
+        return self.write(run, ClaimSchema, status=201)

@@ -1,0 +1,20 @@
+"""Projects (项目信息) in the caller's scope."""
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.models import Project
+
+from .base import ScopedModelRestApi
+
+COLUMNS = ["id", "project_code", "name", "enterprise_id", "enterprise.name", "region_code", "builder_name",
+           "address", "investment", "planned_start", "planned_end", "insurance_status", "created_at"]
+
+
+class ProjectApi(ScopedModelRestApi):
+    resource_name = "projects"
+    datamodel = SQLAInterface(Project)
+    class_permission_name = "ApiProject"
+    openapi_spec_tag = "Projects"
+    list_columns = COLUMNS
+    show_columns = COLUMNS + ["scale_content"]
+    search_columns = ["project_code", "name", "enterprise", "region_code", "insurance_status", "created_at"]
+    order_columns = ["id", "project_code", "name", "region_code", "investment", "created_at"]

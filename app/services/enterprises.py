@@ -1,0 +1,107 @@
+"""企业信息 and 项目信息: the enterprise keeps its own record and adds its projects."""
+from flask_babel import lazy_gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Enterprise, Project, Region
+from app.models.enums import ApplicationStatus as A, PartyKind as P, ProjectInsuranceStatus, RegionLevel
+from app.security.scope import party_of
+from app.validators import check_project_code, validate_email, validate_mobile, validate_region_code
+
+from .applications import store_files
+from .base import Conflict, Forbidden, fetch, unit_of_work
+from .inputs import FieldErrors
+
+ENTERPRISE_FILE_SLOTS = ("business_license", "qualification", "legal_id_qr", "legal_id_front", "legal_id_back",
+                         "safety_permit")
+# A project's data is fixed once an application for it is under review or insured.
+PROJECT_EDITABLE = (ProjectInsuranceStatus.UNINSURED, A.DRAFT, A.REJECTED, A.EXPIRED, A.SURRENDERED)
+
+
+def _own_enterprise(user):
+    party = party_of(user)
+    if party.kind != P.ENTERPRISE or party.id is None:
+        raise Forbidden(_("当前账号未绑定建筑施工企业"))
+    return fetch(Enterprise, party.id, user)
+
+
+def _region(value):
+    return validate_region_code(value, session=db.session)
+
+
+def update_enterprise(user, data: dict, files: dict) -> Enterprise:
+    """进入编辑 → 保存 of 企业信息. The credit code comes from the CA certificate and is not changed here."""
+    enterprise = _own_enterprise(user)
+    errors = FieldErrors()
+    values = dict(
+        name=errors.text(data, "name", required=True, max_len=128, label=_("企业名称")),
+        region_code=errors.check(data, "region_code", _region, required=True, label=_("行政区划代码")),
+        registered_address=errors.text(data, "registered_address", required=True, label=_("工商注册地址")),
+        business_address=errors.text(data, "business_address", required=True, label=_("主要经营地址")),
+        contact_name=errors.text(data, "contact_name", required=True, max_len=64, label=_("联系人姓名")),
+        contact_mobile=errors.check(data, "contact_mobile", validate_mobile, required=True, label=_("联系人手机")),
+        contact_email=errors.check(data, "contact_email", validate_email, required=True, label=_("联系邮箱")),
+        legal_name=errors.text(data, "legal_name", required=True, max_len=64, label=_("法人姓名")),
+        legal_mobile=errors.check(data, "legal_mobile", validate_mobile, required=True, label=_("法人手机")),
+        business_scope=errors.text(data, "business_scope", required=True, max_len=4000, label=_("经营范围")),
+    )
+    code = (data.get("credit_code") or "").strip().upper()
+    if code and code != enterprise.credit_code:
+        errors.add("credit_code", _("统一社会信用代码来自数字证书，不能修改"))
+    errors.raise_if_any()
+    with unit_of_work() as session:
+        for key, value in values.items():
+            setattr(enterprise, key, value)
+        store_files(session, enterprise, files, ENTERPRISE_FILE_SLOTS, user, errors)
+        errors.raise_if_any(_("上传文件有误，未保存"))
+    return enterprise
+
+
+def _known_region(code):
+    return db.session.get(Region, code) is not None
+
+
+def save_project(user, data: dict, project_id=None):
+    """新增项目 (or correct one not yet under review). Returns (project, warnings about the code)."""
+    enterprise = _own_enterprise(user)
+    errors = FieldErrors()
+    values = dict(
+        region_code=errors.check(data, "region_code", lambda v: validate_region_code(
+            v, session=db.session, level=RegionLevel.COUNTY), required=True, label=_("行政区划代码")),
+        project_code=errors.text(data, "project_code", required=True, max_len=64, label=_("项目代码")),
+        name=errors.text(data, "name", required=True, label=_("项目名称")),
+        investment=errors.decimal(data, "investment", required=True, label=_("投资规模")),
+        builder_name=errors.text(data, "builder_name", required=True, label=_("建设单位名称")),
+        address=errors.text(data, "address", required=True, label=_("项目地址")),
+        scale_content=errors.text(data, "scale_content", max_len=4000),
+        planned_start=errors.date(data, "planned_start"),
+        planned_end=errors.date(data, "planned_end"),
+    )
+    if values["region_code"] and not values["region_code"].startswith("23"):
+        errors.add("region_code", _("请选择黑龙江省内的县级行政区划"))
+    warnings = []
+    if values["project_code"]:
+        try:
+            warnings = check_project_code(values["project_code"], known_region=_known_region)
+        except ValueError as exc:
+            errors.add("project_code", getattr(exc, "message", str(exc)))
+    if values["planned_start"] and values["planned_end"] and values["planned_end"] < values["planned_start"]:
+        errors.add("planned_end", _("计划竣工日期不能早于计划开工日期"))
+    errors.raise_if_any()
+    with unit_of_work() as session:
+        if project_id:
+            project = fetch(Project, project_id, user)
+            if project.insurance_status not in PROJECT_EDITABLE:
+                raise Conflict(_("项目已提交投保，不能修改"))
+        else:
+            duplicate = session.execute(select(Project.id).where(
+                Project.enterprise_id == enterprise.id, Project.project_code == values["project_code"],
+                Project.name == values["name"])).first()
+            if duplicate is not None:
+                errors.add("name", _("该项目已存在"))
+                errors.raise_if_any()
+            project = Project(enterprise_id=enterprise.id, insurance_status=ProjectInsuranceStatus.UNINSURED)
+            session.add(project)
+        for key, value in values.items():
+            setattr(project, key, value)
+    return project, warnings

@@ -1,0 +1,214 @@
+"""保单: the premium proposal, 提交 (issue), expiry and surrender."""
+import secrets
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Application, Claim, FloatRule, Plan, Policy, Setting
+from app.models.base import utcnow
+from app.models.enums import ApplicationStatus as A, PartyKind as P, PolicyStatus
+from app.security.scope import party_of
+from app.workflows import APPLICATION
+
+from .applications import set_project_status, store_files
+from .base import Conflict, Forbidden, Invalid, fetch, record_flow, transition, unit_of_work
+from .inputs import FieldErrors, flag, present
+
+CENT = Decimal("0.01")
+POLICY_FILE_SLOTS = ("policy_file", "agreement_file")
+
+
+def prior_year_accidents(enterprise_id, today=None):
+    """(deaths, injuries, claims) of the enterprise's claims submitted in the previous calendar year,
+    on any of its policies with any insurer."""
+    year = (today or date.today()).year - 1
+    claims = db.session.execute(
+        select(Claim).where(Claim.enterprise_id == enterprise_id,
+                            Claim.submitted_date >= date(year, 1, 1), Claim.submitted_date <= date(year, 12, 31),
+                            (Claim.death_count > 0) | (Claim.injured_count > 0))
+        .order_by(Claim.submitted_date, Claim.id)).scalars().all()
+    return sum(c.death_count for c in claims), sum(c.injured_count for c in claims), claims
+
+
+def float_rule_for(deaths, injuries):
+    """The applicable row of the rate table: the highest sort_order whose thresholds are both met."""
+    rules = db.session.execute(select(FloatRule).order_by(FloatRule.sort_order.desc(), FloatRule.id)).scalars()
+    for rule in rules:
+        if deaths >= rule.min_deaths and injuries >= rule.min_injuries:
+            return rule
+    return None
+
+
+def premium_for(investment, plan, ratio):
+    """investment (万元) × 10000 × rate × (1 + ratio), at least the plan's minimum, in 元."""
+    raw = Decimal(investment or 0) * 10000 * Decimal(plan.rate) * (1 + Decimal(ratio or 0))
+    return max(raw, Decimal(plan.min_premium or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def propose_premium(application, plan=None, today=None) -> dict:
+    """The premium the 提交 form proposes for ``application`` (optionally with another plan)."""
+    deaths, injuries, _claims = prior_year_accidents(application.enterprise_id, today)
+    rule = float_rule_for(deaths, injuries)
+    ratio = Decimal(rule.ratio) if rule is not None else Decimal("0")
+    plan = plan or application.plan
+    return dict(proposed=premium_for(application.project.investment, plan, ratio), float_ratio=ratio,
+                rule=rule, deaths=deaths, injuries=injuries)
+
+
+def premium_tolerance():
+    row = db.session.get(Setting, "premium_tolerance")
+    try:
+        return Decimal(row.value) if row is not None else Decimal(str(current_app.config["PREMIUM_TOLERANCE"]))
+    except Exception:  # an unreadable setting falls back to the configured default
+        return Decimal(str(current_app.config.get("PREMIUM_TOLERANCE", 0.10)))
+
+
+def new_ledger_no(now=None):
+    """保单台帐 项目号 CB-YYYYMMDD-HHMMSS-XXXXXXX (7 upper-case hex characters), unique."""
+    now = now or utcnow()
+    while True:
+        no = f"CB-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)[:7].upper()}"
+        if db.session.execute(select(Policy.id).where(Policy.ledger_no == no)).first() is None:
+            return no
+
+
+def _validate_issue(app, data, files, insurer_id, errors):
+    values = dict(
+        builder_name=errors.text(data, "builder_name", required=True, label=_("建设单位名称")),
+        project_name=errors.text(data, "project_name", required=True, label=_("项目名称")),
+        project_code=errors.text(data, "project_code", required=True, max_len=64, label=_("项目代码")),
+        premium=errors.decimal(data, "premium", required=True, label=_("保费(元)")),
+        start_date=errors.date(data, "start_date", required=True, label=_("生效日期")),
+        end_date=errors.date(data, "end_date", required=True, label=_("终止日期")),
+        policy_no=errors.text(data, "policy_no", required=True, max_len=64, label=_("保单号")),
+        premium_deviation_reason=errors.text(data, "premium_deviation_reason", max_len=1000),
+    )
+    try:
+        plan = db.session.get(Plan, int(data.get("plan_id") or app.plan_id))
+    except (TypeError, ValueError):
+        plan = None
+    if plan is None:
+        errors.add("plan_id", _("请选择方案"))
+    if values["start_date"] and values["end_date"] and values["end_date"] <= values["start_date"]:
+        errors.add("end_date", _("终止日期须晚于生效日期"))
+    if values["policy_no"] and db.session.execute(
+            select(Policy.id).where(Policy.insurer_id == insurer_id, Policy.policy_no == values["policy_no"])
+    ).first() is not None:
+        errors.add("policy_no", _("保单号已存在"))
+    for slot in POLICY_FILE_SLOTS:
+        if present(files, slot) is None:
+            errors.add(slot, _("请上传文件"))
+    if not flag(data, "agreed"):
+        errors.add("agreed", _("请勾选“我已阅读并同意《用户协议》”"))
+    proposal = propose_premium(app, plan) if plan is not None else None
+    if proposal and values["premium"] is not None:
+        proposed = proposal["proposed"]
+        deviation = abs(values["premium"] - proposed) / proposed if proposed else Decimal("0")
+        if deviation > premium_tolerance() and not values["premium_deviation_reason"]:
+            errors.add("premium_deviation_reason",
+                       _("保费与建议保费%(p)s元偏离超过%(t)s%%，请说明原因", p=proposed,
+                         t=(premium_tolerance() * 100).normalize()))
+    return plan, proposal, values
+
+
+def issue_policy(application_id, user, data: dict, files: dict) -> Policy:
+    """提交 on 可出单: enter the policy; the application and project become 已投保, the ledger row is made."""
+    app = fetch(Application, application_id, user)
+    party = party_of(user)
+    if party.kind != P.INSURER and not party.is_admin:
+        raise Forbidden(_("只有保险公司可以录入保单"))
+    if app.status != A.APPROVED:
+        raise Conflict(_("当前状态不允许此操作，可能已被他人处理，请刷新后重试"))
+    with unit_of_work() as session:
+        errors = FieldErrors()
+        plan, proposal, values = _validate_issue(app, data, files, app.insurer_id, errors)
+        errors.raise_if_any()
+        project_id = app.project_id
+        policy = Policy(application_id=app.id, project_id=project_id, enterprise_id=app.enterprise_id,
+                        region_code=app.region_code, insurer_id=app.insurer_id, broker_id=app.broker_id,
+                        plan_id=plan.id, proposed_premium=proposal["proposed"], float_ratio=proposal["float_ratio"],
+                        ledger_no=new_ledger_no(), status=PolicyStatus.ACTIVE, **values)
+        session.add(policy)
+        session.flush()
+        store_files(session, policy, files, POLICY_FILE_SLOTS, user, errors, suffix="")
+        errors.raise_if_any(_("上传文件有误，未保存"))
+        to = transition(app, APPLICATION, "issue_policy", user, comment=values["policy_no"])
+        record_flow("policy", policy.id, "issue", None, PolicyStatus.ACTIVE, user,
+                    comment=values["premium_deviation_reason"])
+        set_project_status(project_id, to)
+    return policy
+
+
+def display_status(policy, today=None):
+    """已到期 is shown as soon as the 终止日期 has passed, even before the scheduled command ran."""
+    if policy.status == PolicyStatus.ACTIVE and policy.end_date < (today or date.today()):
+        return PolicyStatus.EXPIRED
+    return policy.status
+
+
+def expire_policies(today=None) -> int:
+    """Mark active policies past their 终止日期 as 已到期 (with their application and project). Idempotent."""
+    today = today or date.today()
+    ids = db.session.execute(select(Policy.id).where(Policy.status == PolicyStatus.ACTIVE,
+                                                     Policy.end_date < today).order_by(Policy.id)).scalars().all()
+    done = 0
+    for policy_id in ids:
+        with unit_of_work() as session:
+            policy = session.get(Policy, policy_id)
+            if policy is None or policy.status != PolicyStatus.ACTIVE:
+                continue
+            app = policy.application
+            policy.status = PolicyStatus.EXPIRED
+            record_flow("policy", policy.id, "expire", PolicyStatus.ACTIVE, PolicyStatus.EXPIRED, None)
+            if app.status == A.INSURED:
+                to = transition(app, APPLICATION, "expire", None, system=True)
+                _follow_latest(policy.project_id, app.id, to)
+            done += 1
+    return done
+
+
+def _follow_latest(project_id, application_id, status):
+    """The project shows the state of its latest application only."""
+    latest = db.session.execute(select(func.max(Application.id)).where(Application.project_id == project_id)).scalar()
+    if latest == application_id:
+        set_project_status(project_id, status)
+
+
+def surrender(policy_id, user, reason):
+    """退保 with a reason: the policy, its application and the project become 已退保."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("请填写退保原因"), errors={"comment": [_("请填写退保原因")]})
+    policy = fetch(Policy, policy_id, user)
+    with unit_of_work():
+        app = policy.application
+        if policy.status != PolicyStatus.ACTIVE:
+            raise Conflict(_("当前状态不允许此操作，可能已被他人处理，请刷新后重试"))
+        to = transition(app, APPLICATION, "surrender", user, comment=reason)
+        policy.status = PolicyStatus.SURRENDERED
+        policy.surrender_reason = reason[:2000]
+        record_flow("policy", policy.id, "surrender", PolicyStatus.ACTIVE, PolicyStatus.SURRENDERED, user, reason)
+        _follow_latest(policy.project_id, app.id, to)
+    return policy
+
+
+@click.group("policies")
+def policies_cli():
+    """保单 (scheduled jobs)."""
+
+
+@policies_cli.command("expire")
+@click.option("--today", default=None, help="YYYY-MM-DD (default: today)")
+@with_appcontext
+def expire_command(today):
+    """Mark policies past their 终止日期 as 已到期 (run daily)."""
+    from datetime import datetime
+
+    day = datetime.strptime(today, "%Y-%m-%d").date() if today else None
+    click.echo(f"expired: {expire_policies(day)}")

@@ -1,0 +1,198 @@
+"""Shared set-up for the prevention tests: insured policies made directly (until the insurance
+services are on main), acting users, and JPEGs with or without GPS EXIF made with Pillow."""
+import io
+import itertools
+from datetime import date, datetime, timedelta
+
+import pytest
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+
+_serial = itertools.count(1)
+
+
+def user(username):
+    from app.extensions import db
+    from app.models import AppUser
+
+    return db.session.query(AppUser).filter_by(username=username).one()
+
+
+def make_policy(insurer="人保财险", enterprise_user="enterprise_demo", premium="20000.00", status="insured"):
+    """A project, an application and an issued policy (test set-up only)."""
+    from app.extensions import db
+    from app.models import Application, InsuranceCompany, Plan, Policy, Project
+
+    n = next(_serial)
+    ent = user(enterprise_user).enterprise
+    company = db.session.query(InsuranceCompany).filter_by(short_name=insurer).one()
+    plan = db.session.query(Plan).filter_by(code="C").first()
+    project = Project(enterprise_id=ent.id, region_code="230103" if enterprise_user == "enterprise_demo" else "230202",
+                      project_code=f"2409-230103-04-01-{800000 + n:06d}", name=f"测试预防项目{n}号楼",
+                      builder_name="哈尔滨城投建设有限公司", address="哈尔滨市南岗区学府路1号", investment=3000,
+                      insurance_status="insured")
+    db.session.add(project)
+    db.session.flush()
+    app_row = Application(project_id=project.id, enterprise_id=ent.id, region_code=project.region_code,
+                          insurer_id=company.id, plan_id=plan.id, status="insured", agreed=True)
+    db.session.add(app_row)
+    db.session.flush()
+    stamp = datetime.now().strftime("%H%M%S")
+    policy = Policy(application_id=app_row.id, project_id=project.id, enterprise_id=ent.id,
+                    region_code=project.region_code, insurer_id=company.id, plan_id=plan.id,
+                    builder_name=project.builder_name, project_name=project.name, project_code=project.project_code,
+                    premium=premium, start_date=date.today() - timedelta(days=10),
+                    end_date=date.today() + timedelta(days=355), policy_no=f"PTEST{n:06d}{stamp}",
+                    ledger_no=f"CB-{date.today():%Y%m%d}-{stamp}-T{n:06d}", status=status)
+    db.session.add(policy)
+    db.session.commit()
+    return policy
+
+
+def item_ids(*codes):
+    from app.extensions import db
+    from app.models import ServiceItem
+
+    codes = codes or ("S02", "S04")
+    return [i.id for i in db.session.query(ServiceItem).filter(ServiceItem.code.in_(codes))]
+
+
+def title_id(code):
+    from app.extensions import db
+    from app.models import TitleLevel
+
+    return db.session.query(TitleLevel).filter_by(code=code).one().id
+
+
+def org_id(username="org_demo"):
+    return user(username).org_id
+
+
+def order_data(**overrides):
+    today = date.today()
+    data = dict(org_id=org_id(), service_item_ids=item_ids(), service_place="哈尔滨市南岗区学府路1号施工现场",
+                start_date=today.isoformat(), end_date=(today + timedelta(days=30)).isoformat(),
+                deadline=(today + timedelta(days=5)).isoformat(), required_title_id=title_id("intermediate"),
+                fee="1000.00")
+    data.update(overrides)
+    return data
+
+
+def jpeg_bytes(lat=None, lon=None, taken=None, size=(160, 120), colour=(200, 80, 40)):
+    """A JPEG; with lat/lon it carries a GPS IFD, with taken a DateTimeOriginal (Beijing time)."""
+    img = Image.new("RGB", size, colour)
+    exif = Image.Exif()
+    if taken is not None:
+        exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
+        exif[0x8769] = {0x9003: taken.strftime("%Y:%m:%d %H:%M:%S"), 0x9011: "+08:00"}
+    if lat is not None:
+        def dms(v):
+            v = abs(v)
+            d = int(v)
+            m = int((v - d) * 60)
+            s = round(((v - d) * 60 - m) * 60, 4)
+            return (float(d), float(m), s)
+
+        exif[0x8825] = {1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lon >= 0 else "W", 4: dms(lon)}
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes() if len(exif) else b"")
+    return buf.getvalue()
+
+
+def upload(data, name="photo.jpg", content_type="image/jpeg"):
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type=content_type)
+
+
+def site_photo(lat=45.75, lon=126.63):
+    return upload(jpeg_bytes(lat=lat, lon=lon, taken=beijing_now()), "signin.jpg")
+
+
+def beijing_now():
+    return datetime.utcnow() + timedelta(hours=8)
+
+
+def hazard_data(level="general", category_code="09", **extra):
+    from app.extensions import db
+    from app.models import HazardCategory
+
+    cat = db.session.query(HazardCategory).filter_by(code=category_code).one()
+    data = dict(level=level, category_id=str(cat.id), description="作业井四周封闭不严",
+                suggestion="临边防护设施宜定型化、工具式")
+    data.update(extra)
+    return data
+
+
+ROLE_USERS = {"insurer": "insurer_picc", "org": "org_demo", "expert": "expert_demo", "enterprise": "enterprise_demo"}
+
+
+def order_in(state, hazards=1, **data):
+    """An order of a fresh policy brought to ``state`` through the services. Returns (order id, policy id,
+    hazard ids)."""
+    from app.extensions import db
+    from app.models import DispatchOrder
+    from app.services import orders, reviews, visits
+
+    ins, org, exp, ent = (user(ROLE_USERS[k]) for k in ("insurer", "org", "expert", "enterprise"))
+    policy = make_policy()
+    [order] = orders.dispatch(ins, [policy.id], order_data(**data))
+    oid, hids = order.id, []
+    path = ["pending", "accepted", "assigned", "in_service", "rectifying", "verifying", "org_review",
+            "insurer_review", "completed"]
+    if state in ("refused", "timeout", "redispatched"):
+        if state == "timeout":
+            orders.check_timeouts(date.fromisoformat(order_data(**data)["deadline"]) + timedelta(days=1))
+        else:
+            orders.refuse(oid, org, "人手不足")
+        if state == "redispatched":
+            orders.redispatch(oid, ins, order_data())
+        return oid, policy.id, hids
+    if state == "expert_refused":
+        orders.accept(oid, org)
+        orders.assign(oid, org, exp.expert_id)
+        orders.expert_refuse(oid, exp, "时间冲突")
+        return oid, policy.id, hids
+    steps = path[:path.index(state) + 1]
+    if "accepted" in steps:
+        orders.accept(oid, org)
+    if "assigned" in steps:
+        orders.assign(oid, org, exp.expert_id)
+    if "in_service" in steps:
+        orders.expert_accept(oid, exp)
+    if "rectifying" in steps:
+        visits.sign_in(oid, exp, site_photo())
+        visits.save_report(oid, exp, {"service_record": "现场检查脚手架、临时用电"})
+        for i in range(hazards):
+            hids.append(visits.add_hazard(oid, exp, hazard_data(), [upload(jpeg_bytes(), "h.jpg")]).id)
+        visits.submit_report(oid, exp)
+    if "verifying" in steps and hids:
+        for hid in hids:
+            visits.rectify(hid, ent, "已整改", [upload(jpeg_bytes(colour=(0, 160, 0)), "r.jpg")])
+        visits.submit_rectification(oid, ent)
+    if "org_review" in steps and hids:
+        for hid in hids:
+            visits.verify(hid, exp, True, "")
+    if "insurer_review" in steps:
+        reviews.review(oid, org, True, "同意")
+    if "completed" in steps:
+        reviews.review(oid, ins, True, "同意")
+    db.session.expire_all()
+    assert db.session.get(DispatchOrder, oid).status == state
+    return oid, policy.id, hids
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for service-level tests (import this fixture into the test module)."""
+    with app.app_context():
+        yield
+        from app.extensions import db
+
+        db.session.rollback()
+
+
+def fresh_order(oid):
+    from app.extensions import db
+    from app.models import DispatchOrder
+
+    db.session.expire_all()
+    return db.session.get(DispatchOrder, oid)
