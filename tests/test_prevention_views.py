@@ -296,3 +296,32 @@ def test_experts_add_validate_and_terminate(ctx, as_user):
     oid, _p, _h = order_in("accepted")
     page = _html(client.get(f"/orders/assign/{oid}"))
     assert "赵安全" not in page
+
+
+def test_order_list_has_no_per_row_queries(app, ctx, as_user):
+    """A page of 20 orders costs the same number of statements as a page of 5."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.services import orders
+
+    policies = [make_policy(premium="50000") for _ in range(20)]
+    orders.dispatch(user("insurer_picc"), [p.id for p in policies], order_data(fee="0"))
+    client = as_user("insurer_picc")
+    engine = db.engine
+    counts = {}
+    for size in (5, 20):
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        client.get(f"/orders/list/?psize_DispatchOrderView={size}")  # warm-up (permission cache)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            html = _html(client.get(f"/orders/list/?psize_DispatchOrderView={size}"))
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert html.count('class="azx-ops"') == size
+        counts[size] = len(statements)
+    assert counts[20] == counts[5], counts
