@@ -51,6 +51,11 @@ class ScopedModelView(ModelView):
             abort(404)
         return obj
 
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        # FAB serves any file of UPLOAD_FOLDER here; files are served only by views/files.py.
+        abort(404)
+
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
         self._scoped_or_404(pk)
