@@ -16,7 +16,7 @@ def test_demo_stage_covers_every_state(ctx):
     from app import demo_prevention
 
     policies = [make_policy(premium="98000"), make_policy(premium="98000")]
-    foreign = make_policy(insurer="平安财险")
+    foreign = make_policy(insurer="平安财险", enterprise_user=None)
     demo_prevention.build(None, policies=policies + [foreign])
     orders = _orders([p.id for p in policies])
     assert {o.status for o in orders} == set(OrderStatus.values())
@@ -37,5 +37,5 @@ def test_demo_stage_without_insured_policies_does_nothing(ctx):
 
     before = db.session.query(DispatchOrder).count()
     demo_prevention.build(None, policies=[])
-    demo_prevention.build(None, policies=[make_policy(insurer="平安财险")])
+    demo_prevention.build(None, policies=[make_policy(insurer="平安财险", enterprise_user=None)])
     assert db.session.query(DispatchOrder).count() == before

@@ -86,7 +86,7 @@ def test_insured_projects_dispatch_many_through_the_form(ctx, as_user):
 
 
 def test_dispatch_form_ignores_policies_of_another_insurer(ctx, as_user):
-    foreign = make_policy(insurer="平安财险")
+    foreign = make_policy(insurer="平安财险", enterprise_user=None)
     client = as_user("insurer_picc")
     response = client.get(f"/insured-projects/dispatch?ids={foreign.id}")
     assert response.status_code == 302  # nothing selectable: back to the list
@@ -167,7 +167,7 @@ def test_out_of_scope_orders_answer_404(ctx, as_user):
         other_org = PreventionOrg(name="测试第二事故预防机构", region_code="230102")
         db.session.add(other_org)
         db.session.commit()
-    [order] = orders.dispatch(user("insurer_picc"), [make_policy(enterprise_user="enterprise_demo2").id],
+    [order] = orders.dispatch(user("insurer_picc"), [make_policy(enterprise_user=None).id],
                               order_data(org_id=other_org.id))
     oid = order.id
     org = as_user("org_demo")
