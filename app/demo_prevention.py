@@ -1,7 +1,7 @@
-"""Demo stage: dispatch orders in every state on the insured demo policies, built through the services
-as insurer_picc / insurer_pingan, org_demo, expert_demo and the projects' enterprises — including a
-completed one with sign-in, hazards, photos, rectification, both reviews and its archived PDF.
-Does nothing when no insured policy exists."""
+"""Demo stage: dispatch orders in every state on the insured demo policies of 人保财险 for
+enterprise_demo, built through the services as insurer_picc, org_demo, expert_demo and
+enterprise_demo — including a completed one with sign-in, hazards, photos, rectification, both
+reviews and its archived PDF. Does nothing when no such insured policy exists."""
 import io
 from datetime import date, timedelta
 
@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from .extensions import db
 from .models import AppUser, HazardCategory, MajorHazardStandard, Policy, ServiceItem, TitleLevel
-from .models.enums import PartyKind as P, PolicyStatus
+from .models.enums import PolicyStatus
 from .models.base import utcnow
 from .services import orders, reviews, visits
 
@@ -55,7 +55,7 @@ def site_photo(label, colour, lat=None, lon=None):
 
 def _users():
     return {u.username: u for u in db.session.query(AppUser).filter(AppUser.username.in_(
-        ["insurer_picc", "insurer_pingan", "org_demo", "expert_demo", "enterprise_demo", "enterprise_demo2"]))}
+        ["insurer_picc", "org_demo", "expert_demo", "enterprise_demo"]))}
 
 
 def _order_data(policy, org_id, title_id, items, today, fee, deadline_days=7, place=None):
@@ -66,13 +66,19 @@ def _order_data(policy, org_id, title_id, items, today, fee, deadline_days=7, pl
 
 
 def build(parties, policies=None):
-    if policies is None:
-        policies = db.session.query(Policy).filter(Policy.status == PolicyStatus.ACTIVE).order_by(Policy.id).all()
+    """Orders on the insured policies of 人保财险 for enterprise_demo (or on ``policies``, for tests)."""
     users = _users()
-    insurer_of = {u.company_id: u for u in users.values() if u.party_kind == P.INSURER}
-    enterprise_of = {u.enterprise_id: u for u in users.values() if u.party_kind == P.ENTERPRISE}
+    if len(users) < 4:
+        return
+    insurer_user, enterprise_user = users["insurer_picc"], users["enterprise_demo"]
+    if policies is None:
+        policies = db.session.query(Policy).filter(
+            Policy.status == PolicyStatus.ACTIVE, Policy.insurer_id == insurer_user.company_id,
+            Policy.enterprise_id == enterprise_user.enterprise_id).order_by(Policy.id).all()
+    insurer_of = {insurer_user.company_id: insurer_user}
+    enterprise_of = {enterprise_user.enterprise_id: enterprise_user}
     policies = [p for p in policies if p.insurer_id in insurer_of and p.enterprise_id in enterprise_of]
-    if not policies or "org_demo" not in users or "expert_demo" not in users:
+    if not policies:
         return
     org, expert = users["org_demo"], users["expert_demo"]
     today = date.today()

@@ -18,16 +18,33 @@ def user(username):
     return db.session.query(AppUser).filter_by(username=username).one()
 
 
+def _test_enterprise():
+    """An enterprise of the tests' own in 齐齐哈尔 (policies of other insurers go there, so that the demo
+    enterprises keep exactly the insurers the demo gives them)."""
+    from app.demo_data import make_credit_code
+    from app.extensions import db
+    from app.models import Enterprise
+
+    ent = db.session.query(Enterprise).filter_by(name="预防测试建筑有限公司").first()
+    if ent is None:
+        ent = Enterprise(name="预防测试建筑有限公司", region_code="230202",
+                         credit_code=make_credit_code("230202", 30000099))
+        db.session.add(ent)
+        db.session.flush()
+    return ent
+
+
 def make_policy(insurer="人保财险", enterprise_user="enterprise_demo", premium="20000.00", status="insured"):
-    """A project, an application and an issued policy (test set-up only)."""
+    """A project, an application and an issued policy (test set-up only). enterprise_user=None: the
+    tests' own enterprise."""
     from app.extensions import db
     from app.models import Application, InsuranceCompany, Plan, Policy, Project
 
     n = next(_serial)
-    ent = user(enterprise_user).enterprise
+    ent = user(enterprise_user).enterprise if enterprise_user else _test_enterprise()
     company = db.session.query(InsuranceCompany).filter_by(short_name=insurer).one()
     plan = db.session.query(Plan).filter_by(code="C").first()
-    project = Project(enterprise_id=ent.id, region_code="230103" if enterprise_user == "enterprise_demo" else "230202",
+    project = Project(enterprise_id=ent.id, region_code=ent.region_code if enterprise_user != "enterprise_demo" else "230103",
                       project_code=f"2409-230103-04-01-{800000 + n:06d}", name=f"测试预防项目{n}号楼",
                       builder_name="哈尔滨城投建设有限公司", address="哈尔滨市南岗区学府路1号", investment=3000,
                       insurance_status="insured")

@@ -86,7 +86,7 @@ def test_insured_projects_dispatch_many_through_the_form(ctx, as_user):
 
 
 def test_dispatch_form_ignores_policies_of_another_insurer(ctx, as_user):
-    foreign = make_policy(insurer="平安财险")
+    foreign = make_policy(insurer="平安财险", enterprise_user=None)
     client = as_user("insurer_picc")
     response = client.get(f"/insured-projects/dispatch?ids={foreign.id}")
     assert response.status_code == 302  # nothing selectable: back to the list
@@ -167,7 +167,7 @@ def test_out_of_scope_orders_answer_404(ctx, as_user):
         other_org = PreventionOrg(name="测试第二事故预防机构", region_code="230102")
         db.session.add(other_org)
         db.session.commit()
-    [order] = orders.dispatch(user("insurer_picc"), [make_policy(enterprise_user="enterprise_demo2").id],
+    [order] = orders.dispatch(user("insurer_picc"), [make_policy(enterprise_user=None).id],
                               order_data(org_id=other_org.id))
     oid = order.id
     org = as_user("org_demo")
@@ -296,3 +296,32 @@ def test_experts_add_validate_and_terminate(ctx, as_user):
     oid, _p, _h = order_in("accepted")
     page = _html(client.get(f"/orders/assign/{oid}"))
     assert "赵安全" not in page
+
+
+def test_order_list_has_no_per_row_queries(app, ctx, as_user):
+    """A page of 20 orders costs the same number of statements as a page of 5."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.services import orders
+
+    policies = [make_policy(premium="50000") for _ in range(20)]
+    orders.dispatch(user("insurer_picc"), [p.id for p in policies], order_data(fee="0"))
+    client = as_user("insurer_picc")
+    engine = db.engine
+    counts = {}
+    for size in (5, 20):
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        client.get(f"/orders/list/?psize_DispatchOrderView={size}")  # warm-up (permission cache)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            html = _html(client.get(f"/orders/list/?psize_DispatchOrderView={size}"))
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert html.count('class="azx-ops"') == size
+        counts[size] = len(statements)
+    assert counts[20] == counts[5], counts

@@ -37,6 +37,13 @@ def fee_share() -> Decimal:
         return DEFAULT_FEE_SHARE
 
 
+def accept_days() -> int:
+    try:
+        return max(0, int(setting("order_accept_days", DEFAULT_ACCEPT_DAYS)))
+    except (TypeError, ValueError):
+        return DEFAULT_ACCEPT_DAYS
+
+
 def prevention_fund(policy) -> Decimal:
     """The policy's prevention fund: its premium times the configured share (Setting)."""
     return (Decimal(policy.premium or 0) * fee_share()).quantize(Decimal("0.01"))
@@ -131,7 +138,7 @@ def _validate(user, data):
     today = utcnow().date()
     deadline = parse_date(data.get("deadline"), "deadline", _("截止日期"), errors, required=False)
     if deadline is None and "deadline" not in errors:
-        deadline = today + timedelta(days=int(setting("order_accept_days", DEFAULT_ACCEPT_DAYS)))
+        deadline = today + timedelta(days=accept_days())
         if end and deadline > end:
             deadline = end
     if start and end and end < start:

@@ -67,6 +67,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     order_no = re.search(r"PD\d{14}", flash).group(0)
     assert "未接单" in _row(page, order_no).inner_text()
     _row(page, order_no).get_by_role("link", name="详情").click()
+    page.wait_for_selector("table.azx-kv")
     enterprise_name = page.locator("table.azx-kv tr", has_text="施工企业").locator("td").first.inner_text().strip()
     enterprise_user = ENTERPRISE_USERS[enterprise_name]
     _logout(page, live_url)
@@ -75,6 +76,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     login(page, "org_demo")
     page.goto(live_url + "/org/received/list/")
     row = _row(page, order_no)
+    row.wait_for()
     for column in ("项目名称", "项目代码", "截止日期", "服务项目", "状态", "操作"):
         assert page.locator("th", has_text=column).count() >= 1
     row.get_by_role("button", name="同意").click()
@@ -114,8 +116,9 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     login(page, enterprise_user)
     page.goto(live_url + "/enterprise/todo/list/")
     _row(page, order_no).get_by_role("link", name="整改").click()
+    page.wait_for_selector("table.azx-hazards")
     for header in ("序号", "级别", "隐患类别", "隐患描述", "整改建议", "整改情况", "验收信息", "更新时间"):
-        assert page.locator("th", has_text=header).count() >= 1
+        assert page.locator("table.azx-hazards th", has_text=header).count() >= 1
     form = page.locator("form.azx-rectify-form").first
     form.locator("textarea[name=text]").fill("已完成临边封闭")
     form.locator("input[type=file]").set_input_files(photos["fixed"])
@@ -149,6 +152,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     page.goto(live_url + "/reports/list/")
     assert "已完成" in _row(page, order_no).inner_text()
     _row(page, order_no).get_by_role("link", name="详情").click()
+    page.wait_for_selector("#azx-report-pdf")
     with page.expect_download() as download:
         page.click("#azx-report-pdf")
     path = download.value.path()
@@ -156,7 +160,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
         assert fh.read(5) == b"%PDF-"
     page.goto(live_url + f"/orders/list/?_flt_0_order_no={order_no}")
     _row(page, order_no).get_by_role("link", name="流程").click()
-    timeline = page.locator("#azx-timeline").inner_text()
+    timeline = page.locator("#azx-timeline").inner_text()  # waits for the page
     for step in ("派单", "同意", "签到", "提交报告", "整改", "验收", "通过"):
         assert step in timeline, step
     _logout(page, live_url)
@@ -176,6 +180,7 @@ def test_expert_sign_in_page_on_a_phone(phone_page, login, live_url, photos):
     if rows.count() == 0:
         pytest.skip("no order in service for expert_demo (the insurance demo stage is not present)")
     rows.first.get_by_role("link", name="处理").click()
+    page.wait_for_selector("#azx-signin-form")
     photo = page.locator("#azx-photo")
     assert photo.get_attribute("accept") == "image/*" and photo.get_attribute("capture") == "environment"
     assert photo.is_visible()
