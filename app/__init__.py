@@ -5,6 +5,8 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 
 from .extensions import csrf, db, migrate
+from .health import register_health
+from .logging_setup import init_logging
 
 
 def create_app(test_config=None):
@@ -13,6 +15,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    init_logging(app)
 
     with app.app_context():
         db.init_app(app)
@@ -49,6 +52,7 @@ def create_app(test_config=None):
         from .hooks import register_hooks
 
         register_hooks(app)
+        register_health(app)
     return app
 
 

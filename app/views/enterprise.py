@@ -1,4 +1,4 @@
-"""企业信息 and 项目信息 of the enterprise (manual 一.2–3); departments' read-only lists (五.1–2)."""
+"""企业信息 and 项目信息 of the enterprise (manual 一.2–3)."""
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -13,7 +13,7 @@ from app.security.scope import get_scoped_or_404, party_of, scoped_select
 from app.services import enterprises as enterprise_service
 from app.services.base import ServiceError
 
-from .base import READ_ONLY, READ_WRITE, ScopedModelView
+from .base import READ_WRITE, ScopedModelView
 from .formatters import choice, money
 from .insurance import _args_builder, _fail, _paginate, _text_arg
 
@@ -96,25 +96,6 @@ class MyEnterpriseView(BaseView):
         return self.render_template("enterprise/my_enterprise.html", enterprise=enterprise, editing=True,
                                     labels=ENTERPRISE_LABELS, fields=ENTERPRISE_FIELDS,
                                     files=self._files(enterprise), errors=errors, form=form)
-
-
-class EnterpriseView(ScopedModelView):
-    """企业信息 for departments and administrators."""
-
-    route_base = "/enterprises"
-    datamodel = SQLAInterface(Enterprise)
-    class_permission_name = "Enterprise"
-    method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
-    list_title = _("企业信息")
-    show_title = _("企业详情")
-    list_columns = ["name", "credit_code", "region_code", "contact_name", "contact_mobile", "created_at"]
-    show_columns = ["name", "region_code", "credit_code", "registered_address", "business_address",
-                    "contact_name", "contact_mobile", "contact_email", "legal_name", "legal_mobile",
-                    "business_scope"]
-    search_columns = ["name", "credit_code", "region_code"]
-    label_columns = ENTERPRISE_LABELS
-    base_order = ("id", "desc")
 
 
 def project_query():
@@ -215,21 +196,3 @@ class ProjectView(ScopedModelView):
     @has_access
     def delete(self, pk):
         abort(404)
-
-
-class DeptProjectView(ScopedModelView):
-    """项目信息 for departments (manual 五.2)."""
-
-    route_base = "/dept/projects"
-    datamodel = SQLAInterface(Project)
-    class_permission_name = "DeptProject"
-    method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
-    list_title = _("项目信息")
-    list_columns = ["address", "enterprise", "scale_content", "investment", "insurance_status"]
-    show_columns = ["name", "project_code", "region_code", "enterprise", "builder_name",
-                    "address", "scale_content", "investment", "insurance_status"]
-    search_columns = ["region_code", "name", "enterprise", "insurance_status"]
-    label_columns = dict(PROJECT_LABELS, enterprise=_("投保单位"))
-    formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
-    base_order = ("id", "desc")
