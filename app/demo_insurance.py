@@ -1,5 +1,8 @@
 """Demo stage: projects and applications in every insurance state, built through the services
-as the demo users (enterprise_demo, enterprise_demo2, insurer_picc, insurer_pingan, broker_kunlun)."""
+as the demo users (enterprise_demo, enterprise_demo2, insurer_picc, insurer_pingan, broker_kunlun).
+
+enterprise_demo insures with 人保财险 (some through 昆仑保险经纪), enterprise_demo2 with 平安财险, so
+that each insurer's and the broker's view of the demo is distinct."""
 import io
 from datetime import date, timedelta
 from decimal import Decimal
@@ -56,25 +59,25 @@ PROJECTS = [
     ("enterprise_demo", "230109", "2405-230109-04-01-226105", "松北区利民大道市政道路改造工程（一标段）",
      "哈尔滨市松北区住房和城乡建设局", "5620.00", "人保财险", "昆仑保险经纪", "A", "pending_review"),
     ("enterprise_demo", "230110", "GF-2017-0201", "香坊区幸福家园三期住宅楼建设项目",
-     "哈尔滨幸福置业有限公司", "3318.08", "平安财险", None, "C", "pending_review"),
+     "哈尔滨幸福置业有限公司", "3318.08", "人保财险", None, "C", "pending_review"),
     ("enterprise_demo", "230102", "ZCZB-B2312CG006", "道里区群力新区社区卫生服务中心装修工程",
      "哈尔滨市道里区卫生健康局", "254.31", "人保财险", None, "B", "rejected"),
     ("enterprise_demo", "230108", "2408-230108-04-01-996708", "平房区工业园区标准化厂房建设项目",
      "哈尔滨平房经济开发有限公司", "988.61", "人保财险", "昆仑保险经纪", "C", "approved"),
     ("enterprise_demo", "230111", "2402-230111-04-01-314027", "呼兰区第一人民医院门诊楼新建工程",
      "哈尔滨市呼兰区卫生健康局", "3899.06", "人保财险", None, "A", "insured"),
-    ("enterprise_demo", "230104", "2407-230104-04-01-358298", "道外区老旧小区改造工程（北十四道街片区）",
-     "哈尔滨市道外区住房和城乡建设局", "1799.06", "平安财险", None, "C", "insured"),
+    ("enterprise_demo2", "230203", "2407-230203-04-01-358298", "建华区老旧小区改造工程（文化大街片区）",
+     "齐齐哈尔市建华区住房和城乡建设局", "1799.06", "平安财险", None, "C", "insured"),
     ("enterprise_demo", "230112", "2403-230112-04-01-081162", "阿城区职业技术学校实训中心建设项目",
      "哈尔滨市阿城区教育局", "942.69", "人保财险", "昆仑保险经纪", "C", "expired"),
-    ("enterprise_demo", "230123", "SZ0302G241127001", "依兰县城区供热管网改造工程",
-     "依兰县住房和城乡建设局", "419.00", "平安财险", None, "A", "surrendered"),
+    ("enterprise_demo2", "230621", "SZ0302G241127001", "肇州县城区供热管网改造工程",
+     "肇州县住房和城乡建设局", "419.00", "平安财险", None, "A", "surrendered"),
     ("enterprise_demo", "230113", "2409-230113-04-01-772281", "双城区农产品冷链物流中心建设项目",
      "哈尔滨双城现代农业发展有限公司", "1197.91", None, None, None, "uninsured"),
     ("enterprise_demo2", "230202", "2406-230202-04-01-903417", "龙沙区明月岛景区游客服务中心工程",
      "齐齐哈尔市文化广电和旅游局", "901.77", "平安财险", None, "B", "pending_review"),
     ("enterprise_demo2", "230221", "FJSG0000G240913003001001", "龙江县第二中学综合楼建设项目",
-     "龙江县教育局", "2903.02", "人保财险", "昆仑保险经纪", "B", "insured"),
+     "龙江县教育局", "2903.02", "平安财险", None, "B", "insured"),
     ("enterprise_demo2", "230602", "2404-230602-04-01-615530", "大庆市萨尔图区会战大街雨污分流改造工程",
      "大庆市萨尔图区住房和城乡建设局", "658.56", "平安财险", None, "C", "approved"),
     ("enterprise_demo2", "230604", "SZSG0210G241206001001001", "让胡路区西宾路小学校舍加固工程",

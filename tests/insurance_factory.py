@@ -33,9 +33,12 @@ def application_files():
     return {slot: pdf_upload(name, slot) for slot, name in APPLICATION_UPLOADS.items()}
 
 
-def make_project(enterprise="enterprise_demo", investment="1000", name=None, region="230103"):
+def make_project(enterprise="enterprise_demo", investment="1000", name=None, region=None):
+    """A project of ``enterprise`` in its own county unless told otherwise (departments' scope follows it)."""
     tag = uuid.uuid4().hex[:8]
-    project, _warnings = enterprises.save_project(user(enterprise), dict(
+    account = user(enterprise)
+    region = region or account.enterprise.region_code
+    project, _warnings = enterprises.save_project(account, dict(
         region_code=region, project_code=f"GF-{tag}", name=name or f"测试项目{tag}", investment=investment,
         builder_name="测试建设单位", address="哈尔滨市南岗区测试路1号", planned_start="2026-01-01",
         planned_end="2027-06-30"))
@@ -61,12 +64,12 @@ def policy_files():
 
 
 def make_application(state="pending_review", enterprise="enterprise_demo", insurer="人保财险", broker=None,
-                     investment="1000", reviewer=None, plan_code="C"):
+                     investment="1000", reviewer=None, plan_code="C", name=None):
     """An application brought to ``state`` (draft … insured, expired, surrendered) as the demo users."""
     ent = user(enterprise)
     insurer_user = user({"人保财险": "insurer_picc", "平安财险": "insurer_pingan"}[insurer])
     reviewer = user(reviewer) if reviewer else insurer_user
-    project = make_project(enterprise, investment)
+    project = make_project(enterprise, investment, name=name)
     app = applications.save_application(ent, project.id, application_data(insurer, broker, plan_code),
                                         application_files())
     if state == "draft":

@@ -1,7 +1,7 @@
 """The premium proposal (investment × rate × (1 + float ratio), at least the minimum), the deviation
 rule, the ledger number and the policy form's checks."""
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -92,7 +92,7 @@ def test_policy_number_unique_per_insurer(db_session):
         policies.issue_policy(second.id, f.user("insurer_picc"),
                               f.issue_data(second, policy_no=first.policy.policy_no), f.policy_files())
     assert "policy_no" in exc.value.errors
-    other = f.make_application("approved", insurer="平安财险")
+    other = f.make_application("approved", insurer="平安财险", enterprise="enterprise_demo2")
     policy = policies.issue_policy(other.id, f.user("insurer_pingan"),
                                    f.issue_data(other, policy_no=first.policy.policy_no), f.policy_files())
     assert policy.policy_no == first.policy.policy_no

@@ -1,4 +1,4 @@
-"""企业信息 and 项目信息 of the enterprise (manual 一.2–3); departments' read-only lists (五.1–2)."""
+"""企业信息 and 项目信息 of the enterprise (manual 一.2–3)."""
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -13,7 +13,7 @@ from app.security.scope import get_scoped_or_404, party_of, scoped_select
 from app.services import enterprises as enterprise_service
 from app.services.base import ServiceError
 
-from .base import READ_ONLY, READ_WRITE, ScopedModelView
+from .base import READ_WRITE, ScopedModelView
 from .formatters import choice, money
 from .insurance import _args_builder, _fail, _paginate, _text_arg
 

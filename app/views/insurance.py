@@ -13,6 +13,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Application, Claim, Enterprise, FlowEvent, InsuranceCompany, Plan, Policy, Project
@@ -132,8 +133,8 @@ def _export(stmt, columns, filename):
 
 # ---------------------------------------------------------------- 投保信息
 
-def application_query():
-    """投保信息's rows for the current filter (施工企业名称, 项目名称, 投保状态), newest first, scoped."""
+def application_filtered():
+    """投保信息's scoped rows for the current filter (施工企业名称, 项目名称, 投保状态)."""
     stmt = scoped_select(Application).join(Project, Application.project_id == Project.id) \
         .join(Enterprise, Application.enterprise_id == Enterprise.id)
     enterprise, project, status = _text_arg("enterprise"), _text_arg("project"), _text_arg("status", 16)
@@ -143,11 +144,18 @@ def application_query():
         stmt = stmt.where(Project.name.contains(project, autoescape=True))
     if status in ApplicationStatus.values():
         stmt = stmt.where(Application.status == status)
-    return stmt.order_by(Application.id.desc())
+    return stmt
+
+
+def application_query():
+    """The list's (and the export's) rows: the filtered rows, newest first, relations loaded in batches."""
+    return application_filtered().options(
+        selectinload(Application.enterprise), selectinload(Application.insurer),
+        selectinload(Application.broker)).order_by(Application.id.desc())
 
 
 def application_statistics(stmt):
-    """Count and investment sum per status for the filtered rows (one SQL GROUP BY)."""
+    """Count and investment sum per status of ``application_filtered()`` (one SQL GROUP BY)."""
     rows = db.session.execute(
         stmt.with_only_columns(Application.status, func.count(Application.id), func.sum(Project.investment))
         .group_by(Application.status).order_by(None)).all()
@@ -215,9 +223,8 @@ class ApplicationView(ScopedModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        stmt = application_query()
-        rows, count, page, pages = _paginate(stmt)
-        stats, total = application_statistics(stmt)
+        rows, count, page, pages = _paginate(application_query())
+        stats, total = application_statistics(application_filtered())
         party = party_of()
         return self.render_template(
             "insurance/application_list.html", title=self.list_title, rows=rows, count=count, page=page,
@@ -411,7 +418,8 @@ def policy_query():
     if q:
         stmt = stmt.where(or_(*[c.contains(q, autoescape=True) for c in (
             Policy.project_name, Policy.project_code, Policy.policy_no, Enterprise.name)]))
-    return stmt.order_by(Policy.id.desc())
+    return stmt.options(selectinload(Policy.application), selectinload(Policy.enterprise)) \
+        .order_by(Policy.id.desc())
 
 
 class PolicyView(ScopedModelView):
@@ -529,7 +537,7 @@ def ledger_query():
     ids = [int(i) for i in request.args.getlist("id") if i.isdigit()][:10000]
     if ids:
         stmt = stmt.where(Policy.id.in_(ids))
-    return stmt.order_by(Policy.id.desc())
+    return stmt.options(selectinload(Policy.enterprise), selectinload(Policy.insurer)).order_by(Policy.id.desc())
 
 
 LEDGER_EXPORT_COLUMNS = [
