@@ -78,7 +78,7 @@ def build_world(tag=None):
         s.add(AppUser(username=users[key], first_name="接口", last_name="测试", email=f"{users[key]}@example.invalid",
                       active=True, roles=[role], party_kind="enterprise", enterprise_id=ent.id,
                       password=generate_password_hash(DEMO_PASSWORD), created_on=utcnow(), changed_on=utcnow(),
-                      password_changed_at=utcnow()))
+                      password_changed_at=utcnow(), is_demo=True))  # certificate role: password only as a demo account
 
     exp_b = Expert(name=f"接口测试专家{tag}", id_number=make_id_number(
         "230202", date(1960 + serial % 40, 1 + serial % 12, 1 + serial % 28), serial % 999),
