@@ -75,6 +75,9 @@ class Config:
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.
     DEMO_MODE = os.environ.get("DEMO_MODE", "0") == "1"
 
+    # Security audit log: kept this many days (等保 level 3: at least six months); `flask security purge-audit`
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "183"))
+
 
 class TestConfig(Config):
     TESTING = True

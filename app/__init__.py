@@ -4,6 +4,7 @@ import logging
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
+from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
 
 
@@ -49,6 +50,7 @@ def create_app(test_config=None):
         from .hooks import register_hooks
 
         register_hooks(app)
+        register_error_handlers(app)
     return app
 
 

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = []
+EXTRA_GROUPS = ["app.security_cli:security"]
 
 
 def upgrade_database():
