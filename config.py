@@ -26,6 +26,12 @@ def _secret_key():
         return fh.read().strip()
 
 
+def _password_policy(password):
+    from app.security.passwords import fab_complexity_validator
+
+    fab_complexity_validator(password)
+
+
 class Config:
     APP_NAME = "安责险信息管理系统"
     APP_THEME = ""
@@ -37,6 +43,15 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     FILE_STORAGE_ROOT = os.environ.get("FILE_STORAGE_ROOT", os.path.join(INSTANCE_DIR, "files"))
 
+    # Operations (docs/deploy.md). FILE_STORAGE_ROOT is one shared volume when several machines serve.
+    FILE_STORAGE_BACKEND = os.environ.get("FILE_STORAGE_BACKEND", "local")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "180"))
+    # Sessions, lockouts and nonces live in the database; rate-limit counters in Redis when REDIS_URL
+    # is set (shared by every worker), else in each process's memory (RATELIMIT_STORAGE_URI below).
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
     # FAB
     AUTH_TYPE = AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"
@@ -47,8 +62,18 @@ class Config:
     FAB_CREATE_DB = False  # the schema comes from Alembic (flask db upgrade), never from create_all
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_API_SWAGGER_UI = True
-    FAB_SAFE_REDIRECT_HOSTS = ["localhost", "127.0.0.1"]
-    FAB_PASSWORD_COMPLEXITY_ENABLED = False
+    FAB_SAFE_REDIRECT_HOSTS = [h.strip() for h in os.environ.get("FAB_SAFE_REDIRECT_HOSTS", "localhost,127.0.0.1").split(",")
+                               if h.strip()]
+    # FAB's own user and password-reset forms use the platform policy (app/security/passwords.py)
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(_password_policy)
+    # FAB's login rate limit (per client address). The limiter's storage is per process unless
+    # RATELIMIT_STORAGE_URI names a shared store (redis://…); the account lockout below is in the
+    # database and holds across worker processes either way.
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 
@@ -61,11 +86,31 @@ class Config:
         "en": {"flag": "gb", "name": "English"},
     }
 
-    # Sessions
+    # Sessions: server-side records (app/security/sessions.py) with idle and absolute timeouts
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
+
+    # Passwords and lockout (the Setting password_max_age_days overrides PASSWORD_MAX_AGE_DAYS)
+    PASSWORD_MIN_LENGTH = 8
+    PASSWORD_MAX_AGE_DAYS = 90
+    LOCKOUT_THRESHOLD = 5
+    LOCKOUT_WINDOW_MINUTES = 15
+    LOCKOUT_MINUTES = 15
+
+    # CA certificate login (app/security/ca.py, docs/deploy/nginx-mtls.conf)
+    CA_BUNDLE = os.environ.get("CA_BUNDLE")  # PEM file of the trusted CA certificates
+    CA_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CA_TRUSTED_PROXIES", "").split(",") if p.strip()]
+    CA_PROXY_HEADER = os.environ.get("CA_PROXY_HEADER", "X-SSL-Client-Cert")
+    CA_PROXY_LOGIN_URL = os.environ.get("CA_PROXY_LOGIN_URL")  # the mTLS entry of the proxy, e.g. https://ca.example/login/ca/proxy
+    CA_CREDIT_CODE_FIELDS = [f.strip() for f in os.environ.get("CA_CREDIT_CODE_FIELDS", "serialNumber,OU").split(",")
+                             if f.strip()]
+    CA_CHALLENGE_SECONDS = 120
+    CA_TEST_DIR = os.path.join(INSTANCE_DIR, "test-ca")  # `flask ca init-test-ca`; trusted only in DEMO_MODE
 
     # Domain settings (defaults; reference data in the database may override)
     PREVENTION_FEE_SHARE = 0.21
@@ -75,8 +120,18 @@ class Config:
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.
     DEMO_MODE = os.environ.get("DEMO_MODE", "0") == "1"
 
-    # Security audit log: kept this many days (等保 level 3: at least six months); `flask security purge-audit`
-    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "183"))
+
+class ProductionConfig(Config):
+    """AZX_ENV=production: cookies only over HTTPS, no demo password path."""
+
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "https"
+    DEMO_MODE = False
 
 
 class TestConfig(Config):
@@ -87,7 +142,7 @@ class TestConfig(Config):
 
 
 def load_config(app, test_config=None):
-    app.config.from_object(Config)
+    app.config.from_object(ProductionConfig if os.environ.get("AZX_ENV") == "production" else Config)
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     extra = os.environ.get("AZX_CONFIG")

@@ -6,6 +6,8 @@ from flask_appbuilder import AppBuilder
 
 from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
+from .health import register_health
+from .logging_setup import init_logging
 
 
 def create_app(test_config=None):
@@ -14,6 +16,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    init_logging(app)
 
     with app.app_context():
         db.init_app(app)
@@ -50,6 +53,7 @@ def create_app(test_config=None):
         from .hooks import register_hooks
 
         register_hooks(app)
+        register_health(app)
         register_error_handlers(app)
     return app
 

@@ -7,7 +7,8 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = ["app.security_cli:security"]
+EXTRA_GROUPS = ["app.ca_cli:ca_group", "app.ops_cli:backup_group", "app.ops_cli:audit_group",
+                "app.security_cli:security"]
 
 
 def upgrade_database():

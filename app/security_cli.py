@@ -1,10 +1,4 @@
-"""`flask security check`: refuses a production configuration that is not fit to face users.
-
-`flask security purge-audit`: deletes audit events older than AUDIT_RETENTION_DAYS (default 183,
-about six months: 等保 level 3 asks for at least six months of logs).
-"""
-from datetime import timedelta
-
+"""`flask security check`: refuses a production configuration that is not fit to face users."""
 import os
 
 import click
@@ -47,7 +41,7 @@ def problems(config, debug=False):
 
 @click.group("security")
 def security():
-    """Security checks and audit-log retention."""
+    """Security checks."""
 
 
 @security.command("check")
@@ -60,18 +54,3 @@ def check():
     if found:
         raise SystemExit(1)
     click.echo("✓ 生产配置检查通过")
-
-
-@security.command("purge-audit")
-@with_appcontext
-def purge_audit():
-    """Delete audit events older than AUDIT_RETENTION_DAYS."""
-    from app.extensions import db
-    from app.models import AuditEvent
-    from app.models.base import utcnow
-
-    days = int(current_app.config.get("AUDIT_RETENTION_DAYS", 183))
-    cutoff = utcnow() - timedelta(days=days)
-    n = db.session.query(AuditEvent).filter(AuditEvent.created_at < cutoff).delete(synchronize_session=False)
-    db.session.commit()
-    click.echo(f"deleted {n} audit events older than {days} days")

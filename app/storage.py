@@ -1,7 +1,10 @@
 """File storage behind one small interface, and the upload rules every feature shares.
 
-Files are written under random keys below FILE_STORAGE_ROOT (a local folder; a shared volume when
-several machines serve the app). A file saved during a database transaction is tied to it: when the
+Files are written under random keys below FILE_STORAGE_ROOT by the backend named in
+FILE_STORAGE_BACKEND ("local", the only one so far: a folder). When several workers or machines serve
+the app, FILE_STORAGE_ROOT is one shared volume (NFS, CephFS, a mounted block device on a single
+machine) mounted at the same path everywhere: every process reads what any other wrote, because the
+key is the only name and writes are atomic renames (see docs/deploy.md). A file saved during a database transaction is tied to it: when the
 transaction rolls back the file is deleted, so no file outlives a failed save; a file is marked for
 deletion and removed only after the commit, so no row ever points at nothing.
 """
@@ -14,7 +17,7 @@ import shutil
 import zipfile
 import zlib
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import event
@@ -231,29 +234,65 @@ class LocalStorage:
     def copy_tree_to(self, dest):
         shutil.copytree(self.root, dest, dirs_exist_ok=True)
 
+    def probe(self):
+        """Write, read back and delete a small file at the root (health check); raises OSError.
+
+        The root itself is never created here: a shared volume that is not mounted must fail.
+        """
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(f"storage root missing: {self.root}")
+        token = secrets.token_hex(8).encode()
+        path = os.path.join(self.root, f".probe-{os.getpid()}-{token.decode()}")
+        try:
+            with open(path, "wb") as fh:
+                fh.write(token)
+            with open(path, "rb") as fh:
+                if fh.read() != token:
+                    raise OSError("storage read back differs")
+        finally:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+BACKENDS = {"local": LocalStorage}
+
 
 def get_storage() -> LocalStorage:
     return current_app.extensions["azx_storage"]
 
 
 def init_storage(app, session_factory):
+    backend = app.config.get("FILE_STORAGE_BACKEND", "local")
+    if backend not in BACKENDS:
+        raise RuntimeError(f"FILE_STORAGE_BACKEND={backend!r} is unknown; choose one of {sorted(BACKENDS)}")
     root = app.config["FILE_STORAGE_ROOT"]
-    os.makedirs(root, exist_ok=True)
-    app.extensions["azx_storage"] = LocalStorage(root)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:  # reported by /health instead of refusing to start
+        app.logger.error("file storage root %s unusable: %s", root, exc)
+    app.extensions["azx_storage"] = BACKENDS[backend](root)
+    # Once per session factory (several apps in one process share it); the storage is the current app's.
+    if not event.contains(session_factory, "after_rollback", _drop_new_files):
+        event.listen(session_factory, "after_rollback", _drop_new_files)
+        event.listen(session_factory, "after_commit", _finish_files)
 
-    @event.listens_for(session_factory, "after_rollback")
-    def _drop_new_files(session):
-        storage = app.extensions["azx_storage"]
-        for key in session.info.pop("azx_new_files", []):
-            storage.delete(key)
-        session.info.pop("azx_doomed_files", None)
 
-    @event.listens_for(session_factory, "after_commit")
-    def _finish_files(session):
-        storage = app.extensions["azx_storage"]
-        session.info.pop("azx_new_files", None)
-        for key in session.info.pop("azx_doomed_files", []):
-            storage.delete(key)
+def _drop_new_files(session):
+    keys = session.info.pop("azx_new_files", [])
+    session.info.pop("azx_doomed_files", None)
+    if keys and has_app_context():
+        for key in keys:
+            get_storage().delete(key)
+
+
+def _finish_files(session):
+    session.info.pop("azx_new_files", None)
+    keys = session.info.pop("azx_doomed_files", [])
+    if keys and has_app_context():
+        for key in keys:
+            get_storage().delete(key)
 
 
 def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=None, owner=None,

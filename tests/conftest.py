@@ -38,6 +38,9 @@ def app(db_url):
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DEMO_MODE": True,
+        # The suite signs in hundreds of times from one address; tests/test_login_policy.py switches
+        # the limiter on for its own check.
+        "RATELIMIT_ENABLED": False,
     }
     first = create_app(config)
     with first.app_context():

@@ -8,4 +8,5 @@ from .projects import Project, RegistryProject  # noqa: F401
 from .reference import (  # noqa: F401
     FloatRule, HazardCategory, MajorHazardStandard, Plan, Region, ServiceItem, Setting, TitleLevel,
 )
+from .security import LoginChallenge, UserSession  # noqa: F401
 from .user import AppUser  # noqa: F401

@@ -18,6 +18,7 @@ class AppUser(FabUser):
     must_change_password = Column(Boolean, nullable=False, default=False)
     password_changed_at = Column(DateTime)
     locked_until = Column(DateTime)
+    failed_window_start = Column(DateTime)
     cert_fingerprint = Column(String(64), unique=True)
     is_demo = Column(Boolean, nullable=False, default=False)
 

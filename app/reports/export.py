@@ -70,7 +70,7 @@ def _disposition(filename):
 
 def export_response(query, columns, filename, fmt="xlsx"):
     """A download of ``query``'s rows with Chinese headers: xlsx (default) or csv, streamed."""
-    from app.security.audit_log import audit_event
+    from app.security.audit import audit_event
 
     audit_event("export", f"{filename}.{fmt}")
     if fmt == "csv":

@@ -61,6 +61,7 @@ MENU = {
     "ref_settings": ("系统参数", "cat_reference"),
     "audit_flow": ("流程记录", "cat_audit"),
     "audit_log": ("安全审计", "cat_audit"),
+    "sec_accounts": ("账号管理", "cat_audit"),
 }
 
 # Every signed-in user may change his or her own password and read his or her own profile.

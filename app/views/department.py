@@ -1,30 +1,335 @@
+"""The departments' pages (manual 五): 企业信息, 项目信息, 统计报告, 数据大屏, and the 住建厅项目表 import."""
+from datetime import date
+from urllib.parse import quote
+
+from flask import Response, abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
+from markupsafe import Markup
+from sqlalchemy import false, func, select
+
+from app.extensions import db
+from app.models import Application, Enterprise, InsuranceCompany, Policy, Project, Region
+from app.models.enums import ProjectInsuranceStatus
+from app.reports.export import export_response
+from app.reports.statistics_xlsx import build_workbook, summary_header
+from app.security.scope import party_of, scoped_select
+from app.services import registry_import, statistics
+from app.services.base import ServiceError
+
+from .base import READ_ONLY, ScopedModelView
+from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
+from .formatters import choice, money
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PAGE_SIZES = (10, 20, 50, 100)
+
+
+def file_link(stored_file):
+    """文件查看: opens the file inline through the scoped file view."""
+    if stored_file is None:
+        return ""
+    return Markup('<a href="%s" target="_blank" rel="noopener">%s</a>') % (
+        url_for("FileView.view", file_id=stored_file.id), _("文件查看"))
+
+
+def _service_error(exc):
+    """Map a service error to the page: 403/404 abort, anything else a flash message."""
+    if exc.status in (403, 404):
+        abort(exc.status)
+    flash(str(exc.message), "danger")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 企业信息 (manual 五.1)
+# ---------------------------------------------------------------------------------------------------
+
+FILE_COLUMNS = ["business_license_file", "qualification_file", "legal_id_front_file", "legal_id_back_file",
+                "legal_id_qr_file", "safety_permit_file"]
+
+
+class EnterpriseView(ScopedModelView):
+    """企业信息: the enterprises that have logged in, with 详情 showing their data and licence files."""
+
+    route_base = "/enterprises"
+    datamodel = SQLAInterface(Enterprise)
+    class_permission_name = "Enterprise"
+    method_permission_name = READ_ONLY
+    base_permissions = ["can_read"]
+    list_title = _("企业信息")
+    show_title = _("企业详情")
+    list_columns = ["name", "credit_code", "region_code", "contact_name", "contact_mobile", "legal_name",
+                    "first_login_at"]
+    show_fieldsets = [
+        (_("基本信息"), {"fields": ["name", "region_code", "credit_code", "registered_address", "business_address",
+                                "contact_name", "contact_mobile", "contact_email", "legal_name", "legal_mobile",
+                                "business_scope", "first_login_at"]}),
+        (_("证照资料"), {"fields": FILE_COLUMNS}),
+    ]
+    search_columns = ["name", "credit_code", "region_code"]
+    label_columns = dict(
+        ENTERPRISE_LABELS, first_login_at=_("首次登录时间"), business_license_file=_("营业执照"),
+        qualification_file=_("资质文件"), legal_id_front_file=_("法人身份证人像面"),
+        legal_id_back_file=_("法定代表人身份证国徽面"), legal_id_qr_file=_("法人身份证二维码"),
+        safety_permit_file=_("安全生产许可证"))
+    formatters_columns = {column: file_link for column in FILE_COLUMNS}
+    base_order = ("id", "desc")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 项目信息 (manual 五.2)
+# ---------------------------------------------------------------------------------------------------
+
+# (key, label, kind) of the list and the export, in the manual's order.
+PROJECT_COLUMNS = [
+    ("name", _("项目名称"), "text"),
+    ("address", _("项目地址"), "text"),
+    ("enterprise_name", _("投保单位"), "text"),
+    ("insurer", _("保险机构"), "text"),
+    ("start_date", _("承保时间"), "date"),
+    ("scale_content", _("建设规模及内容"), "text"),
+    ("investment", _("投资规模(万元)"), "money"),
+    ("premium", _("保费(元)"), "money"),
+    ("insurance_status", _("投保状态"), "status"),
+    ("contact", _("联系方式"), "text"),
+]
+
+
+def _export_getter(key, kind):
+    if kind == "status":
+        return lambda row: str(ProjectInsuranceStatus.label(row.insurance_status))
+    return lambda row: getattr(row, key)
+
+
+EXPORT_COLUMNS = [(label, _export_getter(key, kind)) for key, label, kind in PROJECT_COLUMNS]
+
+
+def region_prefix(code):
+    """行政区划代码 filter → code prefix: 230000 → 23, 230100 → 2301, a county its full code."""
+    code = (code or "").strip()
+    if not code.isdigit():
+        return None
+    region = db.session.get(Region, code) if len(code) == 6 else None
+    return region.prefix if region is not None else code
+
+
+def project_filters(args):
+    return {
+        "region": (args.get("region") or "").strip(),
+        "name": (args.get("name") or "").strip(),
+        "enterprise": (args.get("enterprise") or "").strip(),
+        "status": (args.get("status") or "").strip(),
+    }
+
+
+def dept_project_query(filters):
+    """The 项目信息 list's query: projects in the user's scope with their latest application and policy.
+    The list and its export both use it."""
+    latest = (select(func.max(Application.id)).where(Application.project_id == Project.id)
+              .correlate(Project).scalar_subquery())
+    stmt = (scoped_select(Project, None, Project.id, Project.name, Project.address,
+                          Enterprise.name.label("enterprise_name"), InsuranceCompany.short_name.label("insurer"),
+                          Policy.start_date, Project.scale_content, Project.investment,
+                          func.coalesce(Policy.premium, 0).label("premium"), Project.insurance_status,
+                          func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
+                          Policy.policy_file_id, Project.region_code, Project.project_code)
+            .join(Enterprise, Enterprise.id == Project.enterprise_id)
+            .outerjoin(Application, Application.id == latest)
+            .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
+            .outerjoin(Policy, Policy.application_id == Application.id))
+    prefix = region_prefix(filters["region"])
+    if filters["region"] and prefix is None:
+        stmt = stmt.where(false())
+    elif prefix:
+        stmt = stmt.where(Project.region_code.like(prefix + "%"))
+    if filters["name"]:
+        stmt = stmt.where(Project.name.contains(filters["name"], autoescape=True))
+    if filters["enterprise"]:
+        stmt = stmt.where(Enterprise.name.contains(filters["enterprise"], autoescape=True))
+    if filters["status"] in ProjectInsuranceStatus.values():
+        stmt = stmt.where(Project.insurance_status == filters["status"])
+    return stmt.order_by(Project.id.desc())
+
+
+class DeptProjectView(ScopedModelView):
+    """项目信息 for departments: the manual's columns, filters, 共 N 项 with paging, export, e-policy."""
+
+    route_base = "/dept/projects"
+    datamodel = SQLAInterface(Project)
+    class_permission_name = "DeptProject"
+    method_permission_name = dict(READ_ONLY, export="export")
+    base_permissions = ["can_read", "can_export"]
+    list_title = _("项目信息")
+    show_title = _("项目详情")
+    list_columns = ["name", "address", "enterprise", "scale_content", "investment", "insurance_status"]
+    show_columns = ["name", "project_code", "region_code", "enterprise", "builder_name", "address",
+                    "scale_content", "investment", "planned_start", "planned_end", "insurance_status"]
+    label_columns = dict(PROJECT_LABELS, enterprise=_("投保单位"))
+    formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
+    base_order = ("id", "desc")
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        filters = project_filters(request.args)
+        stmt = dept_project_query(filters)
+        total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+        size = request.args.get("psize", type=int)
+        size = size if size in PAGE_SIZES else PAGE_SIZES[0]
+        pages = max(1, -(-total // size))
+        page = min(max(request.args.get("page", 1, type=int), 1), pages)
+        rows = [dict(r._mapping) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
+        return self.render_template(
+            "department/projects.html", title=self.list_title, rows=rows, total=total, page=page, pages=pages,
+            size=size, sizes=PAGE_SIZES, filters=filters, columns=PROJECT_COLUMNS,
+            statuses=ProjectInsuranceStatus.choices(), status_of=choice(ProjectInsuranceStatus),
+            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """The list's own query, all filtered rows (not just the page), as xlsx or csv."""
+        rows = db.session.query(dept_project_query(project_filters(request.args)).subquery())
+        fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
+        return export_response(rows, EXPORT_COLUMNS, str(_("项目信息")), fmt)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 统计报告 (manual 五.3)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _report_args(args):
+    report = args.get("type") if args.get("type") in statistics.REPORT_TYPES else "insurance"
+    month = statistics.parse_month(args.get("month"))
+    return report, month
 
 
 class StatisticsView(BaseView):
-    """统计报告 (manual 五.3)."""
+    """统计报告: 报告类型 and 报告日期 (a month) → the summary on the page, 导出 → the workbook."""
 
     route_base = "/statistics"
     class_permission_name = "Statistics"
-    method_permission_name = {"index": "read"}
+    method_permission_name = {"index": "read", "export": "export"}
     default_view = "index"
 
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template("department/statistics.html", title=_("统计报告"))
+        report_type, month = _report_args(request.args)
+        periods = statistics.report_periods(month)
+        report = statistics.company_report(report_type, g.user, periods["cumulative"])
+        first, second = summary_header(report)
+        return self.render_template(
+            "department/statistics.html", title=_("统计报告"), report=report, report_type=report_type,
+            month=month.strftime("%Y-%m"), types=statistics.REPORT_TYPES, header=(first, second),
+            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        report_type, month = _report_args(request.args)
+        periods = statistics.report_periods(month)
+        cumulative = statistics.company_report(report_type, g.user, periods["cumulative"])
+        monthly = statistics.company_report(report_type, g.user, periods["month"])
+        headers, stmt, status_columns = statistics.detail_rows(report_type, g.user, periods["cumulative"])
+        rows = db.session.execute(stmt.execution_options(yield_per=1000))
+        data = build_workbook(cumulative, monthly, headers, rows, status_columns)
+        name = f"{statistics.REPORT_TYPES[report_type]}统计_{month:%Y%m}.xlsx"
+        response = Response(data, mimetype=XLSX)
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# 数据大屏 (manual 五.4, 附件 2)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if hasattr(value, "as_tuple"):  # Decimal
+        return float(value)
+    return value
 
 
 class DashboardView(BaseView):
-    """数据大屏 (manual 五.4, 附件 2)."""
+    """数据大屏: the 附件 2 figures, by city, hazards by category and the Heilongjiang map."""
 
     route_base = "/dashboard"
     class_permission_name = "Dashboard"
-    method_permission_name = {"index": "read"}
+    method_permission_name = {"index": "read", "data": "read"}
     default_view = "index"
 
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template("department/dashboard.html", title=_("数据大屏"))
+        party = party_of()
+        return self.render_template(
+            "department/dashboard.html", title=_("数据大屏"), figures=statistics.dashboard(g.user),
+            can_import=party.is_admin or (party.kind == "department" and party.sees_all),
+            today=date.today())
+
+    @expose("/data")
+    @has_access
+    def data(self):
+        return jsonify(_json_ready(statistics.dashboard(g.user)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 住建厅项目表 import (Admin and the province department)
+# ---------------------------------------------------------------------------------------------------
+
+
+class RegistryImportView(BaseView):
+    route_base = "/registry-import"
+    class_permission_name = "Registry"
+    method_permission_name = {"index": "import", "upload": "import", "confirm": "import"}
+    default_view = "index"
+
+    def _page(self, result=None, file_id=None):
+        return self.render_template("department/registry_import.html", title=_("住建厅项目表导入"),
+                                    result=result, file_id=file_id, headers=registry_import.HEADERS,
+                                    shown=registry_import.SHOWN_ERRORS)
+
+    @expose("/")
+    @has_access
+    def index(self):
+        try:
+            registry_import.ensure_can_import(g.user)
+        except ServiceError as exc:
+            _service_error(exc)
+        return self._page()
+
+    @expose("/upload", methods=["POST"])
+    @has_access
+    def upload(self):
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(str(_("请选择要导入的文件")), "danger")
+            return redirect(url_for("RegistryImportView.index"))
+        try:
+            stored = registry_import.store_file(upload, g.user)
+            result = registry_import.preview(registry_import.load_file(stored.id, g.user), g.user)
+        except ServiceError as exc:
+            _service_error(exc)
+            return redirect(url_for("RegistryImportView.index"))
+        return self._page(result, stored.id)
+
+    @expose("/confirm", methods=["POST"])
+    @has_access
+    def confirm(self):
+        try:
+            result = registry_import.run_import(request.form.get("file_id"), g.user)
+        except ServiceError as exc:
+            _service_error(exc)
+            return redirect(url_for("RegistryImportView.index"))
+        flash(str(_("导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
+                    total=result.total, new=result.new, changed=result.changed, same=result.unchanged)), "success")
+        return redirect(url_for("RegistryImportView.index"))
+

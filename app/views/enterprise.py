@@ -45,25 +45,6 @@ class MyEnterpriseView(BaseView):
                                     labels=ENTERPRISE_LABELS)
 
 
-class EnterpriseView(ScopedModelView):
-    """企业信息 for departments and administrators."""
-
-    route_base = "/enterprises"
-    datamodel = SQLAInterface(Enterprise)
-    class_permission_name = "Enterprise"
-    method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
-    list_title = _("企业信息")
-    show_title = _("企业详情")
-    list_columns = ["name", "credit_code", "region_code", "contact_name", "contact_mobile", "created_at"]
-    show_columns = ["name", "region_code", "credit_code", "registered_address", "business_address",
-                    "contact_name", "contact_mobile", "contact_email", "legal_name", "legal_mobile",
-                    "business_scope"]
-    search_columns = ["name", "credit_code", "region_code"]
-    label_columns = ENTERPRISE_LABELS
-    base_order = ("id", "desc")
-
-
 class ProjectView(ScopedModelView):
     """项目信息 of the enterprise: its projects, 新增项目, and the next insurance step."""
 
@@ -85,20 +66,3 @@ class ProjectView(ScopedModelView):
     formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
     base_order = ("id", "desc")
 
-
-class DeptProjectView(ScopedModelView):
-    """项目信息 for departments (manual 五.2)."""
-
-    route_base = "/dept/projects"
-    datamodel = SQLAInterface(Project)
-    class_permission_name = "DeptProject"
-    method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
-    list_title = _("项目信息")
-    list_columns = ["address", "enterprise", "scale_content", "investment", "insurance_status"]
-    show_columns = ["name", "project_code", "region_code", "enterprise", "builder_name",
-                    "address", "scale_content", "investment", "insurance_status"]
-    search_columns = ["region_code", "name", "enterprise", "insurance_status"]
-    label_columns = dict(PROJECT_LABELS, enterprise=_("投保单位"))
-    formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
-    base_order = ("id", "desc")

@@ -4,7 +4,7 @@ from flask_appbuilder import BaseView, expose, has_access
 
 from werkzeug.exceptions import NotFound
 
-from app.security.audit_log import audit_event
+from app.security.audit import audit_event
 from app.security.scope import get_scoped_file_or_404
 from app.storage import get_storage
 

@@ -3,7 +3,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 
 from app.models import (
-    AuditEvent, Department, Enterprise, FloatRule, FlowEvent, HazardCategory, InsuranceCompany,
+    Department, Enterprise, FloatRule, FlowEvent, HazardCategory, InsuranceCompany,
     MajorHazardStandard, Plan, PreventionOrg, Region, RegistryProject, ServiceItem, Setting, TitleLevel,
 )
 
@@ -106,17 +106,3 @@ class FlowEventView(ScopedModelView):
                      "username": _("用户"), "party_name": _("单位"), "comment": _("意见")}
     base_order = ("id", "desc")
 
-
-class AuditEventView(ScopedModelView):
-    route_base = "/admin/audit"
-    datamodel = SQLAInterface(AuditEvent)
-    class_permission_name = "AuditLog"
-    method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
-    list_title = _("安全审计")
-    list_columns = ["created_at", "action", "result", "username", "party_name", "ip", "detail"]
-    show_columns = list_columns
-    search_columns = ["action", "result", "username", "ip", "created_at"]
-    label_columns = {"created_at": _("时间"), "action": _("事件"), "result": _("结果"), "username": _("用户"),
-                     "party_name": _("单位"), "ip": _("地址"), "detail": _("详情")}
-    base_order = ("id", "desc")

@@ -1,7 +1,7 @@
 """Every view is registered here, inside the app factory, in menu order."""
 from app.security.roles import CATEGORIES, MENU
 
-from . import department, enterprise, files, insurance, prevention, reference
+from . import auth, department, enterprise, files, insurance, prevention, reference
 
 
 def register_views(appbuilder):
@@ -26,8 +26,8 @@ def register_views(appbuilder):
     add(insurance.ApplicationView, "ins_applications")
     add(insurance.PolicyView, "ins_policies")
     add(insurance.LedgerView, "ins_ledger")
-    add(ent.EnterpriseView, "dept_enterprises")
-    add(ent.DeptProjectView, "dept_projects")
+    add(department.EnterpriseView, "dept_enterprises")
+    add(department.DeptProjectView, "dept_projects")
     add(department.StatisticsView, "dept_statistics")
     add(department.DashboardView, "dept_dashboard")
 
@@ -58,9 +58,11 @@ def register_views(appbuilder):
         (reference.OrgAdminView, "ref_orgs"), (reference.DepartmentAdminView, "ref_departments"),
         (reference.EnterpriseAdminView, "ref_enterprises"), (reference.RegistryProjectView, "ref_registry"),
         (reference.SettingAdminView, "ref_settings"), (reference.FlowEventView, "audit_flow"),
-        (reference.AuditEventView, "audit_log"),
+        (auth.AuditEventView, "audit_log"), (auth.AccountAdminView, "sec_accounts"),
     ):
         add(view, name)
 
     appbuilder.add_view_no_menu(files.FileView)
+    auth.register_login_views(appbuilder)
+    appbuilder.add_view_no_menu(department.RegistryImportView)
     return my_enterprise

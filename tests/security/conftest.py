@@ -7,6 +7,7 @@ models (test setup, not a workflow) with unique names, so it does not collide wi
 with other test modules.
 """
 import io
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -118,7 +119,7 @@ def _build(app):
         u = AppUser(username=username, first_name=kind, last_name=side, email=f"{username}@example.invalid",
                     active=True, password=generate_password_hash(PASSWORD), roles=[sm.find_role(ROLE[kind])],
                     password_changed_at=utcnow(), created_on=utcnow(), changed_on=utcnow(), party_kind=kind,
-                    **party)
+                    is_demo=True, **party)  # certificate roles sign in by password only as demo accounts
         s.add(u)
         s.flush()
         users[(kind, side)] = username
@@ -209,3 +210,10 @@ def world(app):
         w = _build(app)
         db.session.remove()
     return w
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The security world adds parties (companies, departments) to the one test database of the run;
+    tests elsewhere that count every party must not see them, so the security tests run last."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    items.sort(key=lambda item: str(item.path).startswith(here))

@@ -83,7 +83,7 @@ def client_loop(base, username, pages, seconds, stats, errors, lock):
     s = requests.Session()
     r = s.post(base + "/login/", data={"username": username, "password": PASSWORD}, allow_redirects=False,
                timeout=30)
-    if r.status_code not in (302, 303):
+    if r.status_code not in (302, 303) or "/login" in r.headers.get("Location", ""):
         with lock:
             errors.append(f"{username}: login answered {r.status_code}")
         return

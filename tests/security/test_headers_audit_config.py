@@ -97,27 +97,6 @@ def _usernames_in(response):
     return set(re.findall(r"<td[^>]*>\s*(admin|insurer_picc|dept_province)\s*</td>", response.get_data(as_text=True)))
 
 
-def test_audit_retention_purge(app):
-    from datetime import timedelta
-
-    from app.models import AuditEvent
-    from app.models.base import utcnow
-
-    with app.app_context():
-        old = AuditEvent(action="login", username="purge-me", created_at=utcnow() - timedelta(days=400))
-        recent = AuditEvent(action="login", username="keep-me", created_at=utcnow() - timedelta(days=30))
-        db.session.add_all([old, recent])
-        db.session.commit()
-        db.session.remove()
-    result = app.test_cli_runner().invoke(args=["security", "purge-audit"])
-    assert result.exit_code == 0, result.output
-    with app.app_context():
-        names = {e.username for e in db.session.query(AuditEvent).filter(
-            AuditEvent.username.in_(["purge-me", "keep-me"]))}
-        db.session.remove()
-    assert names == {"keep-me"}
-
-
 GOOD = dict(DEBUG=False, TESTING=False, SECRET_KEY="k7Qz9vX2mP4wR8tY1uI3oA6sD5fG0hJ2lZxCvBnM", DEMO_MODE=False,
             SESSION_COOKIE_SECURE=True, WTF_CSRF_ENABLED=True,
             SQLALCHEMY_DATABASE_URI="postgresql+psycopg://azx@db/azx")

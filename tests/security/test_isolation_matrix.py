@@ -9,6 +9,8 @@ their URL arguments and view class:
   (a model, or ``{argument: model}``; ``None`` marks an argument that is not a row id) or, failing
   that, an argument named ``<table name>_id``;
 - list / page / export endpoints: no argument;
+- public endpoints: no argument and no permission (health check, certificate login, own password),
+  requested anonymously;
 - admin-only endpoints: no non-admin role holds the endpoint's permission.
 
 For each signed-in party user the OTHER party's ids are substituted and the endpoint is called with
@@ -155,7 +157,10 @@ def classify(app, held):
             ep.kind = "account"
             continue
         if view is None:
-            ep.reason = "a plain function: register it through a FAB view so it is protected and scoped"
+            if rule.arguments:
+                ep.reason = "a plain function taking arguments: register it through a FAB view (scoped)"
+            else:
+                ep.kind = "public"  # /health and the like: checked anonymously for foreign markers
             continue
         if method_name == "download" and set(rule.arguments) == {"filename"}:
             ep.kind = "closed"  # FAB's UPLOAD_FOLDER route: 404 in ScopedModelView, 403/404 elsewhere
@@ -165,7 +170,10 @@ def classify(app, held):
             continue
         ep.permission = _permission_of(view, method_name)
         if ep.permission is None and method_name not in INTERNALLY_CHECKED:
-            ep.reason = "not protected by has_access / protect (reachable without a permission)"
+            if rule.arguments:
+                ep.reason = "takes arguments but is not protected by has_access / protect"
+            else:
+                ep.kind = "public"  # certificate login, own password: no id to substitute
             continue
         admin_only = view.class_permission_name not in {view_menu for _perm, view_menu in held}
         datamodel = getattr(getattr(view, "datamodel", None), "obj", None)
@@ -262,7 +270,8 @@ def _text(response):
 def _login(app, username):
     client = app.test_client()
     r = client.post("/login/", data={"username": username, "password": PASSWORD})
-    assert r.status_code in (302, 303), f"login of {username} failed"
+    assert r.status_code in (302, 303) and "/login" not in r.headers.get("Location", ""), \
+        f"login of {username} failed"
     token = None
     r = client.post("/api/v1/security/login",
                     json={"username": username, "password": PASSWORD, "provider": "db"})
@@ -350,6 +359,7 @@ def test_foreign_rows_are_unreachable(app, world, endpoints, kind, side):
     marker = world.marker[other]
     foreign = world.ids[other]
     client, token = _login(app, username)
+    anonymous = app.test_client()
     before = _fingerprint(app, world, other)
     failures = []
     checked = 0
@@ -370,6 +380,15 @@ def test_foreign_rows_are_unreachable(app, world, endpoints, kind, side):
             continue
         if ep.kind == "account":
             continue  # own-session pages; exercised by the login and header tests
+        if ep.kind == "public":
+            if "GET" in ep.methods:  # anonymously (a login page may end the session it is given)
+                query = {_table_of(m) + "_id": ids[0] for m, ids in foreign.items()}
+                url = _url(ep.rule, {}) + "?" + urlencode(query)
+                r = _call(anonymous, None, ep, "GET", url)
+                checked += 1
+                if r.status_code >= 500 or marker in _text(r):
+                    fail(ep, "GET", url, f"public endpoint answered {r.status_code} or showed {marker}")
+            continue
         if ep.method_name in SESSION_CHANGING and ep.kind != "row":
             continue
         if ep.kind == "admin":

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3841036b5254
+Revision ID: 4bea82fbe661
 Revises: 
-Create Date: 2026-11-29 10:50:01.727680
+Create Date: 2026-11-29 10:56:28.233750
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3841036b5254'
+revision = '4bea82fbe661'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -96,6 +96,17 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_insurance_company_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_insurance_company_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_insurance_company_login_order'), ['login_order'], unique=False)
+
+    op.create_table('login_challenge',
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.Column('ip', sa.String(length=45), nullable=True),
+    sa.PrimaryKeyConstraint('nonce')
+    )
+    with op.batch_alter_table('login_challenge', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_challenge_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('major_hazard_standard',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -415,6 +426,7 @@ def upgrade():
     sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('password_changed_at', sa.DateTime(), nullable=True),
     sa.Column('locked_until', sa.DateTime(), nullable=True),
+    sa.Column('failed_window_start', sa.DateTime(), nullable=True),
     sa.Column('cert_fingerprint', sa.String(length=64), nullable=True),
     sa.Column('is_demo', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -622,6 +634,26 @@ def upgrade():
         batch_op.create_index('ix_policy_region', ['region_code', 'id'], unique=False)
         batch_op.create_index('ix_policy_start', ['start_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_status'), ['status'], unique=False)
+
+    op.create_table('user_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.Column('end_reason', sa.String(length=16), nullable=True),
+    sa.Column('ip', sa.String(length=45), nullable=True),
+    sa.Column('user_agent', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    with op.batch_alter_table('user_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_session_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_session_user_id'), ['user_id'], unique=False)
 
     op.create_table('claim',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -838,6 +870,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_claim_created_at'))
 
     op.drop_table('claim')
+    with op.batch_alter_table('user_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_session_user_id'))
+        batch_op.drop_index(batch_op.f('ix_user_session_expires_at'))
+
+    op.drop_table('user_session')
     with op.batch_alter_table('policy', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_status'))
         batch_op.drop_index('ix_policy_start')
@@ -972,6 +1009,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_major_hazard_standard_version'))
 
     op.drop_table('major_hazard_standard')
+    with op.batch_alter_table('login_challenge', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_challenge_expires_at'))
+
+    op.drop_table('login_challenge')
     with op.batch_alter_table('insurance_company', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_insurance_company_login_order'))
         batch_op.drop_index(batch_op.f('ix_insurance_company_kind'))
