@@ -4,6 +4,7 @@ import logging
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
+from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
 from .health import register_health
 from .logging_setup import init_logging
@@ -53,6 +54,7 @@ def create_app(test_config=None):
 
         register_hooks(app)
         register_health(app)
+        register_error_handlers(app)
     return app
 
 

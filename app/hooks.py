@@ -2,6 +2,10 @@
 
 
 def register_hooks(app):
+    from app.views.base import install_action_guard
+
+    install_action_guard(app)
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -11,8 +11,11 @@ deletion and removed only after the commit, so no row ever points at nothing.
 import hashlib
 import io
 import os
+import re
 import secrets
 import shutil
+import zipfile
+import zlib
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _
@@ -63,13 +66,87 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+# Names that make a PDF active (scripts, launched programs, attachments, rich media, XFA forms, actions
+# run on open or on events). PDF names are case-sensitive; #xx escapes are decoded first.
+_PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|EmbeddedFiles?|Launch|RichMedia|XFA|AA|SubmitForm|ImportData|GoToE)"
+                         rb"(?![A-Za-z0-9])")
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
+_PDF_INFLATE_CAP = 64 * MB
+
+
 def _check_pdf(data: bytes):
-    # Active content has no place in a licence scan or a policy: refuse instead of sanitising.
-    for marker in (b"/JavaScript", b"/JS", b"/EmbeddedFile", b"/Launch", b"/OpenAction /JavaScript"):
-        if marker in data:
+    """Active content has no place in a licence scan or a policy: refuse instead of sanitising.
+
+    Dictionaries are read outside stream bodies (where binary image data would give false alarms),
+    and inside compressed object streams (/ObjStm), where a dictionary can hide, inflated up to a cap.
+    """
+    outside, last = [], 0
+    inflated, budget = [], _PDF_INFLATE_CAP
+    for match in _PDF_STREAM.finditer(data):
+        outside.append(data[last:match.start(1)])
+        last = match.end(1)
+        header = data[max(0, match.start() - 2048):match.start()]
+        header = header[header.rfind(b" obj"):] if b" obj" in header else header
+        if b"/ObjStm" not in _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), header):
+            continue
+        try:
+            chunk = zlib.decompressobj().decompress(match.group(1), budget)
+        except zlib.error:
+            continue
+        budget -= len(chunk)
+        if budget <= 0:
+            raise UploadError(_("PDF 文件压缩内容过大，不允许上传"))
+        inflated.append(chunk)
+    outside.append(data[last:])
+    for chunk in outside + inflated:
+        if _PDF_ACTIVE.search(_PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), chunk)):
             raise UploadError(_("PDF 文件含有脚本或嵌入文件，不允许上传"))
     if b"%%EOF" not in data[-2048:]:
         raise UploadError(_("PDF 文件不完整或已损坏"))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ZIP_RATIO = 100
+_ZIP_MAX_MEMBERS = 2000
+
+
+def _check_xlsx(data: bytes):
+    """A zip is an Excel workbook only with xl/workbook.xml, no macros, and no zip-bomb proportions."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            total = sum(i.file_size for i in infos)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UploadError(_("Excel 文件已损坏")) from exc
+    if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
+        raise UploadError(_("文件类型不允许：仅接受 XLSX"))
+    if any(n.lower().endswith(".bin") or "vbaproject" in n.lower() for n in names):
+        raise UploadError(_("Excel 文件含有宏，不允许上传"))
+    if len(infos) > _ZIP_MAX_MEMBERS or total > _ZIP_RATIO * max(len(data), 1) or total > 500 * MB:
+        raise UploadError(_("Excel 文件解压后过大，不允许上传"))
+
+
+# File names: a display name only, yet a hostile one is refused outright rather than quietly changed.
+MAX_NAME = 200
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_NAME_EXTENSIONS = {PDF: {".pdf"}, "image/jpeg": {".jpg", ".jpeg", ".jpe"}, "image/png": {".png"},
+                    XLSX: {".xlsx"}}
+
+
+def check_name(name: str, content_type: str | None = None):
+    """Refuse path parts, control and bidi characters, over-long names and an extension that lies."""
+    name = name or ""
+    if "/" in name or "\\" in name or name.strip() in (".", ".."):
+        raise UploadError(_("文件名不能包含路径"))
+    if any(not ch.isprintable() or ch in _BIDI for ch in name):
+        raise UploadError(_("文件名含有控制字符或方向控制符"))
+    if len(name) > MAX_NAME:
+        raise UploadError(_("文件名过长，最多 %(n)s 个字符", n=MAX_NAME))
+    ext = os.path.splitext(name)[1].lower()
+    if content_type and ext and ext not in _NAME_EXTENSIONS.get(content_type, {ext}):
+        raise UploadError(_("文件扩展名与文件内容不符"))
 
 
 def _reencode_image(data: bytes, content_type: str) -> tuple[bytes, str, dict]:
@@ -92,7 +169,9 @@ def _reencode_image(data: bytes, content_type: str) -> tuple[bytes, str, dict]:
             else:
                 img.save(out, "PNG", optimize=True)
             return out.getvalue(), content_type, exif
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise UploadError(_("图片像素过大")) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, UploadError):
             raise
         raise UploadError(_("图片无法读取或已损坏")) from exc
@@ -123,9 +202,18 @@ class LocalStorage:
         path = self.path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = path + ".part"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            # a failed write (disk full, I/O error) leaves nothing behind
+            for leftover in (tmp, path):
+                try:
+                    os.remove(leftover)
+                except OSError:
+                    pass
+            raise
 
     def open(self, key):
         return open(self.path(key), "rb")
@@ -224,11 +312,14 @@ def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=Non
     if ctype not in allowed:
         raise UploadError(_("文件类型不允许：仅接受 %(types)s",
                             types="、".join(sorted(EXTENSIONS[t].lstrip(".").upper() for t in allowed))))
+    check_name(original_name, ctype)
     exif = None
     if validate and ctype in IMAGE_TYPES:
         data, ctype, exif = _reencode_image(data, ctype)
     elif validate and ctype == PDF:
         _check_pdf(data)
+    elif validate and ctype == XLSX:
+        _check_xlsx(data)
     key = secrets.token_hex(20) + EXTENSIONS.get(ctype, "")
     get_storage().write(key, data)
     session.info.setdefault("azx_new_files", []).append(key)

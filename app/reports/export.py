@@ -70,6 +70,9 @@ def _disposition(filename):
 
 def export_response(query, columns, filename, fmt="xlsx"):
     """A download of ``query``'s rows with Chinese headers: xlsx (default) or csv, streamed."""
+    from app.security.audit import audit_event
+
+    audit_event("export", f"{filename}.{fmt}")
     if fmt == "csv":
         def generate():
             buffer = io.StringIO()

@@ -10,6 +10,8 @@ from app.models.enums import PartyKind
 from . import clock
 
 ACTIONS = {
+    "download": _("下载文件"),
+    "export": _("导出"),
     "login": _("登录"),
     "login_failed": _("登录失败"),
     "lockout": _("账号锁定"),
@@ -62,3 +64,28 @@ def result_label(result):
 
 def party_kind_label(kind):
     return PartyKind.label(kind) if kind else ""
+
+
+def audit_event(action, detail="", result="ok", user=None):
+    """Record what the current user did (an export, a download): who, party, what, when, from where.
+
+    Written in its own short transaction, so the record survives the caller's rollback and never
+    commits the caller's pending work. A failure to record is logged, never raised to the user.
+    """
+    import logging
+
+    from app.security.scope import current_user_obj
+
+    user = user if user is not None else current_user_obj()
+    row = dict(
+        created_at=clock.now(), action=str(action)[:32], result=str(result)[:16],
+        user_id=getattr(user, "id", None), username=(getattr(user, "username", None) or "")[:64] or None,
+        party_kind=getattr(user, "party_kind", None),
+        party_name=((getattr(user, "party_name", "") or "")[:128]) if user is not None else None,
+        ip=client_ip(), detail=str(detail or "")[:2000],
+    )
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(AuditEvent.__table__.insert().values(**row))
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).exception("audit event not recorded: %s", row)

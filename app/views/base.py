@@ -1,11 +1,12 @@
 """The base every data view stands on: the scope applied to every path FAB offers."""
-from flask import abort, g, request, url_for
-from flask_appbuilder import ModelView, expose
+from flask import abort, current_app, flash, g, request, url_for
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from wtforms import StringField
+from flask_babel import lazy_gettext as _
+from wtforms import HiddenField, StringField
 
-from app.security.scope import ScopeFilter, get_scoped
+from app.security.scope import RULES, ScopeFilter, get_scoped
 
 from .datamodel import SEARCH_TEXT, FastSQLAInterface, FilterRelatedTextContains
 
@@ -54,7 +55,10 @@ class ScopedModelView(ModelView):
             label = (self.label_columns or {}).get(column, column)
             extra.setdefault(column, StringField(label, widget=BS3TextFieldWidget()))
         self.search_form_extra_fields = extra
+        custom_edit_form = self.edit_form is not None
         super().__init__(**kwargs)
+        if not custom_edit_form:
+            self._add_version_field()
         for column in text_searched:
             text_filter = [FilterRelatedTextContains(column, self.datamodel)]
             self._filters.get_search_filters()[column] = text_filter  # what the search form offers
@@ -84,7 +88,11 @@ class ScopedModelView(ModelView):
         return widgets
 
     def _scoped_or_404(self, pk):
-        obj = get_scoped(self.datamodel.obj, pk)
+        """The row through the scope AND this view's own base filters (an own-party filter, say)."""
+        model = self.datamodel.obj
+        if model in RULES and get_scoped(model, pk) is None:
+            abort(404)
+        obj = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if obj is None:
             abort(404)
         return obj
@@ -93,6 +101,48 @@ class ScopedModelView(ModelView):
     def download(self, filename):
         # FAB serves any file of UPLOAD_FOLDER here; files are served only by views/files.py.
         abort(404)
+
+    # --- optimistic locking in edit forms: the version read is carried and compared on save -------------
+
+    VERSION_FIELD = "row_version"
+
+    def _versioned(self):
+        return "version" in getattr(self.datamodel.obj, "__table__").columns
+
+    def _add_version_field(self):
+        """Versioned rows get a hidden ``row_version`` in the edit form (a generated form only)."""
+        if not self._versioned() or not self.edit_columns or self.VERSION_FIELD in self.edit_columns:
+            return
+        self.edit_columns = list(self.edit_columns) + [self.VERSION_FIELD]
+        self.edit_form_extra_fields = dict(self.edit_form_extra_fields or {}, **{self.VERSION_FIELD: HiddenField()})
+        self.edit_form = None
+        self._init_forms()
+
+    def _edit(self, pk):
+        if request.method == "POST" and self._stale_edit(pk):
+            flash(_("该记录已被他人修改，请刷新后重试"), "danger")
+            return None
+        widgets = super()._edit(pk)
+        form = ((widgets or {}).get("edit") and widgets["edit"].template_args.get("form")) if widgets else None
+        field = getattr(form, self.VERSION_FIELD, None) if form is not None else None
+        if field is not None and not field.data:
+            item = self.datamodel.get(pk, self._base_filters)
+            field.data = item.version if item is not None else None
+        return widgets
+
+    def _stale_edit(self, pk):
+        submitted = request.form.get(self.VERSION_FIELD)
+        if not self._versioned() or submitted is None:
+            return False
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        return item is not None and str(item.version) != submitted.strip()
+
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk):
+        # Scope first: a foreign id answers 404 whatever the method (FAB refuses a GET by redirecting).
+        self._scoped_or_404(pk)
+        return super().delete(pk)
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
@@ -108,3 +158,33 @@ class ScopedModelView(ModelView):
 
 def interface(model, session):
     return SQLAInterface(model, session)
+
+
+def install_action_guard(app):
+    """FAB's action and action_post on EVERY model view (its own security views included) go through here
+    first: an unknown action name answers 404 (FAB would crash with a 500), a missing permission 403 (FAB
+    would redirect), and a row id outside the user's scope 404 (FAB's own views fetch rows unscoped)."""
+
+    @app.before_request
+    def _guard_actions():
+        endpoint = request.endpoint or ""
+        if not (endpoint.endswith(".action") or endpoint.endswith(".action_post")):
+            return None
+        view = getattr(current_app.view_functions.get(endpoint), "__self__", None)
+        actions = getattr(view, "actions", None)
+        if view is None or actions is None:
+            return None
+        post = endpoint.endswith(".action_post")
+        name = request.form.get("action") if post else (request.view_args or {}).get("name")
+        if name not in actions:
+            abort(404)
+        if not current_app.appbuilder.sm.has_access(view.get_action_permission_name(name),
+                                                     view.class_permission_name):
+            abort(403)
+        model = getattr(getattr(view, "datamodel", None), "obj", None)
+        if model in RULES:
+            pks = request.form.getlist("rowid") if post else [(request.view_args or {}).get("pk")]
+            for pk in pks:
+                if get_scoped(model, pk) is None:
+                    abort(404)
+        return None

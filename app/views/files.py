@@ -2,6 +2,9 @@
 from flask import send_file
 from flask_appbuilder import BaseView, expose, has_access
 
+from werkzeug.exceptions import NotFound
+
+from app.security.audit import audit_event
 from app.security.scope import get_scoped_file_or_404
 from app.storage import get_storage
 
@@ -14,7 +17,12 @@ class FileView(BaseView):
     method_permission_name = {"download": "download", "view": "download"}
 
     def _send(self, file_id, inline):
-        f = get_scoped_file_or_404(file_id)
+        try:
+            f = get_scoped_file_or_404(file_id)
+        except NotFound:
+            audit_event("download", f"file {file_id}", result="denied")
+            raise
+        audit_event("download", f"file {f.id} {f.kind} {f.owner_type}:{f.owner_id} {f.original_name}")
         response = send_file(get_storage().open(f.key), mimetype=f.content_type,
                              as_attachment=not (inline and f.content_type in INLINE_TYPES),
                              download_name=f.original_name, max_age=0)
