@@ -95,6 +95,7 @@ def test_an_admin_defined_role_works_with_the_scope(app):
     """A read-only auditor role made in FAB's security pages, bound to the Harbin department."""
     from app.extensions import db
     from app.models import AppUser, Department
+    from app.models.base import utcnow
     from werkzeug.security import generate_password_hash
 
     with app.app_context():
@@ -113,7 +114,7 @@ def test_an_admin_defined_role_works_with_the_scope(app):
         db.session.add(AppUser(username="auditor_harbin", first_name="审计", last_name="员",
                                email="auditor@example.invalid", active=True, roles=[role],
                                party_kind="department", department_id=dept.id,
-                               password=generate_password_hash("Audit@2026x")))
+                               password=generate_password_hash("Audit@2026x"), password_changed_at=utcnow()))
         db.session.commit()
     client = app.test_client()
     client.post("/login/", data={"username": "auditor_harbin", "password": "Audit@2026x"})
