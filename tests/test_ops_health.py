@@ -128,3 +128,22 @@ def test_json_formatter_keeps_exceptions_on_one_line():
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["message"] == "失败 x" and "ValueError" in entry["exc"]
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, "memory://"),
+    ({"REDIS_URL": "redis://10.0.0.5:6379/0"}, "redis://10.0.0.5:6379/0"),
+    ({"REDIS_URL": "redis://10.0.0.5:6379/0", "RATELIMIT_STORAGE_URI": "memcached://m:11211"}, "memcached://m:11211"),
+])
+def test_redis_url_becomes_the_rate_limit_storage(env, expected):
+    """The limiter's storage follows REDIS_URL (an explicit RATELIMIT_STORAGE_URI wins); read at import."""
+    import subprocess
+    import sys
+
+    from ops_support import REPO
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
+    environment.update(env)
+    out = subprocess.run([sys.executable, "-c", "from config import Config; print(Config.RATELIMIT_STORAGE_URI)"],
+                         cwd=REPO, env=environment, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expected
