@@ -150,6 +150,19 @@ def check_name(name: str, content_type: str | None = None):
 
 
 def _reencode_image(data: bytes, content_type: str) -> tuple[bytes, str, dict]:
+    # WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES on import; uploads must still refuse
+    # truncated files, so decode with it off.
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        return _decode_and_reencode(data, content_type)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _decode_and_reencode(data: bytes, content_type: str) -> tuple[bytes, str, dict]:
     """Decode fully (truncated files fail here), cap the pixels, strip everything but the picture.
 
     Returns the new bytes, the content type and the EXIF tags the caller may want (sign-in photos).

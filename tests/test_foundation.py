@@ -128,3 +128,12 @@ def test_an_admin_defined_role_works_with_the_scope(app):
         user = db.session.query(AppUser).filter_by(username="auditor_harbin").one()
         names = {p.name for p in db.session.query(Project).filter(criterion(Project, user))}
         assert "审计测试哈尔滨项目" in names and "审计测试齐齐哈尔项目" not in names
+
+
+def test_english_is_selectable(as_user):
+    client = as_user("insurer_picc")
+    zh = client.get("/applications/list/").get_data(as_text=True)
+    assert "投保信息" in zh and "事故预防" in zh
+    client.get("/lang/en")
+    en = client.get("/applications/list/").get_data(as_text=True)
+    assert "Applications" in en and "Accident prevention" in en

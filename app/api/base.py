@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditEvent
-from app.security.scope import ScopeFilter, party_of
+from app.security.scope import ScopeFilter, is_visible, party_of
 from app.services.base import Conflict, ServiceError
 from app.storage import MB, UPLOAD_RULES, UploadError
 
@@ -228,6 +228,10 @@ class ScopedModelRestApi(ModelRestApi):
         """
         user = g.user
         key = request_hash = record = None
+        pk = (request.view_args or {}).get("pk")
+        if pk is not None and not is_visible(self.datamodel.obj, pk):
+            # Out of scope answers 404 before the body is even read: nothing is revealed by a 422.
+            return self._fail(user, None, 404, _("记录不存在或无权访问"))
         try:
             key = idempotency.request_key()
             payload = _payload()

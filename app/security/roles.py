@@ -6,63 +6,68 @@ database-stored roles at start and through ``flask roles sync``; administrators 
 of their own in FAB's security pages (those are left untouched). Admin gets every permission.
 """
 
+def N_(text):
+    """Marks a label for translation (rendered through gettext by the menu templates)."""
+    return text
+
+
 # Menu items: name (the permission key) -> (label, category). Categories are shared across roles;
 # each role sees only the items it holds menu_access on. Labels are the manual's.
 CATEGORIES = {
-    "cat_info": "信息管理",
-    "cat_prevention": "事故预防",
-    "cat_reference": "基础数据",
-    "cat_audit": "审计",
+    "cat_info": N_("信息管理"),
+    "cat_prevention": N_("事故预防"),
+    "cat_reference": N_("基础数据"),
+    "cat_audit": N_("审计"),
 }
 
 MENU = {
     # enterprise
-    "ent_info": ("企业信息", None),
-    "ent_projects": ("项目信息", None),
-    "ent_todo": ("待办任务", "cat_prevention"),
-    "ent_done": ("已办任务", "cat_prevention"),
+    "ent_info": (N_("企业信息"), None),
+    "ent_projects": (N_("项目信息"), None),
+    "ent_todo": (N_("待办任务"), "cat_prevention"),
+    "ent_done": (N_("已办任务"), "cat_prevention"),
     # insurer and broker
-    "ins_applications": ("投保信息", "cat_info"),
-    "ins_policies": ("保单信息", "cat_info"),
-    "ins_ledger": ("保单台帐", "cat_info"),
-    "insured_projects": ("投保项目", "cat_prevention"),
-    "ins_orders": ("派单管理", "cat_prevention"),
-    "ins_experts": ("专业技术人员", "cat_prevention"),
-    "ins_report_review": ("报告审核", "cat_prevention"),
-    "ins_reports": ("查看报告", "cat_prevention"),
-    "ins_member": ("会员信息", "cat_prevention"),
+    "ins_applications": (N_("投保信息"), "cat_info"),
+    "ins_policies": (N_("保单信息"), "cat_info"),
+    "ins_ledger": (N_("保单台帐"), "cat_info"),
+    "insured_projects": (N_("投保项目"), "cat_prevention"),
+    "ins_orders": (N_("派单管理"), "cat_prevention"),
+    "ins_experts": (N_("专业技术人员"), "cat_prevention"),
+    "ins_report_review": (N_("报告审核"), "cat_prevention"),
+    "ins_reports": (N_("查看报告"), "cat_prevention"),
+    "ins_member": (N_("会员信息"), "cat_prevention"),
     # prevention org
-    "org_received": ("承接项目", None),
-    "org_orders": ("派单管理", None),
-    "org_experts": ("专业技术人员", None),
-    "org_report_review": ("报告审核", None),
+    "org_received": (N_("承接项目"), None),
+    "org_orders": (N_("派单管理"), None),
+    "org_experts": (N_("专业技术人员"), None),
+    "org_report_review": (N_("报告审核"), None),
     # expert
-    "exp_todo": ("待办任务", None),
-    "exp_done": ("已办任务", None),
+    "exp_todo": (N_("待办任务"), None),
+    "exp_done": (N_("已办任务"), None),
     # department
-    "dept_enterprises": ("企业信息", "cat_info"),
-    "dept_projects": ("项目信息", "cat_info"),
-    "dept_statistics": ("统计报告", "cat_info"),
-    "dept_dashboard": ("数据大屏", "cat_info"),
-    "dept_reports": ("报告列表", "cat_prevention"),
+    "dept_enterprises": (N_("企业信息"), "cat_info"),
+    "dept_projects": (N_("项目信息"), "cat_info"),
+    "dept_statistics": (N_("统计报告"), "cat_info"),
+    "dept_dashboard": (N_("数据大屏"), "cat_info"),
+    "dept_reports": (N_("报告列表"), "cat_prevention"),
     # admin: reference data and audit
-    "ref_regions": ("行政区划", "cat_reference"),
-    "ref_companies": ("保险机构", "cat_reference"),
-    "ref_plans": ("投保方案", "cat_reference"),
-    "ref_float_rules": ("保费浮动比例", "cat_reference"),
-    "ref_service_items": ("服务项目", "cat_reference"),
-    "ref_hazard_categories": ("隐患类别", "cat_reference"),
-    "ref_titles": ("职称", "cat_reference"),
-    "ref_major_hazards": ("重大事故隐患判定标准", "cat_reference"),
-    "ref_orgs": ("事故预防机构", "cat_reference"),
-    "ref_departments": ("职能部门", "cat_reference"),
-    "ref_enterprises": ("建筑施工企业", "cat_reference"),
-    "ref_registry": ("住建厅项目表", "cat_reference"),
-    "ref_settings": ("系统参数", "cat_reference"),
-    "ref_api_keys": ("API密钥", "cat_reference"),
-    "audit_flow": ("流程记录", "cat_audit"),
-    "audit_log": ("安全审计", "cat_audit"),
-    "sec_accounts": ("账号管理", "cat_audit"),
+    "ref_regions": (N_("行政区划"), "cat_reference"),
+    "ref_companies": (N_("保险机构"), "cat_reference"),
+    "ref_plans": (N_("投保方案"), "cat_reference"),
+    "ref_float_rules": (N_("保费浮动比例"), "cat_reference"),
+    "ref_service_items": (N_("服务项目"), "cat_reference"),
+    "ref_hazard_categories": (N_("隐患类别"), "cat_reference"),
+    "ref_titles": (N_("职称"), "cat_reference"),
+    "ref_major_hazards": (N_("重大事故隐患判定标准"), "cat_reference"),
+    "ref_orgs": (N_("事故预防机构"), "cat_reference"),
+    "ref_departments": (N_("职能部门"), "cat_reference"),
+    "ref_enterprises": (N_("建筑施工企业"), "cat_reference"),
+    "ref_registry": (N_("住建厅项目表"), "cat_reference"),
+    "ref_settings": (N_("系统参数"), "cat_reference"),
+    "ref_api_keys": (N_("API密钥"), "cat_reference"),
+    "audit_flow": (N_("流程记录"), "cat_audit"),
+    "audit_log": (N_("安全审计"), "cat_audit"),
+    "sec_accounts": (N_("账号管理"), "cat_audit"),
 }
 
 # Every signed-in user may change his or her own password and read his or her own profile.

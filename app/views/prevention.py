@@ -27,7 +27,7 @@ from app.models.enums import (
 from app.reports.service_report_pdf import beijing
 from app.security.scope import get_scoped, get_scoped_or_404, party_of, scoped
 from app.services import experts as expert_service, orders as order_service, reviews as review_service, visits
-from app.services.base import ServiceError
+from app.services.base import NotFound, ServiceError
 from app.workflows import HAZARD, ORDER
 
 from .base import READ_ONLY, ScopedModelView
@@ -66,6 +66,8 @@ def _form_list(name):
 
 
 def _fail(exc, default=None):
+    if isinstance(exc, NotFound):
+        abort(404)  # an out-of-scope id is indistinguishable from a missing one
     flash(str(exc.message) if isinstance(exc, ServiceError) else str(default or exc), "danger")
 
 
@@ -542,6 +544,7 @@ class ReportView(_OrderList):
 class ExpertTodoView(_OrderList):
     """待办任务 of an expert (四.1): 同意 / 拒绝, 处理 (签到, hazards, record, 提交报告), 验收."""
 
+    scope_model = {"hid": Hazard}  # hazard ids in URLs are scoped as hazards (tests/security)
     route_base = "/expert/todo"
     class_permission_name = "ExpertTask"
     method_permission_name = dict(_OrderList.method_permission_name, accept="handle", refuse="handle",
@@ -651,6 +654,7 @@ ENTERPRISE_LABELS = dict(ORDER_LABELS, expert=_("专家负责人"), **{"expert.m
 class EnterpriseTodoView(_OrderList):
     """待办任务 of an enterprise (一.4): the 安全隐患 table; 整改情况 per hazard; 提交整改."""
 
+    scope_model = {"hid": Hazard}  # hazard ids in URLs are scoped as hazards (tests/security)
     route_base = "/enterprise/todo"
     class_permission_name = "EnterpriseTask"
     method_permission_name = dict(_OrderList.method_permission_name, rectify="rectify", submit="rectify")
