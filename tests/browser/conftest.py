@@ -38,7 +38,8 @@ def live_url():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     tmp = tempfile.mkdtemp(prefix="azx-live-")
     env = dict(os.environ, INSTANCE_DIR=tmp, FILE_STORAGE_ROOT=os.path.join(tmp, "files"),
-               SECRET_KEY="browser-test-secret", DEMO_MODE="1", PYTHONUNBUFFERED="1")
+               SECRET_KEY="browser-test-secret", DEMO_MODE="1", PYTHONUNBUFFERED="1",
+               AUTH_RATE_LIMIT="1000 per 1 second")  # every test signs in again from 127.0.0.1
     env.pop("DATABASE_URL", None)
     pg = os.environ.get("TEST_DATABASE_URL")
     pg_db = None
