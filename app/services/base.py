@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from flask_babel import lazy_gettext as _
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.models import FlowEvent
@@ -43,6 +44,22 @@ class Conflict(ServiceError):
     status = 409
 
 
+STALE_MESSAGE = _("该记录已被他人修改，请刷新后重试")
+
+
+def check_version(obj, submitted):
+    """Optimistic locking of an edit form: the ``row_version`` it was opened with must still be the row's.
+
+    The form carries the version it showed; a save against a newer version is refused instead of
+    overwriting the other person's change. (Two saves racing past this check are still told apart
+    by the versioned UPDATE itself, see ``unit_of_work``.) A form without the field (an API client
+    that does not send it) is not checked."""
+    if submitted is None or str(submitted).strip() == "":
+        return
+    if str(obj.version) != str(submitted).strip():
+        raise Conflict(STALE_MESSAGE)
+
+
 def fetch(model, pk, user=None):
     """The row through the scope, or NotFound (an out-of-scope row is indistinguishable from none)."""
     obj = get_scoped(model, pk, user)
@@ -60,6 +77,9 @@ def unit_of_work():
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(_("数据冲突：记录重复或已被他人修改")) from exc
+    except StaleDataError as exc:  # the version_id_col UPDATE matched no row: saved by someone else meanwhile
+        db.session.rollback()
+        raise Conflict(STALE_MESSAGE) from exc
     except Exception:
         db.session.rollback()
         raise

@@ -9,7 +9,7 @@ from app.security.scope import party_of
 from app.validators import check_project_code, validate_email, validate_mobile, validate_region_code
 
 from .applications import store_files
-from .base import Conflict, Forbidden, fetch, unit_of_work
+from .base import Conflict, Forbidden, check_version, fetch, unit_of_work
 from .inputs import FieldErrors
 
 ENTERPRISE_FILE_SLOTS = ("business_license", "qualification", "legal_id_qr", "legal_id_front", "legal_id_back",
@@ -91,6 +91,7 @@ def save_project(user, data: dict, project_id=None):
     with unit_of_work() as session:
         if project_id:
             project = fetch(Project, project_id, user)
+            check_version(project, data.get("row_version"))
             if project.insurance_status not in PROJECT_EDITABLE:
                 raise Conflict(_("项目已提交投保，不能修改"))
         else:
