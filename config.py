@@ -73,6 +73,9 @@ class Config:
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
     RATELIMIT_ENABLED = True
+    # Aggregate figures (list statistics, 数据大屏) are reused for at most this many seconds and only
+    # while no transition has happened since (app/services/figures_cache.py); 0 switches caching off.
+    FIGURES_CACHE_SECONDS = int(os.environ.get("FIGURES_CACHE_SECONDS", "30"))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     FAB_API_KEY_ENABLED = True  # per-company keys of app/api/keys.py (Bearer azx_… or X-API-Key)
     FAB_API_KEY_PREFIXES = ["azx_"]

@@ -86,7 +86,7 @@ class Writer:
 
 def seed(session, scale, progress=True, rnd_seed=2026):
     """Add ``scale`` projects and everything hanging off them; returns the row counts."""
-    from app.models import AppUser, Expert, InsuranceCompany, Plan, PreventionOrg, Region, TitleLevel
+    from app.models import AppUser, InsuranceCompany, Plan, Region, TitleLevel
 
     rnd = random.Random(rnd_seed + _next_id(session, "project"))
     today = date.today()
@@ -146,7 +146,6 @@ def seed(session, scale, progress=True, rnd_seed=2026):
     demo_expert = demo["expert_demo"].expert_id if "expert_demo" in demo else None
     if demo_org:
         experts_of[demo_org] = [demo_expert] if demo_expert else experts_of[orgs[0]]
-    all_orgs = orgs + ([demo_org] if demo_org else [])
 
     def pick_enterprise(k):
         """1 % of the projects belong to the demo enterprises, the rest spread over the new ones."""

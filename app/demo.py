@@ -4,7 +4,7 @@ from flask import current_app
 from werkzeug.security import generate_password_hash
 
 from .extensions import db
-from .models import AppUser, Department, Enterprise, Expert, InsuranceCompany, PreventionOrg, TitleLevel
+from .models import AppUser, InsuranceCompany
 from .models.base import utcnow
 from .models.enums import PartyKind as P
 

@@ -1,4 +1,4 @@
-from flask import g, redirect, url_for
+from flask import g, redirect
 from flask_appbuilder import IndexView, expose
 
 from .security.roles import MENU

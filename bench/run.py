@@ -276,30 +276,22 @@ EXPORT_CHILD = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, {root!r})
 url, fmt, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-from flask import Flask
-from config import normalise_db_url
+from flask import g
+from app import create_app
 from app.extensions import db
-from app import models
-from app.models import Enterprise, Plan, Policy
+from app.models import AppUser
 from app.reports.export import export_response
-app = Flask("export-bench")
-app.config.update(SQLALCHEMY_DATABASE_URI=normalise_db_url(url), SQLALCHEMY_TRACK_MODIFICATIONS=False)
-db.init_app(app)
-columns = [("项目号", lambda r: r.ledger_no), ("创建时间", lambda r: r.created_at),
-           ("单位名称", lambda r: r.enterprise_name), ("项目名称", lambda r: r.project_name),
-           ("联系方式", lambda r: r.contact_mobile),
-           ("参保方案", lambda r: f"{{r.code}}:{{int(r.death_limit / 10000)}},{{int(r.medical_limit / 10000)}}"),
-           ("保单号", lambda r: r.policy_no), ("保费(元)", lambda r: r.premium)]
-with app.test_request_context():
+from app.views.insurance import ledger_export
+app = create_app({{"SQLALCHEMY_DATABASE_URI": url, "DEMO_MODE": True, "SECRET_KEY": "bench-secret-key",
+                  "AZX_SYNC_ROLES": False, "FAB_UPDATE_PERMS": False}})
+# What LedgerView.export runs — the ledger's own filtered, scoped statement and export columns —
+# as the platform admin (who sees every policy), limited to the first `limit` rows of its order.
+with app.test_request_context(f"/ledger/export/?fmt={{fmt}}"):
+    g.user = db.session.query(AppUser).filter_by(username="admin").one()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    # the ledger's columns, not ORM entities: rows stream from a server-side cursor as plain tuples
-    query = (db.session.query(Policy.ledger_no, Policy.created_at, Enterprise.name.label("enterprise_name"),
-                              Policy.project_name, Enterprise.contact_mobile, Plan.code, Plan.death_limit,
-                              Plan.medical_limit, Policy.policy_no, Policy.premium)
-             .join(Enterprise, Enterprise.id == Policy.enterprise_id).join(Plan, Plan.id == Policy.plan_id)
-             .order_by(Policy.id.desc()).limit(limit))
-    response = export_response(query, columns, "保单台帐", fmt)
+    stmt, columns = ledger_export()
+    response = export_response(stmt.limit(limit), columns, "保单台帐", fmt)
     size = 0
     with open(os.devnull, "wb") as sink:
         for chunk in response.response:
@@ -322,7 +314,7 @@ def measure_exports(url, rows):
         data = json.loads(out.stdout.strip().splitlines()[-1])
         entry = {"name": f"保单台帐 {fmt} ({rows:,} rows)", "seconds": round(data["seconds"], 2),
                  "peak_rss_mb": round(data["peak_rss_mb"], 1), "base_rss_mb": round(data["base_rss_mb"], 1),
-                 "bytes": data["bytes"]}
+                 "export_rss_mb": round(data["peak_rss_mb"] - data["base_rss_mb"], 1), "bytes": data["bytes"]}
         log(f"export {fmt}: {entry['seconds']} s, peak RSS {entry['peak_rss_mb']} MB "
             f"(before the export {entry['base_rss_mb']} MB)")
         results.append(entry)

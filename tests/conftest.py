@@ -41,6 +41,8 @@ def app(db_url):
         # The suite signs in hundreds of times from one address; tests/test_login_policy.py switches
         # the limiter on for its own check.
         "RATELIMIT_ENABLED": False,
+        # Tests change rows directly (without FlowEvents); tests/test_perf_queries.py covers the cache.
+        "FIGURES_CACHE_SECONDS": 0,
     }
     first = create_app(config)
     with first.app_context():

@@ -7,6 +7,7 @@ from flask import current_app, flash, g, has_request_context, redirect, request,
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_babel import lazy_gettext as _
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -147,7 +148,9 @@ class PlatformSecurityManager(SecurityManager):
     # ------------------------------------------------------------ sessions
     def load_user(self, pk):
         """Flask-Login's user loader: the user only while this browser's server-side session lives."""
-        user = self.get_user_by_id(int(pk))
+        # roles and groups in the same query: the permission check reads both on every request
+        user = self.session.get(self.user_model, int(pk),
+                                options=[joinedload(self.user_model.roles), joinedload(self.user_model.groups)])
         if user is None or not user.is_active:
             return None
         record = sessions.check(user.id)

@@ -55,7 +55,7 @@ class ListCount(int):
 
 
 def approximate(value):
-    return ListCount(value, gettext("约 %(n)s 项", n=f"{value:,}"))
+    return ListCount(value, gettext("约 %(n)s", n=f"{value:,}"))
 
 
 def at_least(value):
@@ -246,3 +246,101 @@ class FastSQLAInterface(SQLAInterface):
             else:
                 count = 0
         return count, items
+
+
+# -- the same counting and paging for lists that render their own page (a 2.0 select) -----------------
+MAX_OFFSET = 200_000  # deeper than this, narrow the search (as ScopedModelView.max_offset)
+
+
+class Page:
+    """One page of a list: ``rows``, ``count`` (an int, or a ListCount rendering 约 N / 10000+),
+    ``page`` (0-based), ``pages`` and the window of page numbers the pager shows."""
+
+    def __init__(self, rows, count, page, pages):
+        self.rows, self.count, self.page, self.pages = rows, count, page, pages
+
+    def __iter__(self):  # rows, count, page, pages = paginate(...)
+        return iter((self.rows, self.count, self.page, self.pages))
+
+    def window(self, around=2, edge=2):
+        """Page numbers to link (0-based) with None for a gap: computed here, not by a template loop
+        over every page (50,000 pages at 1M rows)."""
+        last = self.pages - 1
+        wanted = sorted({p for p in (*range(edge), *range(last - edge + 1, last + 1),
+                                     *range(self.page - around, self.page + around + 1)) if 0 <= p <= last})
+        out = []
+        for p in wanted:
+            if out and out[-1] is not None and p > out[-1] + 1:
+                out.append(None)
+            out.append(p)
+        return out
+
+
+def _count_label(count):
+    return count.label if isinstance(count, ListCount) else f"{count:,}"
+
+
+def paginate(stmt, page, size, session=None, scalars=True, ids=None):
+    """``stmt`` (a select of one mapped entity, or of labelled columns whose first is the primary key,
+    ordered) → a Page, costing one round trip on ordinary pages:
+
+    - count: the planner's estimate when the statement has no WHERE and the table is large (约 N),
+      otherwise a count of at most COUNT_BOUND + 1 ids (10000+), carried in the page query itself;
+    - deep pages (offset ≥ DEFERRED_FROM): the ids of the page alone (an index-only walk of the scope
+      or primary-key index), then those rows;
+    - the offset is capped at MAX_OFFSET, and a page past the end shows the last page.
+
+    ``ids`` is the same list as a select of the primary key alone (same filter and order) when it can
+    be cheaper than ``stmt`` narrowed to its first column (fewer joins); the count and deep pages use it.
+    """
+    from app.extensions import db
+
+    session = session or db.session
+    entity = stmt.column_descriptions[0].get("entity")
+    pk_column = stmt.selected_columns[0] if not scalars else entity.__mapper__.primary_key[0]
+    table = entity.__table__.name if entity is not None else None
+    page = max(int(page or 0), 0)
+    size = max(int(size), 1)
+    page = min(page, MAX_OFFSET // size)
+    count = None
+    ids = stmt.with_only_columns(pk_column) if ids is None else ids
+    if ids.whereclause is None and table:
+        estimate = table_estimate(session, table)
+        if estimate is not None and estimate > ESTIMATE_FROM:
+            count = approximate(estimate)
+    total = None
+    if count is None:
+        bounded = ids.order_by(None).limit(COUNT_BOUND + 1).subquery()
+        total = select(func.count()).select_from(bounded).scalar_subquery().label("_list_total")
+
+    def fetch(p):
+        offset = p * size
+        if offset < DEFERRED_FROM:
+            query = stmt.add_columns(total) if total is not None else stmt
+            result = session.execute(query.limit(size).offset(offset or None))
+            raw = result.unique().all() if scalars else result.all()
+            if total is None:
+                return [r[0] for r in raw] if scalars else raw, None
+            n = raw[0][-1] if raw else None
+            # column rows keep the count as a trailing ``_list_total`` column (they stay Row objects)
+            return [r[0] for r in raw] if scalars else raw, n
+        id_query = ids.add_columns(total) if total is not None else ids
+        id_rows = session.execute(id_query.limit(size).offset(offset)).all()
+        wanted = [r[0] for r in id_rows]
+        if not wanted:
+            return [], None
+        loaded = session.execute(stmt.where(pk_column.in_(wanted)))
+        loaded = loaded.unique().scalars().all() if scalars else loaded.all()
+        by_id = {(getattr(r, pk_column.key) if scalars else r[0]): r for r in loaded}
+        return [by_id[i] for i in wanted if i in by_id], (id_rows[0][-1] if total is not None else None)
+
+    rows, n = fetch(page)
+    if count is None:
+        if n is None:  # an empty page: the first page (nothing at all) or past the end
+            n = session.execute(select(total.element)).scalar() or 0
+        count = at_least(COUNT_BOUND) if n > COUNT_BOUND else n
+    pages = max(-(-int(count) // size), 1)
+    if not rows and page > 0 and int(count) > 0:
+        page = min(pages - 1, MAX_OFFSET // size)
+        rows, _n = fetch(page)
+    return Page(rows, count, page, pages)

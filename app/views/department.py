@@ -19,6 +19,7 @@ from app.services import registry_import, statistics
 from app.services.base import ServiceError
 
 from .base import READ_ONLY, ScopedModelView
+from .datamodel import paginate
 from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
 from .formatters import choice, money
 
@@ -123,21 +124,10 @@ def project_filters(args):
     }
 
 
-def dept_project_query(filters):
-    """The 项目信息 list's query: projects in the user's scope with their latest application and policy.
-    The list and its export both use it."""
-    latest = (select(func.max(Application.id)).where(Application.project_id == Project.id)
-              .correlate(Project).scalar_subquery())
-    stmt = (scoped_select(Project, None, Project.id, Project.name, Project.address,
-                          Enterprise.name.label("enterprise_name"), InsuranceCompany.short_name.label("insurer"),
-                          Policy.start_date, Project.scale_content, Project.investment,
-                          func.coalesce(Policy.premium, 0).label("premium"), Project.insurance_status,
-                          func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
-                          Policy.policy_file_id, Project.region_code, Project.project_code)
-            .join(Enterprise, Enterprise.id == Project.enterprise_id)
-            .outerjoin(Application, Application.id == latest)
-            .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
-            .outerjoin(Policy, Policy.application_id == Application.id))
+def dept_project_ids(filters):
+    """The ids of the 项目信息 list (its filter and order, Enterprise joined only to search by its name):
+    what the count and deep pages walk."""
+    stmt = scoped_select(Project, None, Project.id)
     prefix = region_prefix(filters["region"])
     if filters["region"] and prefix is None:
         stmt = stmt.where(false())
@@ -146,10 +136,30 @@ def dept_project_query(filters):
     if filters["name"]:
         stmt = stmt.where(Project.name.contains(filters["name"], autoescape=True))
     if filters["enterprise"]:
-        stmt = stmt.where(Enterprise.name.contains(filters["enterprise"], autoescape=True))
+        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id) \
+            .where(Enterprise.name.contains(filters["enterprise"], autoescape=True))
     if filters["status"] in ProjectInsuranceStatus.values():
         stmt = stmt.where(Project.insurance_status == filters["status"])
     return stmt.order_by(Project.id.desc())
+
+
+def dept_project_query(filters):
+    """The 项目信息 list's rows: projects in the user's scope with their latest application and policy.
+    The list and its export both use it."""
+    latest = (select(func.max(Application.id)).where(Application.project_id == Project.id)
+              .correlate(Project).scalar_subquery())
+    ids = dept_project_ids(filters)
+    stmt = (ids.add_columns(Project.name, Project.address,
+                            Enterprise.name.label("enterprise_name"), InsuranceCompany.short_name.label("insurer"),
+                            Policy.start_date, Project.scale_content, Project.investment,
+                            func.coalesce(Policy.premium, 0).label("premium"), Project.insurance_status,
+                            func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
+                            Policy.policy_file_id, Project.region_code, Project.project_code))
+    if not filters["enterprise"]:
+        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id)
+    return (stmt.outerjoin(Application, Application.id == latest)
+            .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
+            .outerjoin(Policy, Policy.application_id == Application.id))
 
 
 class DeptProjectView(ScopedModelView):
@@ -173,16 +183,15 @@ class DeptProjectView(ScopedModelView):
     @has_access
     def list(self):
         filters = project_filters(request.args)
-        stmt = dept_project_query(filters)
-        total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
         size = request.args.get("psize", type=int)
         size = size if size in PAGE_SIZES else PAGE_SIZES[0]
-        pages = max(1, -(-total // size))
-        page = min(max(request.args.get("page", 1, type=int), 1), pages)
-        rows = [dict(r._mapping) for r in db.session.execute(stmt.limit(size).offset((page - 1) * size))]
+        # ?page= is 1-based here (the manual's pager); paginate() counts from 0
+        pager = paginate(dept_project_query(filters), request.args.get("page", 1, type=int) - 1, size,
+                         scalars=False, ids=dept_project_ids(filters))
+        rows = [dict(r._mapping) for r in pager.rows]
         return self.render_template(
-            "department/projects.html", title=self.list_title, rows=rows, total=total, page=page, pages=pages,
-            size=size, sizes=PAGE_SIZES, filters=filters, columns=PROJECT_COLUMNS,
+            "department/projects.html", title=self.list_title, rows=rows, pager=pager, total=pager.count,
+            page=pager.page + 1, pages=pager.pages, size=size, sizes=PAGE_SIZES, filters=filters, columns=PROJECT_COLUMNS,
             statuses=ProjectInsuranceStatus.choices(), status_of=choice(ProjectInsuranceStatus),
             can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
 

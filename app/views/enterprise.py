@@ -145,14 +145,14 @@ class ProjectView(ScopedModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        rows, count, page, pages = _paginate(project_query())
+        pager = _paginate(project_query())
+        rows = pager.rows
         latest = dict(db.session.execute(
             select(Application.project_id, func.max(Application.id))
             .where(Application.project_id.in_([p.id for p in rows])).group_by(Application.project_id)).all()) \
             if rows else {}
         return self.render_template(
-            "enterprise/project_list.html", title=self.list_title, rows=rows, count=count, page=page,
-            pages=pages, args=_args_builder(), statuses=ProjectInsuranceStatus.choices(),
+            "enterprise/project_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(), statuses=ProjectInsuranceStatus.choices(),
             status_choice=ProjectInsuranceStatus, steps={p.id: self.next_step(p, latest.get(p.id)) for p in rows},
             can_add=party_of().kind == P.ENTERPRISE)
 

@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import false, or_, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
@@ -100,18 +99,6 @@ class ReviewStageFilter(BaseFilter):
         return query.filter(DispatchOrder.status.in_(wanted))
 
 
-class EagerInterface(SQLAInterface):
-    """Loads the listed relationships of a page's rows in one query each (no per-row lazy loads)."""
-
-    def __init__(self, obj, eager=(), session=None):
-        super().__init__(obj, session)
-        self.eager = eager
-
-    def apply_all(self, query, *args, **kwargs):
-        query = super().apply_all(query, *args, **kwargs)
-        return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
-
-
 class ActionListWidget(ListWidget):
     """FAB's list with extra cells per row (status, 操作) and optional row checkboxes."""
 
@@ -190,7 +177,7 @@ TEMPLATE_HELPERS = dict(O=O, OrderStatus=O, HazardLevel=HazardLevel, HazardStatu
 
 
 class _OrderList(ScopedModelView):
-    datamodel = EagerInterface(DispatchOrder, eager=("org", "expert", "insurer", "enterprise"))
+    datamodel = SQLAInterface(DispatchOrder)
     list_widget = ActionListWidget
     method_permission_name = dict(READ_ONLY, flow="read")
     base_permissions = None
@@ -217,8 +204,9 @@ class _OrderList(ScopedModelView):
         return widgets
 
     def row_extras(self, pks):
-        orders = {o.id: o for o in scoped(db.session.query(DispatchOrder).filter(DispatchOrder.id.in_(pks or [-1])),
-                                           DispatchOrder)}
+        # The page's orders were just loaded by the (scoped) list query: taken from the session's
+        # identity map, not queried again.
+        orders = {pk: order for pk in pks if (order := db.session.get(DispatchOrder, pk)) is not None}
         party, name = party_of(), type(self).__name__
         return {"extra_headers": [_("操作")],
                 "extra_cells": {pk: [order_buttons(orders[pk], name, party)] for pk in pks if pk in orders}}
@@ -294,7 +282,7 @@ class InsuredProjectView(ScopedModelView):
     """投保项目: insured projects with their prevention status; select one or many and 派单."""
 
     route_base = "/insured-projects"
-    datamodel = EagerInterface(Policy, eager=("insurer", "enterprise"))
+    datamodel = SQLAInterface(Policy)
     class_permission_name = "InsuredProject"
     method_permission_name = dict(READ_ONLY, flow="read", dispatch="dispatch")
     base_permissions = None
@@ -708,7 +696,7 @@ class ExpertView(ScopedModelView):
     """专业技术人员 (insurer 二.7, org 三.3): list, 详情 with scans, add, 删除 = 解约."""
 
     route_base = "/experts"
-    datamodel = EagerInterface(Expert, eager=("org", "company"))
+    datamodel = SQLAInterface(Expert)
     class_permission_name = "Expert"
     method_permission_name = dict(READ_ONLY, new="write", terminate="write")
     base_permissions = None

@@ -1,0 +1,59 @@
+"""A brief, per-process cache for aggregate figures that are costly at scale (list statistics, the
+dashboard), kept honest by a generation: the id of the newest FlowEvent. Every status change writes
+a FlowEvent in the same transaction as the change, so a cached figure is reused only while no
+transition has happened since it was computed — and never longer than ``FIGURES_CACHE_SECONDS``
+(edits that write no FlowEvent, such as a draft project's investment, show within that time).
+
+Each worker process keeps its own entries (bounded in number); nothing is shared or written
+anywhere, so there is nothing to invalidate across processes.
+"""
+import threading
+import time
+from collections import OrderedDict
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import func, select
+
+from app.extensions import db
+
+MAX_ENTRIES = 2048
+_entries = OrderedDict()  # key -> (expires_at, generation, value)
+_lock = threading.Lock()
+
+
+def generation():
+    """The newest FlowEvent id (an index-only lookup), read once per request."""
+    from app.models import FlowEvent
+
+    if has_request_context() and "_figures_generation" in g:
+        return g._figures_generation
+    value = db.session.execute(select(func.max(FlowEvent.id))).scalar() or 0
+    if has_request_context():
+        g._figures_generation = value
+    return value
+
+
+def get(key, compute, ttl=None):
+    """The cached value of ``key`` when still fresh, else ``compute()`` (stored for the next caller)."""
+    ttl = current_app.config.get("FIGURES_CACHE_SECONDS", 30) if ttl is None else ttl
+    if not ttl:
+        return compute()
+    gen = generation()
+    now = time.monotonic()
+    with _lock:
+        hit = _entries.get(key)
+        if hit is not None and hit[0] > now and hit[1] == gen:
+            _entries.move_to_end(key)
+            return hit[2]
+    value = compute()
+    with _lock:
+        _entries[key] = (now + ttl, gen, value)
+        _entries.move_to_end(key)
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)
+    return value
+
+
+def clear():
+    with _lock:
+        _entries.clear()
