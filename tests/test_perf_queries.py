@@ -11,7 +11,7 @@ from app.demo import DEMO_ACCOUNTS
 from app.extensions import db
 from app.views.base import ScopedModelView
 
-QUERY_BUDGET = 30  # the target is 8; lists with custom pages are over it (docs/benchmarks.md)
+QUERY_BUDGET = 8
 
 
 @contextmanager
@@ -75,7 +75,8 @@ def test_list_query_count_is_flat_and_capped(app, as_user, many_rows, username):
         counts = {}
         for psize in (10, 100):
             with counting(app) as statements:
-                response = client.get(f"{url}?psize_{name}={psize}")
+                # FAB's lists read psize_<View>; the lists that render their own page read psize
+                response = client.get(f"{url}?psize_{name}={psize}&psize={psize}")
             assert response.status_code == 200, (username, url, response.status_code)
             counts[psize] = len(statements)
         assert counts[10] == counts[100], (username, name, counts, statements)
@@ -89,20 +90,19 @@ def test_page_size_is_capped(app, as_user, many_rows, username):
     client = as_user(username)
     for view in readable(app, username):
         name = type(view).__name__
-        response = client.get(f"{view.route_base}/list/?psize_{name}=100000")
+        response = client.get(f"{view.route_base}/list/?psize_{name}=100000&psize=100000")
         assert response.status_code == 200
         assert _row_count(response.data) <= view.max_page_size, (username, name)
 
 
-@pytest.mark.skip(reason="ApplicationView now renders its own list page (app/views/insurance.py) without the generic keyset/count/text-search features; to be retargeted")
 def test_page_size_cap_shows_at_most_the_cap(app, as_user, many_rows):
-    """The seeded rows exceed the cap, so the cap is what limits the page."""
+    """The seeded rows exceed the cap, so the cap is what limits the page (FAB's list and our own)."""
     client = as_user("admin")
-    response = client.get("/applications/list/?psize_ApplicationView=100000")
-    assert _row_count(response.data) == 100
+    assert _row_count(client.get("/orders/list/?psize_DispatchOrderView=100000").data) == 100
+    assert _row_count(client.get("/applications/list/?psize=100").data) == 100
+    assert _row_count(client.get("/applications/list/?psize=100000").data) == 20  # not offered: the default
 
 
-@pytest.mark.skip(reason="ApplicationView now renders its own list page (app/views/insurance.py) without the generic keyset/count/text-search features; to be retargeted")
 def test_counts_render_as_labels(app, as_user, many_rows):
     from app.views import datamodel
 
@@ -110,28 +110,84 @@ def test_counts_render_as_labels(app, as_user, many_rows):
     old = datamodel.COUNT_BOUND
     datamodel.COUNT_BOUND = 50  # a filtered list longer than the bound says "50+"
     try:
-        response = client.get("/applications/list/?_flt_0_status=insured")
+        response = client.get("/applications/list/?status=insured")
+        fab = client.get("/orders/list/")
     finally:
         datamodel.COUNT_BOUND = old
-    assert b"50+" in response.data
-    deep = client.get("/applications/list/?psize_ApplicationView=10&page_ApplicationView=2")
+    assert "共 50+ 项" in response.get_data(as_text=True)
+    assert b"50+" in fab.data
+    deep = client.get("/applications/list/?psize=10&page=2")
     assert deep.status_code == 200 and _row_count(deep.data) == 10
 
 
-@pytest.mark.skip(reason="ApplicationView now renders its own list page (app/views/insurance.py) without the generic keyset/count/text-search features; to be retargeted")
-def test_keyset_page_follows_the_cursor(app, as_user, many_rows):
+def test_deep_pages_and_pages_past_the_end(app, as_user, many_rows):
+    """A deep page (ids first, then rows) shows the same rows as offset paging; past the end, the last page."""
     from app.models import Application
+    from app.views import datamodel
 
     client = as_user("admin")
     with app.app_context():
-        ids = [i for (i,) in db.session.query(Application.id).order_by(Application.id.desc()).limit(30)]
+        ids = [i for (i,) in db.session.query(Application.id).order_by(Application.id.desc())]
         db.session.remove()
-    first = client.get("/applications/list/?psize_ApplicationView=10").data.decode()
+    old = datamodel.DEFERRED_FROM
+    datamodel.DEFERRED_FROM = 10  # page 3 of 10 is "deep"
+    try:
+        deep = client.get("/applications/list/?psize=10&page=3").get_data(as_text=True)
+        last = client.get("/applications/list/?psize=10&page=99999").get_data(as_text=True)
+    finally:
+        datamodel.DEFERRED_FROM = old
+    assert re.findall(r'<tr data-id="(\d+)"', deep) == [str(i) for i in ids[30:40]]
+    tail = ids[(len(ids) - 1) // 10 * 10:]
+    assert re.findall(r'<tr data-id="(\d+)"', last) == [str(i) for i in tail]
+
+
+def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
+    """投保信息's per-status figures: computed once, reused while nothing changed, recomputed after a
+    transition (a FlowEvent) — the cache never serves figures older than the last change."""
+    from app.models import Application, AppUser
+    from app.services import applications as application_service, figures_cache
+
+    app.config["FIGURES_CACHE_SECONDS"] = 30
+    figures_cache.clear()
+    try:
+        client = as_user("insurer_picc")
+        client.get("/applications/list/")
+        with counting(app) as warm:
+            client.get("/applications/list/")
+        assert not [s for s in warm if "GROUP BY" in s.upper()], "the figures were computed again"
+        with app.app_context():
+            user = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+            pending = db.session.query(Application).filter_by(insurer_id=user.company_id,
+                                                              status="pending_review").first()
+            assert pending is not None
+            with app.test_request_context():
+                from flask import g
+
+                g.user = user
+                application_service.approve(pending.id, user, "同意")
+            db.session.remove()
+        with counting(app) as after:
+            page = client.get("/applications/list/").get_data(as_text=True)
+        assert [s for s in after if "GROUP BY" in s.upper()], "a transition must refresh the figures"
+        assert "id=\"application-stats\"" in page
+    finally:
+        app.config["FIGURES_CACHE_SECONDS"] = 0
+        figures_cache.clear()
+
+
+def test_keyset_page_follows_the_cursor(app, as_user, many_rows):
+    from app.models import DispatchOrder
+
+    client = as_user("admin")
+    with app.app_context():
+        ids = [i for (i,) in db.session.query(DispatchOrder.id).order_by(DispatchOrder.id.desc()).limit(30)]
+        db.session.remove()
+    first = client.get("/orders/list/?psize_DispatchOrderView=10").data.decode()
     link = re.search(r'class="azx-keyset-pager[^"]*">\s*<a[^>]*href="([^"]+)"', first)
     assert link, "the first page links the next one by keyset"
-    assert f"after_ApplicationView={ids[9]}" in link.group(1)
+    assert f"after_DispatchOrderView={ids[9]}" in link.group(1)
     text = client.get(html.unescape(link.group(1))).data.decode()
-    assert f"/applications/show/{ids[10]}\"" in text and f"/applications/show/{ids[9]}\"" not in text
+    assert f"/orders/show/{ids[10]}\"" in text and f"/orders/show/{ids[9]}\"" not in text
 
 
 def _row_count(html):
@@ -139,22 +195,22 @@ def _row_count(html):
     return max(table.count(b"<tr") - 1, 0)  # minus the header row
 
 
-@pytest.mark.skip(reason="ApplicationView now renders its own list page (app/views/insurance.py) without the generic keyset/count/text-search features; to be retargeted")
 def test_relations_to_large_tables_are_searched_by_text(app, as_user, many_rows):
-    """No select of every enterprise/project on the list page; the text filter finds rows by name."""
-    from app.models import Application, Enterprise
+    """No select of every project on a list page; the text filter finds rows by the project's name."""
+    from app.models import DispatchOrder, Project
 
     client = as_user("admin")
-    page = client.get("/applications/list/").data.decode()
-    assert "<option" not in page.split('"enterprise": "', 1)[1].split('", "', 1)[0]
+    page = client.get("/orders/list/").data.decode()
+    assert "<option" not in page.split('"project": "', 1)[1].split('", "', 1)[0]
     with app.app_context():
-        app_row = db.session.query(Application).order_by(Application.id).first()
-        name = db.session.get(Enterprise, app_row.enterprise_id).name
-        expected = db.session.query(Application).join(Enterprise, Enterprise.id == Application.enterprise_id) \
-            .filter(Enterprise.name == name).count()
+        order = db.session.query(DispatchOrder).order_by(DispatchOrder.id).first()
+        name = db.session.get(Project, order.project_id).name
+        expected = db.session.query(DispatchOrder).join(Project, Project.id == DispatchOrder.project_id) \
+            .filter(Project.name.contains(name)).count()
         db.session.remove()
-    found = client.get(f"/applications/list/?_flt_0_enterprise={name}&psize_ApplicationView=100")
+    column = [i for i, c in enumerate(["project"]) if c == "project"][0]
+    found = client.get(f"/orders/list/?_flt_{column}_project={name}&psize_DispatchOrderView=100")
     assert found.status_code == 200
     assert _row_count(found.data) == min(expected, 100)
-    none = client.get("/applications/list/?_flt_0_enterprise=不存在的企业名称")
+    none = client.get(f"/orders/list/?_flt_{column}_project=不存在的项目名称")
     assert _row_count(none.data) == 0

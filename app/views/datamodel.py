@@ -81,6 +81,7 @@ def table_estimate(session, table_name):
 
 # The text a related row is searched by (its name, number…), per related model.
 SEARCH_TEXT = {"Enterprise": "name", "Project": "name", "Policy": "policy_no", "DispatchOrder": "order_no",
+               "PreventionOrg": "name",
                "Expert": "name", "Claim": "remark", "Hazard": "description", "Application": None}
 
 
@@ -250,6 +251,16 @@ class FastSQLAInterface(SQLAInterface):
 
 # -- the same counting and paging for lists that render their own page (a 2.0 select) -----------------
 MAX_OFFSET = 200_000  # deeper than this, narrow the search (as ScopedModelView.max_offset)
+PAGE_SIZES = (10, 20, 50, 100)  # what a list's 条/页 offers; anything else falls back to the default
+
+
+def page_size(value, default=20):
+    """The requested page size when it is one of PAGE_SIZES (the cap is the largest), else ``default``."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return default
+    return value if value in PAGE_SIZES else default
 
 
 class Page:

@@ -19,12 +19,11 @@ from app.services import registry_import, statistics
 from app.services.base import ServiceError
 
 from .base import READ_ONLY, ScopedModelView
-from .datamodel import paginate
+from .datamodel import PAGE_SIZES, paginate
 from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
 from .formatters import choice, money
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PAGE_SIZES = (10, 20, 50, 100)
 
 
 def file_link(stored_file):

@@ -107,7 +107,7 @@ def project_query():
                               Project.project_code.contains(q, autoescape=True)))
     if status in ProjectInsuranceStatus.values():
         stmt = stmt.where(Project.insurance_status == status)
-    return stmt.order_by(Project.id.desc())
+    return stmt.options(joinedload(Project.region)).order_by(Project.id.desc())
 
 
 class ProjectView(ScopedModelView):

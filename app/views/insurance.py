@@ -29,7 +29,7 @@ from app.services.base import Invalid, NotFound, ServiceError
 from app.workflows import APPLICATION
 
 from .base import READ_ONLY, ScopedModelView
-from .datamodel import paginate
+from .datamodel import PAGE_SIZES, page_size, paginate
 from .formatters import choice, money
 
 PAGE_SIZE = 20
@@ -78,12 +78,14 @@ def _args_builder(**fixed):
         merged = dict(base, **changes)
         return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
+    build.sizes = PAGE_SIZES
+    build.size = page_size(request.args.get("psize"), PAGE_SIZE)
     return build
 
 
 def _paginate(stmt):
     """The page the request asks for (``?page=``, 0-based), counted and paged as every list is."""
-    return paginate(stmt, _page(), PAGE_SIZE)
+    return paginate(stmt, _page(), page_size(request.args.get("psize"), PAGE_SIZE))
 
 
 def _fail(exc, endpoint=None, **values):
