@@ -431,7 +431,10 @@ end
 def measure_throughput(url, ours, seconds, workers=4):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret-key", DEMO_MODE="1")
+    extra = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+    extra.write("FAB_UPDATE_PERMS = False\nAZX_SYNC_ROLES = False\n")  # as deployed: synced once, not per worker
+    extra.close()
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret-key", DEMO_MODE="1", AZX_CONFIG=extra.name)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
          "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

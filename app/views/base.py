@@ -34,6 +34,11 @@ class ScopedModelView(ModelView):
     method_permission_name = READ_ONLY
 
     def __init__(self, **kwargs):
+        if self.base_permissions is None:
+            # Only the permissions this view's methods are mapped to: FAB's default would also create
+            # can_add / can_edit / can_delete (held by Admin) and open its generic forms on workflow
+            # rows, which change only through the services.
+            self.base_permissions = sorted({"can_" + name for name in (self.method_permission_name or {}).values()})
         if type(self.datamodel) is SQLAInterface:
             self.datamodel = FastSQLAInterface.from_interface(self.datamodel, self.list_columns)
         filters = [list(f) for f in (self.base_filters or [])]
@@ -137,9 +142,29 @@ class ScopedModelView(ModelView):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         return item is not None and str(item.version) != submitted.strip()
 
+    def _generic_form_allowed(self, method):
+        """FAB's add / edit / delete forms serve a view only when it maps them to a permission
+        (``READ_WRITE``); on read-only and workflow views they answer 404 whatever the role holds."""
+        if method not in (self.method_permission_name or {}):
+            abort(404)
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        self._generic_form_allowed("add")
+        return super().add()
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        self._generic_form_allowed("edit")
+        self._scoped_or_404(pk)
+        return super().edit(pk)
+
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access
     def delete(self, pk):
+        self._generic_form_allowed("delete")
         # Scope first: a foreign id answers 404 whatever the method (FAB refuses a GET by redirecting).
         self._scoped_or_404(pk)
         return super().delete(pk)

@@ -50,6 +50,12 @@ def prepare(db, tmp):
                SECRET_KEY="load-test-" + os.urandom(16).hex(), INSTANCE_DIR=tmp, PYTHONPATH=ROOT)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app:create_app", "init", "--demo"], cwd=ROOT,
                    env=env, check=True, stdout=subprocess.DEVNULL)
+    # As deployed (deploy/config.example.py): roles and permissions are synced once by `flask init`,
+    # not by every gunicorn worker at start (four workers writing the same rows race each other).
+    extra = os.path.join(tmp, "azx_config.py")
+    with open(extra, "w") as fh:
+        fh.write("FAB_UPDATE_PERMS = False\nAZX_SYNC_ROLES = False\n")
+    env["AZX_CONFIG"] = extra
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "FILE_STORAGE_ROOT", "SECRET_KEY", "INSTANCE_DIR")})
     from app import create_app
 
@@ -81,8 +87,10 @@ def client_loop(base, username, pages, seconds, stats, errors, lock):
     import requests
 
     s = requests.Session()
-    r = s.post(base + "/login/", data={"username": username, "password": PASSWORD}, allow_redirects=False,
-               timeout=30)
+    form = s.get(base + "/login/", timeout=30).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1) if token else ""}
+    r = s.post(base + "/login/", data=data, allow_redirects=False, timeout=30)
     if r.status_code not in (302, 303) or "/login" in r.headers.get("Location", ""):
         with lock:
             errors.append(f"{username}: login answered {r.status_code}")
