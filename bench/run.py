@@ -697,7 +697,13 @@ def main(argv=None):
             json.dump(result, fh, ensure_ascii=False, indent=2)
         write_markdown(args.markdown, result)
         log(f"done in {result['seconds']} s: {args.out}, {args.markdown}")
-        failed = [e for e in lists if e["queries"] > 8]
+        # What fails the run is what does not depend on the machine: a list over the query budget, an
+        # error under load (a page answering other than 200 has already stopped the run).
+        failed = [f"{e['name']} / {e['page']}: {e['queries']} queries" for e in lists if e["queries"] > 8]
+        if throughput and throughput["errors"]:
+            failed.append(f"throughput: {throughput['errors']} errors")
+        for line in failed:
+            log(f"FAILED {line}")
         return 1 if failed else 0
     finally:
         cleanup()

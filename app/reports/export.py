@@ -96,22 +96,23 @@ def iter_rows(query, columns):
         yield [_cell(get(row)) for get in getters]
 
 
-def write_xlsx(path, columns, rows, title="Sheet1"):
-    """Write ``rows`` (lists of cell values from ``iter_rows``) to an .xlsx at ``path``, typed per cell:
-    text always as text (never a formula), numbers as numbers, dates and times with a date format."""
-    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
-                                    "tmpdir": os.path.dirname(path) or None})
-    ws = wb.add_worksheet(_sheet_title(title))
-    bold = wb.add_format({"bold": True})
-    date_fmt, time_fmt = wb.add_format({"num_format": "yyyy-mm-dd"}), wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    text, number, when = ws.write_string, ws.write_number, ws.write_datetime
-    writers = {
-        str: text, int: number, float: number, bool: lambda r, c, v: number(r, c, int(v)),
-        datetime: lambda r, c, v: when(r, c, v, time_fmt), date: lambda r, c, v: when(r, c, v, date_fmt),
-    }
-    for c, column in enumerate(columns):
-        ws.write_string(0, c, str(column[0]), bold)
-    for r, values in enumerate(rows, start=1):
+class SheetWriter:
+    """Writes rows of plain values into an XlsxWriter worksheet, typed per cell: text always as text
+    (never a formula), numbers as numbers, dates and times with a date format, empty cells skipped."""
+
+    def __init__(self, wb, ws):
+        date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+        time_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        text, number, when = ws.write_string, ws.write_number, ws.write_datetime
+        self.text = text
+        self.writers = {
+            str: text, int: number, float: number, Decimal: lambda r, c, v: number(r, c, float(v)),
+            bool: lambda r, c, v: number(r, c, int(v)),
+            datetime: lambda r, c, v: when(r, c, v, time_fmt), date: lambda r, c, v: when(r, c, v, date_fmt),
+        }
+
+    def row(self, r, values):
+        writers, text = self.writers, self.text
         for c, value in enumerate(values):
             if value == "" or value is None:
                 continue
@@ -120,6 +121,20 @@ def write_xlsx(path, columns, rows, title="Sheet1"):
                 text(r, c, str(value))
             else:
                 writer(r, c, value)
+
+
+def write_xlsx(path, columns, rows, title="Sheet1"):
+    """Write ``rows`` (lists of cell values from ``iter_rows``) under a bold header row to an .xlsx at
+    ``path``."""
+    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
+                                    "tmpdir": os.path.dirname(path) or None})
+    ws = wb.add_worksheet(_sheet_title(title))
+    bold = wb.add_format({"bold": True})
+    for c, column in enumerate(columns):
+        ws.write_string(0, c, str(column[0]), bold)
+    writer = SheetWriter(wb, ws)
+    for r, values in enumerate(rows, start=1):
+        writer.row(r, values)
     wb.close()
 
 
@@ -158,23 +173,31 @@ def export_response(query, columns, filename, fmt="xlsx"):
         return response
 
     # The archive is complete only at close(): write it to a temporary file, then stream that file.
-    tmp = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)
-    tmp.close()
+    return spooled_xlsx(lambda path: write_xlsx(path, columns, iter_rows(query, columns), title=filename),
+                        filename + ".xlsx")
+
+
+def spooled_xlsx(write, filename):
+    """A download of the .xlsx that ``write(path)`` writes to a temporary file: streamed from disk,
+    the file removed once sent (or at once if writing fails)."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
     try:
-        write_xlsx(tmp.name, columns, iter_rows(query, columns), title=filename)
+        write(path)
     except Exception:
-        os.unlink(tmp.name)
+        os.unlink(path)
         raise
 
     def stream():
         try:
-            with open(tmp.name, "rb") as fh:
+            with open(path, "rb") as fh:
                 while chunk := fh.read(64 * 1024):
                     yield chunk
         finally:
-            os.unlink(tmp.name)
+            os.unlink(path)
 
     response = Response(stream(), mimetype=XLSX)
-    response.headers["Content-Disposition"] = _disposition(filename + ".xlsx")
-    response.headers["Content-Length"] = str(os.path.getsize(tmp.name))
+    response.headers["Content-Disposition"] = _disposition(filename)
+    response.headers["Content-Length"] = str(os.path.getsize(path))
+    response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -1,35 +1,19 @@
-"""统计报告 workbooks (manual 五.3): per-company summaries and the underlying rows → xlsx bytes.
+"""统计报告 workbooks (manual 五.3): per-company summaries and the underlying rows → an .xlsx file.
 
-Pure: takes the reports computed by app.services.statistics and an iterable of detail rows; writes in
-openpyxl's write-only mode so that a large detail sheet streams instead of building a cell tree.
+Pure: takes the reports computed by app.services.statistics and an iterable of detail rows, and writes
+with XlsxWriter in constant-memory mode: each row goes to disk as it is written, so a detail sheet of a
+province's year (10⁵ rows at 150× the province's size) streams instead of building a cell tree.
 """
-import io
-from datetime import date, datetime
+import os
+import tempfile
 from decimal import Decimal
 
+import xlsxwriter
 from flask_babel import gettext
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
+
+from .export import SheetWriter
 
 FORMATS = {"count": "#,##0", "money": "#,##0.00", "ratio": "0.00%"}
-BOLD = Font(bold=True)
-HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
-CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
-
-
-def _cell(ws, value, bold=False, fmt=None, head=False):
-    if isinstance(value, Decimal):
-        value = float(value)
-    cell = WriteOnlyCell(ws, value=value)
-    if bold or head:
-        cell.font = BOLD
-    if head:
-        cell.fill = HEAD_FILL
-        cell.alignment = CENTRE
-    if fmt:
-        cell.number_format = fmt
-    return cell
 
 
 def _period_text(report):
@@ -48,52 +32,83 @@ def summary_header(report):
     return first, second
 
 
-def _write_summary(wb, sheet_title, report):
-    ws = wb.create_sheet(sheet_title)
-    ws.column_dimensions["A"].width = 6
-    ws.column_dimensions["B"].width = 16
-    ws.append([_cell(ws, report.title + gettext("（按登录平台顺序排序）"), bold=True)])
-    ws.append([_cell(ws, _period_text(report))])
+class _Styles:
+    def __init__(self, wb):
+        self.bold = wb.add_format({"bold": True})
+        self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter",
+                                   "text_wrap": True})
+        self.figures = {(kind, bold): wb.add_format({"num_format": fmt, "bold": bold})
+                        for kind, fmt in FORMATS.items() for bold in (False, True)}
+
+
+def _number(value):
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _write_summary(wb, styles, sheet_title, report):
+    ws = wb.add_worksheet(sheet_title)
+    ws.set_column(0, 0, 6)
+    ws.set_column(1, 1, 16)
+    ws.write_string(0, 0, report.title + gettext("（按登录平台顺序排序）"), styles.bold)
+    ws.write_string(1, 0, _period_text(report))
     first, second = summary_header(report)
-    ws.append([_cell(ws, v, head=True) for v in first])
-    ws.append([_cell(ws, v, head=True) for v in second])
+    for r, header in ((2, first), (3, second)):
+        for c, value in enumerate(header):
+            if value == "":  # the cells a metric label spans: filled, but empty
+                ws.write_blank(r, c, None, styles.head)
+            else:
+                ws.write_string(r, c, str(value), styles.head)
+    r = 4
     for row in report.rows + [report.total]:
         bold = row is report.total
-        cells = [_cell(ws, row.seq, bold), _cell(ws, row.name, bold)]
+        if row.seq is not None:
+            ws.write_number(r, 0, row.seq, styles.bold if bold else None)
+        ws.write_string(r, 1, row.name, styles.bold if bold else None)
+        c = 2
         for metric in report.metrics:
-            fmt = FORMATS[metric.kind]
-            cells += [_cell(ws, v, bold, fmt) for v in row.figures[metric.key]]
-        ws.append(cells)
-    ws.append([])
-    ws.append([_cell(ws, gettext("经纪公司行统计载明该经纪公司的保单（派单、理赔），这些保单同时计入其保险公司；"
-                                 "合计按保单计一次。占比、整改率的增减为百分点。"))])
+            fmt = styles.figures[(metric.kind, bold)]
+            for value in row.figures[metric.key]:
+                ws.write_number(r, c, _number(value), fmt)
+                c += 1
+        r += 1
+    ws.write_string(r + 1, 0, gettext("经纪公司行统计载明该经纪公司的保单（派单、理赔），这些保单同时计入其保险公司；"
+                                      "合计按保单计一次。占比、整改率的增减为百分点。"))
 
 
-def _plain(value, labels):
-    if isinstance(value, Decimal):
-        return float(value)
-    if labels is not None:
-        return str(labels.label(value))
-    if isinstance(value, (date, datetime)) or value is None or isinstance(value, (int, float, str)):
-        return value
-    return str(value)
-
-
-def build_workbook(cumulative, month, detail_headers, detail_rows, status_columns=None) -> bytes:
-    """A workbook: 截止 summary, the month's summary, and the underlying rows of the cumulative period.
+def write_workbook(path, cumulative, month, detail_headers, detail_rows, status_columns=None):
+    """A workbook at ``path``: 截止 summary, the month's summary, and the underlying rows of the
+    cumulative period.
 
     ``detail_rows`` is any iterable of tuples (streamed); ``status_columns`` maps a column index to
     the ChoiceSet whose labels replace the stored codes.
     """
-    status_columns = status_columns or {}
-    wb = Workbook(write_only=True)
-    _write_summary(wb, gettext("截止本月累计"), cumulative)
-    _write_summary(wb, gettext("本月"), month)
-    ws = wb.create_sheet(gettext("项目明细"))
-    ws.append([_cell(ws, cumulative.title + " " + gettext("项目明细"), bold=True)])
-    ws.append([_cell(ws, str(h), head=True) for h in detail_headers])
-    for row in detail_rows:
-        ws.append([_plain(v, status_columns.get(i)) for i, v in enumerate(row)])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    labels = {i: {value: str(label) for value, label in choices.choices()}
+              for i, choices in (status_columns or {}).items()}
+    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
+                                    "tmpdir": os.path.dirname(path) or None})
+    styles = _Styles(wb)
+    _write_summary(wb, styles, gettext("截止本月累计"), cumulative)
+    _write_summary(wb, styles, gettext("本月"), month)
+    ws = wb.add_worksheet(gettext("项目明细"))
+    ws.write_string(0, 0, cumulative.title + " " + gettext("项目明细"), styles.bold)
+    for c, header in enumerate(detail_headers):
+        ws.write_string(1, c, str(header), styles.head)
+    writer = SheetWriter(wb, ws)
+    for r, row in enumerate(detail_rows, start=2):
+        values = list(row)
+        for i, names in labels.items():
+            values[i] = names.get(values[i], values[i])
+        writer.row(r, values)
+    wb.close()
+
+
+def build_workbook(cumulative, month, detail_headers, detail_rows, status_columns=None) -> bytes:
+    """The workbook as bytes (small reports and tests; the view streams ``write_workbook``'s file)."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        write_workbook(path, cumulative, month, detail_headers, detail_rows, status_columns)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)

@@ -12,6 +12,7 @@ from . import clock
 ACTIONS = {
     "download": _("下载文件"),
     "export": _("导出"),
+    "registry_import": _("导入项目备案"),
     "login": _("登录"),
     "login_failed": _("登录失败"),
     "lockout": _("账号锁定"),

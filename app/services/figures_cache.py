@@ -1,8 +1,10 @@
 """A brief, per-process cache for aggregate figures that are costly at scale (list statistics, the
-dashboard), kept honest by a generation: the id of the newest FlowEvent. Every status change writes
-a FlowEvent in the same transaction as the change, so a cached figure is reused only while no
-transition has happened since it was computed — and never longer than ``FIGURES_CACHE_SECONDS``
-(edits that write no FlowEvent, such as a draft project's investment, show within that time).
+dashboard), kept honest by a generation: the ids of the newest FlowEvent and the newest AuditEvent.
+Every status change writes a FlowEvent in the same transaction as the change; a registry import, a
+sign-in (which may create an enterprise), an export or an API write records an AuditEvent. So a
+cached figure is reused only while none of those has happened since it was computed — and never
+longer than ``FIGURES_CACHE_SECONDS`` (edits that record neither, such as a draft project's
+investment, show within that time).
 
 Each worker process keeps its own entries (bounded in number); nothing is shared or written
 anywhere, so there is nothing to invalidate across processes.
@@ -22,12 +24,13 @@ _lock = threading.Lock()
 
 
 def generation():
-    """The newest FlowEvent id (an index-only lookup), read once per request."""
-    from app.models import FlowEvent
+    """The newest FlowEvent and AuditEvent ids (two primary-key lookups in one query), once per request."""
+    from app.models import AuditEvent, FlowEvent
 
     if has_request_context() and "_figures_generation" in g:
         return g._figures_generation
-    value = db.session.execute(select(func.max(FlowEvent.id))).scalar() or 0
+    value = tuple(db.session.execute(select(select(func.max(FlowEvent.id)).scalar_subquery(),
+                                            select(func.max(AuditEvent.id)).scalar_subquery())).one())
     if has_request_context():
         g._figures_generation = value
     return value

@@ -396,6 +396,7 @@ def import_steps(token, user):
     result = preview(data, user)
     if not result.ok:
         raise Invalid(_("文件有错误，未导入任何数据"))
+    user_id = user.id
     frame = result.frame
     now = utcnow()
     batch_name = now.strftime("%Y%m%d%H%M%S") + f"-{user.id}"
@@ -420,6 +421,11 @@ def import_steps(token, user):
         db.session.rollback()
         raise
     get_storage().delete(token)
+    from app.models import AppUser
+    from app.security.audit import audit_event
+
+    audit_event("registry_import", f"{batch_name}: {result.new} new, {result.changed} changed, "
+                                   f"{result.unchanged} unchanged", user=db.session.get(AppUser, user_id))
     result.frame = None
     return result
 

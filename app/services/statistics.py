@@ -139,13 +139,17 @@ def _count_if(condition):
 def _grouped(build, keys):
     """Run ``build(group_column)`` grouped by the policy's insurer and by its broker, and once
     ungrouped for the total. Returns ({company_id: {key: value}}, {key: value})."""
-    per_company = {}
+    per_company, total = {}, dict.fromkeys(keys, 0)
     for column in (Policy.insurer_id, Policy.broker_id):
         stmt = build(column).where(column.isnot(None)).group_by(column)
         for row in db.session.execute(stmt):
             per_company[row[0]] = dict(zip(keys, row[1:]))
-    total = db.session.execute(build(None)).one()
-    return per_company, dict(zip(keys, total))
+            if column is Policy.insurer_id:
+                # Every policy has its insurer (NOT NULL): the insurer rows add up to the total, which
+                # saves a third full scan per figure (4 per report, 8 per workbook).
+                for key, value in zip(keys, row[1:]):
+                    total[key] += value or 0
+    return per_company, total
 
 
 def _columns(group, *aggregates):

@@ -1,6 +1,5 @@
 """The departments' pages (manual 五): 企业信息, 项目信息, 统计报告, 数据大屏, and the 住建厅项目表 import."""
 from datetime import date
-from urllib.parse import quote
 
 from flask import Response, abort, flash, g, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -12,8 +11,8 @@ from sqlalchemy import false, func, select
 from app.extensions import db
 from app.models import Application, Enterprise, InsuranceCompany, Policy, Project, Region
 from app.models.enums import ProjectInsuranceStatus
-from app.reports.export import export_response
-from app.reports.statistics_xlsx import build_workbook, summary_header
+from app.reports.export import export_response, spooled_xlsx
+from app.reports.statistics_xlsx import summary_header, write_workbook
 from app.security.scope import scoped_select
 from app.services import registry_import, statistics
 from app.services.base import ServiceError
@@ -22,8 +21,6 @@ from .base import READ_ONLY, ScopedModelView
 from .datamodel import PAGE_SIZES, paginate
 from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
 from .formatters import choice, money
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def file_link(stored_file):
@@ -243,12 +240,9 @@ class StatisticsView(BaseView):
         monthly = statistics.company_report(report_type, g.user, periods["month"])
         headers, stmt, status_columns = statistics.detail_rows(report_type, g.user, periods["cumulative"])
         rows = db.session.execute(stmt.execution_options(yield_per=1000))
-        data = build_workbook(cumulative, monthly, headers, rows, status_columns)
         name = f"{statistics.REPORT_TYPES[report_type]}统计_{month:%Y%m}.xlsx"
-        response = Response(data, mimetype=XLSX)
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return spooled_xlsx(lambda path: write_workbook(path, cumulative, monthly, headers, rows, status_columns),
+                            name)
 
 
 # ---------------------------------------------------------------------------------------------------
