@@ -38,6 +38,10 @@ def create_app(test_config=None):
             base_template="azx_base.html",
         )
         appbuilder.init_app(app, db.session)
+        if schema_ready and app.config.get("FAB_UPDATE_PERMS"):
+            # FAB grants every new permission to the admin role while views register; on a database
+            # just migrated that role does not exist yet (roles.py syncs the rest afterwards).
+            appbuilder.sm.add_role(appbuilder.sm.auth_role_admin)
 
         from .views.registry import register_views
 

@@ -27,6 +27,7 @@ def initialise(demo=False, echo=click.echo):
     counts = load_reference_data(db.session)
     echo("reference data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
     appbuilder = current_app.appbuilder
+    appbuilder.sm.add_role(appbuilder.sm.auth_role_admin)  # FAB grants each new permission to it
     appbuilder.add_permissions(update_perms=True)
     sync_roles(appbuilder.sm)
     ensure_admin()
