@@ -109,6 +109,8 @@ def stock_view_class(view):
     # make the comparison meaningless and the run endless. This favours stock FAB.
     search = [c for c in view.search_columns
               if not (view.datamodel.is_relation(c) and view.datamodel.get_related_model(c).__name__ in SEARCH_TEXT)]
+    if "region_code" in view.datamodel.obj.__table__.columns and "region_code" not in search:
+        search.append("region_code")  # the city filter (开头是 2301) of the filtered department list
     base_filters = [["id", ScopeFilter, None]] + [list(f) for f in (cls.base_filters or []) if f[1] is not ScopeFilter]
     attrs = dict(
         datamodel=SQLAInterface(view.datamodel.obj), route_base="/stock" + view.route_base,
@@ -184,6 +186,17 @@ def filtered_args(view, flt):
     return "&".join(parts)
 
 
+def shows_page(html, page):
+    """Whether our list shows the 0-based ``page`` it was asked for (a page past the end shows the last
+    one instead): its pager marks page + 1 active (insurance lists count pages from 0 in the URL, the
+    departments' from 1; both print page + 1)."""
+    text = html.decode("utf-8", "replace")
+    active = re.findall(r'class="active"[^>]*>\s*<a[^>]*>\s*([\d,]+)\s*<', text)
+    if not active:
+        return True  # a list without numbered links (FAB's own pager): trust the row count
+    return any(int(n.replace(",", "")) in (page + 1, page + 2) for n in active)
+
+
 def rows_on(html):
     table = html.rsplit(b"<table", 1)[-1].split(b"</table>", 1)[0]
     return max(table.count(b"<tr") - 1, 0)
@@ -238,14 +251,17 @@ def measure_lists(app, ours, stock, reps, stock_reps):
         our_base = f"{view.route_base}/list/?psize_{view_name}={PSIZE}&psize={PSIZE}" + (f"&{extra}" if extra else "")
         stock_view = stock[view_name]
         stock_name = type(stock_view).__name__
-        stock_extra = "&".join(p for p in extra.split("&") if p.startswith("_flt_"))
+        # the stock view's own filter indices (its search form may list the columns in another order)
+        stock_extra = "&".join(p for p in filtered_args(stock_view, flt).split("&") if p.startswith("_flt_"))
         stock_base = f"{stock_view.route_base}/list/?psize_{stock_name}={PSIZE}" + (
             f"&{stock_extra}" if stock_extra else "")
         client.get(our_base)
         # the deep page: DEEP_OFFSET rows in, or the deepest page that still has rows — found on the
         # stock view, which answers an empty page past the end (ours would show the last page instead)
         deep = DEEP_OFFSET // PSIZE
-        while deep > 1 and rows_on(client.get(f"{stock_base}&page_{stock_name}={deep}").data) == 0:
+        while deep > 1 and not (rows_on(client.get(f"{stock_base}&page_{stock_name}={deep}").data)
+                                and shows_page(client.get(f"{our_base}&page_{view_name}={deep}&page={deep + 1}"
+                                                          ).data, deep)):
             deep //= 2
         for label, page in (("first", 0), (f"deep ({deep * PSIZE:,} rows in)", deep)):
             our_url = our_base + (f"&page_{view_name}={page}&page={page + 1}" if page else "")

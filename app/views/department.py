@@ -139,12 +139,12 @@ def dept_project_ids(filters):
     return stmt.order_by(Project.id.desc())
 
 
-def dept_project_query(filters):
+def dept_project_query(filters, ids=None):
     """The 项目信息 list's rows: projects in the user's scope with their latest application and policy.
-    The list and its export both use it."""
+    The list and its export both use it (``ids``: ``dept_project_ids(filters)`` when already built)."""
     latest = (select(func.max(Application.id)).where(Application.project_id == Project.id)
               .correlate(Project).scalar_subquery())
-    ids = dept_project_ids(filters)
+    ids = dept_project_ids(filters) if ids is None else ids
     stmt = (ids.add_columns(Project.name, Project.address,
                             Enterprise.name.label("enterprise_name"), InsuranceCompany.short_name.label("insurer"),
                             Policy.start_date, Project.scale_content, Project.investment,
@@ -182,8 +182,9 @@ class DeptProjectView(ScopedModelView):
         size = request.args.get("psize", type=int)
         size = size if size in PAGE_SIZES else PAGE_SIZES[0]
         # ?page= is 1-based here (the manual's pager); paginate() counts from 0
-        pager = paginate(dept_project_query(filters), request.args.get("page", 1, type=int) - 1, size,
-                         scalars=False, ids=dept_project_ids(filters))
+        ids = dept_project_ids(filters)
+        pager = paginate(dept_project_query(filters, ids), request.args.get("page", 1, type=int) - 1, size,
+                         scalars=False, ids=ids)
         rows = [dict(r._mapping) for r in pager.rows]
         return self.render_template(
             "department/projects.html", title=self.list_title, rows=rows, pager=pager, total=pager.count,

@@ -404,6 +404,7 @@ def upgrade():
         batch_op.create_index('ix_project_region_status', ['region_code', 'insurance_status', 'id'], unique=False)
         batch_op.create_index('ix_project_status_id', ['insurance_status', 'id'], unique=False)
         batch_op.create_index('ix_project_status_region', ['insurance_status', 'region_code'], unique=False, postgresql_ops={'region_code': 'varchar_pattern_ops'})
+        batch_op.create_index('ix_project_id_filters', ['id'], unique=False, postgresql_include=['region_code', 'insurance_status'])
 
     op.create_table('ab_user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -996,6 +997,7 @@ def downgrade():
 
     op.drop_table('ab_user')
     with op.batch_alter_table('project', schema=None) as batch_op:
+        batch_op.drop_index('ix_project_id_filters', postgresql_include=['region_code', 'insurance_status'])
         batch_op.drop_index('ix_project_status_region', postgresql_ops={'region_code': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_project_status_id')
         batch_op.drop_index('ix_project_region_status')
