@@ -16,10 +16,10 @@ from werkzeug.security import generate_password_hash
 from app.demo_data import make_credit_code, make_id_number
 from app.extensions import db
 from app.models import (
-    Application, AppUser, Claim, DispatchOrder, Enterprise, Expert, InsuranceCompany, Plan, Policy, PreventionOrg, Project,
-    ServiceVisit, TitleLevel,
+    Application, AppUser, Enterprise, Expert, InsuranceCompany, Plan, PreventionOrg, Project, ServiceVisit, TitleLevel,
 )
 from app.models.base import utcnow
+from chains import insured_chain
 
 DEMO_PASSWORD = "Demo@2026"
 RESOURCES = {
@@ -88,34 +88,13 @@ def build_world(tag=None):
     ids = {}
 
     def chain(key, ent, region, insurer, broker, org, expert):
-        p = Project(enterprise_id=ent.id, region_code=region, project_code=f"API-{tag}-{key}",
-                    name=f"接口测试项目{tag}{key}", investment=1000)
-        s.add(p)
-        s.flush()
-        a = Application(project_id=p.id, enterprise_id=ent.id, region_code=region, insurer_id=insurer.id,
-                        broker_id=broker.id if broker else None, plan_id=plan.id, status="insured")
-        s.add(a)
-        s.flush()
-        pol = Policy(application_id=a.id, project_id=p.id, enterprise_id=ent.id, region_code=region,
-                     insurer_id=insurer.id, broker_id=a.broker_id, plan_id=plan.id, builder_name="建设单位",
-                     project_name=p.name, project_code=p.project_code, premium=1000,
-                     start_date=date(2026, 1, 1), end_date=date(2026, 12, 31), policy_no=f"API-PN-{tag}-{key}",
-                     ledger_no=f"CB-API-{tag}-{key}")
-        s.add(pol)
-        s.flush()
-        c = Claim(policy_id=pol.id, insurer_id=insurer.id, enterprise_id=ent.id, region_code=region,
-                  injured_count=1, death_count=0, submitted_date=date(2026, 3, 1))
-        o = DispatchOrder(order_no=f"API-{tag}-{key}", policy_id=pol.id, project_id=p.id, enterprise_id=ent.id,
-                          region_code=region, insurer_id=insurer.id, org_id=org.id, expert_id=expert.id,
-                          service_place="现场", start_date=date(2026, 4, 1), end_date=date(2026, 4, 30),
-                          deadline=date(2026, 4, 5), status="pending")
-        s.add_all([c, o])
-        s.flush()
-        v = ServiceVisit(order_id=o.id, service_record="检查记录", conclusion="结论", submitted_at=datetime(2026, 4, 20))
+        rows = insured_chain(s, key=key, code=f"API-{tag}", name=f"接口测试项目{tag}", enterprise=ent, region=region,
+                             insurer=insurer, broker=broker, plan=plan, org=org, expert=expert)
+        v = ServiceVisit(order_id=rows["DispatchOrder"].id, service_record="检查记录", conclusion="结论",
+                         submitted_at=datetime(2026, 4, 20))
         s.add(v)
         s.flush()
-        ids[key] = dict(Enterprise=ent.id, Project=p.id, Application=a.id, Policy=pol.id, Claim=c.id,
-                        DispatchOrder=o.id, ServiceVisit=v.id)
+        ids[key] = dict({m: row.id for m, row in rows.items()}, Enterprise=ent.id, ServiceVisit=v.id)
 
     chain("A", ent_a, "230103", company["人保财险"], company["昆仑保险经纪"],
           demo["org_demo"].org, demo["expert_demo"].expert)

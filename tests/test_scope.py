@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
-    Application, AppUser, Claim, Department, DispatchOrder, Enterprise, Expert, FlowEvent, Hazard,
+    Application, AppUser, Claim, DispatchOrder, Enterprise, Expert, FlowEvent, Hazard,
     InsuranceCompany, Plan, Policy, PreventionOrg, Project, RegistryProject, Review, ServiceVisit, TitleLevel,
 )
 from app.security.scope import criterion, party_of
 from app.demo_data import make_credit_code, make_id_number
+from chains import insured_chain
 
 
 @pytest.fixture(scope="module")
@@ -52,29 +53,10 @@ def world(app):
         rows = {}
 
         def chain(key, ent, region, insurer, broker, org, expert):
-            p = Project(enterprise_id=ent.id, region_code=region, project_code=f"SCOPE-{key}",
-                        name=f"范围测试项目{key}", investment=1000)
-            s.add(p)
-            s.flush()
-            a = Application(project_id=p.id, enterprise_id=ent.id, region_code=region, insurer_id=insurer.id,
-                            broker_id=broker.id if broker else None, plan_id=plan.id, status="insured")
-            s.add(a)
-            s.flush()
-            pol = Policy(application_id=a.id, project_id=p.id, enterprise_id=ent.id, region_code=region,
-                         insurer_id=insurer.id, broker_id=a.broker_id, plan_id=plan.id, builder_name="建设单位",
-                         project_name=p.name, project_code=p.project_code, premium=1000,
-                         start_date=date(2026, 1, 1), end_date=date(2026, 12, 31), policy_no=f"SCOPE-PN-{key}",
-                         ledger_no=f"CB-SCOPE-{key}")
-            s.add(pol)
-            s.flush()
-            c = Claim(policy_id=pol.id, insurer_id=insurer.id, enterprise_id=ent.id, region_code=region,
-                      injured_count=1, death_count=0, submitted_date=date(2026, 3, 1))
-            o = DispatchOrder(order_no=f"SCOPE-{key}", policy_id=pol.id, project_id=p.id, enterprise_id=ent.id,
-                              region_code=region, insurer_id=insurer.id, org_id=org.id, expert_id=expert.id,
-                              service_place="现场", start_date=date(2026, 4, 1), end_date=date(2026, 4, 30),
-                              deadline=date(2026, 4, 5), status="in_service")
-            s.add_all([c, o])
-            s.flush()
+            made = insured_chain(s, key=key, code="SCOPE", name="范围测试项目", enterprise=ent, region=region,
+                                 insurer=insurer, broker=broker, plan=plan, org=org, expert=expert,
+                                 order_status="in_service")
+            o, p, a = made["DispatchOrder"], made["Project"], made["Application"]
             v = ServiceVisit(order_id=o.id)
             h = Hazard(order_id=o.id, region_code=region, seq=1, level="general", category_id=1, description="d")
             r = Review(order_id=o.id, stage="org", verdict="pass")
@@ -82,8 +64,7 @@ def world(app):
             s.add_all([v, h, r, reg])
             s.flush()
             s.add(FlowEvent(entity_type="application", entity_id=a.id, action="submit"))
-            rows[key] = dict(Project=p, Application=a, Policy=pol, Claim=c, DispatchOrder=o, ServiceVisit=v,
-                             Hazard=h, Review=r, RegistryProject=reg, Enterprise=ent)
+            rows[key] = dict(made, ServiceVisit=v, Hazard=h, Review=r, RegistryProject=reg, Enterprise=ent)
 
         chain("A", ent_a, "230103", company["人保财险"], company["昆仑保险经纪"], org_a, exp_a)
         chain("B", ent_b, "230202", company["平安财险"], None, org_b, exp_b)
