@@ -10,7 +10,6 @@ import io
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -66,12 +65,11 @@ def _build(app):
 
     from app.demo_data import make_credit_code
     from app.models import (
-        Application, AppUser, AuditEvent, Claim, Department, DispatchOrder, Enterprise, Expert, FlowEvent,
-        Hazard, HazardPhoto, InsuranceCompany, Plan, Policy, PreventionOrg, Project, RegistryProject, Review,
-        ServiceVisit, TitleLevel,
+        AppUser, AuditEvent, Department, Enterprise, Expert, FlowEvent, Hazard, HazardPhoto, InsuranceCompany, Plan,
+        PreventionOrg, RegistryProject, Review, ServiceVisit, TitleLevel,
     )
-    from app.models.enums import PartyKind as P
     from app.models.base import utcnow
+    from chains import insured_chain
     from app.storage import store_bytes
 
     tag = uuid.uuid4().hex[:8]
@@ -137,30 +135,14 @@ def _build(app):
     for side in SIDES:
         m, p, region = marker[side], parties[side], REGION[side]
         ent = p["enterprise"]
-        pr = Project(enterprise_id=ent.id, region_code=region, project_code=f"PC-{m}", name=f"项目{m}",
-                     builder_name=f"建设单位{m}", address=f"地址{m}", investment=1000)
-        s.add(pr)
-        s.flush()
-        app_row = Application(project_id=pr.id, enterprise_id=ent.id, region_code=region,
-                              insurer_id=p["insurer"].id, broker_id=p["broker"].id if "broker" in p else None,
-                              plan_id=plan.id, status="insured", review_opinion=f"意见{m}")
-        s.add(app_row)
-        s.flush()
-        pol = Policy(application_id=app_row.id, project_id=pr.id, enterprise_id=ent.id, region_code=region,
-                     insurer_id=p["insurer"].id, broker_id=app_row.broker_id, plan_id=plan.id,
-                     builder_name=f"建设单位{m}", project_name=f"项目{m}", project_code=f"PC-{m}", premium=1000,
-                     start_date=date(2026, 1, 1), end_date=date(2026, 12, 31), policy_no=f"PN-{m}",
-                     ledger_no=f"CB-{m}")
-        s.add(pol)
-        s.flush()
-        claim = Claim(policy_id=pol.id, insurer_id=p["insurer"].id, enterprise_id=ent.id, region_code=region,
-                      injured_count=1, death_count=0, submitted_date=date(2026, 3, 1), remark=f"理赔{m}")
-        order = DispatchOrder(order_no=f"DO-{m}", policy_id=pol.id, project_id=pr.id, enterprise_id=ent.id,
-                              region_code=region, insurer_id=p["insurer"].id, org_id=p["org"].id,
-                              expert_id=p["expert"].id, service_place=f"现场{m}", start_date=date(2026, 4, 1),
-                              end_date=date(2026, 4, 30), deadline=date(2026, 4, 5), status="in_service")
-        s.add_all([claim, order])
-        s.flush()
+        made = insured_chain(
+            s, key=m, code="PC", name="项目", enterprise=ent, region=region, insurer=p["insurer"],
+            broker=p.get("broker"), plan=plan, org=p["org"], expert=p["expert"], order_status="in_service",
+            extra={"Project": dict(builder_name=f"建设单位{m}", address=f"地址{m}"),
+                   "Application": dict(review_opinion=f"意见{m}"), "Claim": dict(remark=f"理赔{m}"),
+                   "DispatchOrder": dict(service_place=f"现场{m}")})
+        pr, app_row, pol, claim, order = (made[k] for k in ("Project", "Application", "Policy", "Claim",
+                                                            "DispatchOrder"))
         visit = ServiceVisit(order_id=order.id, service_record=f"记录{m}", conclusion=f"结论{m}")
         hazard = Hazard(order_id=order.id, region_code=region, seq=1, level="general", category_id=1,
                         description=f"隐患{m}", suggestion=f"建议{m}")
