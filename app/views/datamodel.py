@@ -291,7 +291,7 @@ def _count_label(count):
     return count.label if isinstance(count, ListCount) else f"{count:,}"
 
 
-def paginate(stmt, page, size, session=None, scalars=True, ids=None):
+def paginate(stmt, page, size, session=None, scalars=True, ids=None, count=None):
     """``stmt`` (a select of one mapped entity, or of labelled columns whose first is the primary key,
     ordered) → a Page, costing one round trip on ordinary pages:
 
@@ -303,6 +303,8 @@ def paginate(stmt, page, size, session=None, scalars=True, ids=None):
 
     ``ids`` is the same list as a select of the primary key alone (same filter and order) when it can
     be cheaper than ``stmt`` narrowed to its first column (fewer joins); the count and deep pages use it.
+    ``count``: the exact number of rows when the caller has it already (a page that also shows per-status
+    figures of the same filter): then nothing is counted and the pager reaches the real last page.
     """
     from app.extensions import db
 
@@ -313,9 +315,10 @@ def paginate(stmt, page, size, session=None, scalars=True, ids=None):
     page = max(int(page or 0), 0)
     size = max(int(size), 1)
     page = min(page, MAX_OFFSET // size)
-    count = None
+    if count is not None:  # exact: a page past the end is the last page, without trying it first
+        page = min(page, max(-(-int(count) // size) - 1, 0))
     ids = stmt.with_only_columns(pk_column) if ids is None else ids
-    if ids.whereclause is None and table:
+    if count is None and ids.whereclause is None and table:
         estimate = table_estimate(session, table)
         if estimate is not None and estimate > ESTIMATE_FROM:
             count = approximate(estimate)
@@ -350,7 +353,8 @@ def paginate(stmt, page, size, session=None, scalars=True, ids=None):
         if n is None:  # an empty page: the first page (nothing at all) or past the end
             n = session.execute(select(total.element)).scalar() or 0
         count = at_least(COUNT_BOUND) if n > COUNT_BOUND else n
-    pages = max(-(-int(count) // size), 1)
+    # pages the pager links: no further than the offset cap (an estimate of 1M rows is 100,000 pages)
+    pages = min(max(-(-int(count) // size), 1), MAX_OFFSET // size + 1)
     if not rows and page > 0 and int(count) > 0:
         page = min(pages - 1, MAX_OFFSET // size)
         rows, _n = fetch(page)

@@ -254,9 +254,11 @@ class ApplicationView(ScopedModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        pager = _paginate(application_query())
-        rows = pager.rows
         stats, total = application_statistics()
+        # the figures above count the same filtered rows: the pager takes their total (exact, no count query)
+        pager = paginate(application_query(), _page(), page_size(request.args.get("psize"), PAGE_SIZE),
+                         count=total[0])
+        rows = pager.rows
         party = party_of()
         return self.render_template(
             "insurance/application_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(), stats=stats, total=total, statuses=ApplicationStatus.choices(),
