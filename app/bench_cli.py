@@ -182,8 +182,8 @@ def seed(session, scale, progress=True, rnd_seed=2026):
                             "version"], (a[:14] for a in apps))
     del projects
 
-    # -- policies: the insured / expired / surrendered applications (80 %) ------------------------
-    insured = [a for a in apps if a[9] in (A.INSURED, A.EXPIRED, A.SURRENDERED)][: int(n * 0.8)]
+    # -- policies: every insured / expired / surrendered application has one (80 % of them, drawn above) --
+    insured = [a for a in apps if a[9] in (A.INSURED, A.EXPIRED, A.SURRENDERED)]
     del apps
     policies = []
     for j, a in enumerate(insured):

@@ -218,3 +218,28 @@ def test_relations_to_large_tables_are_searched_by_text(app, as_user, many_rows)
     assert _row_count(found.data) == min(expected, 100)
     none = client.get(f"/orders/list/?_flt_{column}_project=不存在的项目名称")
     assert _row_count(none.data) == 0
+
+
+def test_seeded_rows_are_consistent(app):
+    """`flask bench seed`: every insured, expired or surrendered application it writes has its policy,
+    every policy its application in one of those states (a list shows no 已投保 row without 保费)."""
+    from sqlalchemy import func, select
+
+    from app.bench_cli import seed
+    from app.models import Application, Policy
+
+    with app.app_context():
+        first = (db.session.execute(select(func.max(Application.id))).scalar() or 0) + 1
+        seed(db.session, 200, progress=False)
+        states = ("insured", "expired", "surrendered")
+        orphans = db.session.execute(
+            select(func.count()).select_from(Application).outerjoin(Policy, Policy.application_id == Application.id)
+            .where(Application.id >= first, Application.status.in_(states), Policy.id.is_(None))).scalar()
+        wrong = db.session.execute(
+            select(func.count()).select_from(Policy).join(Application, Application.id == Policy.application_id)
+            .where(Application.id >= first, Application.status.notin_(states))).scalar()
+        policies = db.session.execute(select(func.count()).select_from(Policy)
+                                      .where(Policy.application_id >= first)).scalar()
+        db.session.remove()
+    assert orphans == 0 and wrong == 0
+    assert 120 <= policies <= 200  # about 0.8 N
