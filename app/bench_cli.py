@@ -16,14 +16,14 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 
 from app.demo_data import make_credit_code, make_id_number
-from app.models.enums import ApplicationStatus as A, OrderStatus as O
+from app.models.enums import ApplicationStatus as A, HazardLevel, HazardStatus as H, OrderStatus as O
 
 MONTHS = 36
 POLICY_STATES = [A.INSURED] * 12 + [A.EXPIRED] * 3 + [A.SURRENDERED]  # 80 % of applications
 OTHER_STATES = [A.DRAFT, A.PENDING_REVIEW, A.PENDING_REVIEW, A.REJECTED, A.APPROVED]  # the other 20 %
 ORDER_STATES = [s for s, _l, _c in O.CHOICES]
-HAZARD_STATES = ["open", "rectified", "accepted"]
-HAZARD_LEVELS = ["general", "major"]
+HAZARD_STATES = [H.OPEN, H.SUBMITTED, H.PASSED, H.PASSED, H.PASSED, H.RETURNED]
+HAZARD_LEVELS = [HazardLevel.GENERAL, HazardLevel.MAJOR]
 WORDS = "哈尔滨 齐齐哈尔 牡丹江 佳木斯 大庆 鸡西 双鸭山 伊春 七台河 鹤岗 黑河 绥化 大兴安岭".split()
 KINDS = "住宅 商业综合体 学校 医院 道路 桥梁 厂房 管网 污水处理厂 体育馆".split()
 

@@ -240,6 +240,28 @@ def test_seeded_rows_are_consistent(app):
             .where(Application.id >= first, Application.status.notin_(states))).scalar()
         policies = db.session.execute(select(func.count()).select_from(Policy)
                                       .where(Policy.application_id >= first)).scalar()
+        from app.models import DispatchOrder, Hazard, Project
+        from app.models.enums import (
+            ApplicationStatus, HazardLevel, HazardStatus, OrderStatus, PolicyStatus, ProjectInsuranceStatus,
+        )
+
+        invalid = {}
+        for column, choices, since in (
+                (Project.insurance_status, ProjectInsuranceStatus, Project.id >= 0),
+                (Application.status, ApplicationStatus, Application.id >= first),
+                (Policy.status, PolicyStatus, Policy.application_id >= first),
+                (DispatchOrder.status, OrderStatus, DispatchOrder.policy_id.in_(
+                    select(Policy.id).where(Policy.application_id >= first))),
+                (Hazard.status, HazardStatus, Hazard.order_id.in_(select(DispatchOrder.id).where(
+                    DispatchOrder.policy_id.in_(select(Policy.id).where(Policy.application_id >= first))))),
+                (Hazard.level, HazardLevel, Hazard.order_id > 0)):
+            seen = set(db.session.execute(select(column).where(since).distinct()).scalars())
+            allowed = set(choices.values()) | ({"uninsured"} if choices is ProjectInsuranceStatus else set())
+            if seen - allowed:
+                invalid[str(column)] = seen - allowed
+        hazard_states = set(db.session.execute(select(Hazard.status).distinct()).scalars())
         db.session.remove()
     assert orphans == 0 and wrong == 0
     assert 120 <= policies <= 200  # about 0.8 N
+    assert not invalid, invalid  # every status a value of its ChoiceSet (the lists show their labels)
+    assert {"open", "passed"} <= hazard_states
