@@ -164,6 +164,8 @@ def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
             pending = db.session.query(Application).filter_by(insurer_id=user.company_id,
                                                               status="pending_review").first()
             assert pending is not None
+            fields = dict(project_id=pending.project_id, enterprise_id=pending.enterprise_id,
+                          region_code=pending.region_code, insurer_id=pending.insurer_id, plan_id=pending.plan_id)
             with app.test_request_context():
                 from flask import g
 
@@ -174,6 +176,16 @@ def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
             page = client.get("/applications/list/").get_data(as_text=True)
         assert [s for s in after if "GROUP BY" in s.upper()], "a transition must refresh the figures"
         assert "id=\"application-stats\"" in page
+        with counting(app) as warm_again:
+            client.get("/applications/list/")
+        assert not [s for s in warm_again if "GROUP BY" in s.upper()]
+        with app.app_context():  # a new application writes no FlowEvent: its id moves the generation
+            db.session.add(Application(status="pending_review", **fields))
+            db.session.commit()
+            db.session.remove()
+        with counting(app) as added:
+            client.get("/applications/list/")
+        assert [s for s in added if "GROUP BY" in s.upper()], "a new application must refresh the figures"
     finally:
         app.config["FIGURES_CACHE_SECONDS"] = 0
         figures_cache.clear()

@@ -5,7 +5,6 @@ with XlsxWriter in constant-memory mode: each row goes to disk as it is written,
 province's year (10⁵ rows at 150× the province's size) streams instead of building a cell tree.
 """
 import os
-import tempfile
 from decimal import Decimal
 
 import xlsxwriter
@@ -100,15 +99,3 @@ def write_workbook(path, cumulative, month, detail_headers, detail_rows, status_
             values[i] = names.get(values[i], values[i])
         writer.row(r, values)
     wb.close()
-
-
-def build_workbook(cumulative, month, detail_headers, detail_rows, status_columns=None) -> bytes:
-    """The workbook as bytes (small reports and tests; the view streams ``write_workbook``'s file)."""
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
-    try:
-        write_workbook(path, cumulative, month, detail_headers, detail_rows, status_columns)
-        with open(path, "rb") as fh:
-            return fh.read()
-    finally:
-        os.unlink(path)

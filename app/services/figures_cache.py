@@ -1,7 +1,8 @@
 """A brief, per-process cache for aggregate figures that are costly at scale (list statistics, the
-dashboard), kept honest by a generation: the ids of the newest FlowEvent and the newest AuditEvent.
+dashboard), kept honest by a generation: the ids of the newest FlowEvent, AuditEvent and Application.
 Every status change writes a FlowEvent in the same transaction as the change; a registry import, a
-sign-in (which may create an enterprise), an export or an API write records an AuditEvent. So a
+sign-in (which may create an enterprise), an export or an API write records an AuditEvent; a new
+draft application (which writes neither) takes the next application id. So a
 cached figure is reused only while none of those has happened since it was computed — and never
 longer than ``FIGURES_CACHE_SECONDS`` (edits that record neither, such as a draft project's
 investment, show within that time).
@@ -24,13 +25,14 @@ _lock = threading.Lock()
 
 
 def generation():
-    """The newest FlowEvent and AuditEvent ids (two primary-key lookups in one query), once per request."""
-    from app.models import AuditEvent, FlowEvent
+    """The newest FlowEvent, AuditEvent and Application ids (primary-key lookups in one query), once per
+    request."""
+    from app.models import Application, AuditEvent, FlowEvent
 
     if has_request_context() and "_figures_generation" in g:
         return g._figures_generation
-    value = tuple(db.session.execute(select(select(func.max(FlowEvent.id)).scalar_subquery(),
-                                            select(func.max(AuditEvent.id)).scalar_subquery())).one())
+    value = tuple(db.session.execute(select(*[select(func.max(model.id)).scalar_subquery()
+                                              for model in (FlowEvent, AuditEvent, Application)])).one())
     if has_request_context():
         g._figures_generation = value
     return value

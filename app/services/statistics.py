@@ -137,8 +137,8 @@ def _count_if(condition):
 
 
 def _grouped(build, keys):
-    """Run ``build(group_column)`` grouped by the policy's insurer and by its broker, and once
-    ungrouped for the total. Returns ({company_id: {key: value}}, {key: value})."""
+    """Run ``build(group_column)`` grouped by the policy's insurer and by its broker; the total is the
+    sum of the insurer rows. Returns ({company_id: {key: value}}, {key: value})."""
     per_company, total = {}, dict.fromkeys(keys, 0)
     for column in (Policy.insurer_id, Policy.broker_id):
         stmt = build(column).where(column.isnot(None)).group_by(column)

@@ -270,9 +270,6 @@ class Page:
     def __init__(self, rows, count, page, pages):
         self.rows, self.count, self.page, self.pages = rows, count, page, pages
 
-    def __iter__(self):  # rows, count, page, pages = paginate(...)
-        return iter((self.rows, self.count, self.page, self.pages))
-
     def window(self, around=2, edge=2):
         """Page numbers to link (0-based) with None for a gap: computed here, not by a template loop
         over every page (50,000 pages at 1M rows)."""
@@ -285,10 +282,6 @@ class Page:
                 out.append(None)
             out.append(p)
         return out
-
-
-def _count_label(count):
-    return count.label if isinstance(count, ListCount) else f"{count:,}"
 
 
 def paginate(stmt, page, size, session=None, scalars=True, ids=None, count=None):

@@ -188,7 +188,8 @@ class DeptProjectView(ScopedModelView):
         rows = [dict(r._mapping) for r in pager.rows]
         return self.render_template(
             "department/projects.html", title=self.list_title, rows=rows, pager=pager, total=pager.count,
-            page=pager.page + 1, pages=pager.pages, size=size, sizes=PAGE_SIZES, filters=filters, columns=PROJECT_COLUMNS,
+            page=pager.page + 1, pages=pager.pages, size=size, sizes=PAGE_SIZES, filters=filters,
+            columns=PROJECT_COLUMNS,
             statuses=ProjectInsuranceStatus.choices(), status_of=choice(ProjectInsuranceStatus),
             can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
 

@@ -152,7 +152,8 @@ class ProjectView(ScopedModelView):
             .where(Application.project_id.in_([p.id for p in rows])).group_by(Application.project_id)).all()) \
             if rows else {}
         return self.render_template(
-            "enterprise/project_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(), statuses=ProjectInsuranceStatus.choices(),
+            "enterprise/project_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(),
+            statuses=ProjectInsuranceStatus.choices(),
             status_choice=ProjectInsuranceStatus, steps={p.id: self.next_step(p, latest.get(p.id)) for p in rows},
             can_add=party_of().kind == P.ENTERPRISE)
 

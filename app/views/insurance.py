@@ -158,8 +158,8 @@ def application_query():
 
 def application_statistics():
     """Count and investment sum per status of the filtered rows (one SQL GROUP BY), cached briefly:
-    at 1M rows an insurer's 50,000 applications take ~200 ms to sum, and the figures change only
-    with a transition (which writes a FlowEvent: the cache key carries the newest one's id)."""
+    at 1M rows an insurer's 50,000 applications take ~200 ms to sum. ``figures_cache`` reuses them only
+    while no application was added and no transition happened since (its generation)."""
     stmt = application_filtered(join_project=True)
     party = party_of()
     key = ("application_statistics", party.kind, party.id, party.sees_all, party.region_prefix, party.user_id,
@@ -261,7 +261,8 @@ class ApplicationView(ScopedModelView):
         rows = pager.rows
         party = party_of()
         return self.render_template(
-            "insurance/application_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(), stats=stats, total=total, statuses=ApplicationStatus.choices(),
+            "insurance/application_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(),
+            stats=stats, total=total, statuses=ApplicationStatus.choices(),
             buttons={a.id: self.row_buttons(a, party) for a in rows}, can_export=self._may("export"),
             status_choice=ApplicationStatus)
 
@@ -482,7 +483,8 @@ class PolicyView(ScopedModelView):
     def list(self):
         pager = _paginate(policy_query())
         return self.render_template(
-            "insurance/policy_list.html", title=self.list_title, rows=pager.rows, pager=pager, args=_args_builder(), status_of=policy_service.display_status, policy_choice=PolicyStatus)
+            "insurance/policy_list.html", title=self.list_title, rows=pager.rows, pager=pager, args=_args_builder(),
+            status_of=policy_service.display_status, policy_choice=PolicyStatus)
 
     @expose("/show/<pk>")
     @has_access
