@@ -3,6 +3,7 @@
 Every value can be overridden by an environment variable of the same name or by a Python file named
 in ``AZX_CONFIG`` (loaded last).
 """
+
 import os
 import secrets
 from datetime import timedelta
@@ -36,9 +37,7 @@ class Config:
     APP_NAME = "安责险信息管理系统"
     APP_THEME = ""
     SECRET_KEY = None  # filled in create_app
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "app.db")
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "app.db"))
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     FILE_STORAGE_ROOT = os.environ.get("FILE_STORAGE_ROOT", os.path.join(INSTANCE_DIR, "files"))
@@ -62,8 +61,9 @@ class Config:
     FAB_CREATE_DB = False  # the schema comes from Alembic (flask db upgrade), never from create_all
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_API_SWAGGER_UI = True
-    FAB_SAFE_REDIRECT_HOSTS = [h.strip() for h in os.environ.get("FAB_SAFE_REDIRECT_HOSTS", "localhost,127.0.0.1").split(",")
-                               if h.strip()]
+    FAB_SAFE_REDIRECT_HOSTS = [
+        h.strip() for h in os.environ.get("FAB_SAFE_REDIRECT_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()
+    ]
     # FAB's own user and password-reset forms use the platform policy (app/security/passwords.py)
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
     FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(_password_policy)
@@ -111,9 +111,12 @@ class Config:
     CA_BUNDLE = os.environ.get("CA_BUNDLE")  # PEM file of the trusted CA certificates
     CA_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CA_TRUSTED_PROXIES", "").split(",") if p.strip()]
     CA_PROXY_HEADER = os.environ.get("CA_PROXY_HEADER", "X-SSL-Client-Cert")
-    CA_PROXY_LOGIN_URL = os.environ.get("CA_PROXY_LOGIN_URL")  # the mTLS entry of the proxy, e.g. https://ca.example/login/ca/proxy
-    CA_CREDIT_CODE_FIELDS = [f.strip() for f in os.environ.get("CA_CREDIT_CODE_FIELDS", "serialNumber,OU").split(",")
-                             if f.strip()]
+    CA_PROXY_LOGIN_URL = os.environ.get(
+        "CA_PROXY_LOGIN_URL"
+    )  # the mTLS entry of the proxy, e.g. https://ca.example/login/ca/proxy
+    CA_CREDIT_CODE_FIELDS = [
+        f.strip() for f in os.environ.get("CA_CREDIT_CODE_FIELDS", "serialNumber,OU").split(",") if f.strip()
+    ]
     CA_CHALLENGE_SECONDS = 120
     CA_TEST_DIR = os.path.join(INSTANCE_DIR, "test-ca")  # `flask ca init-test-ca`; trusted only in DEMO_MODE
 
@@ -163,7 +166,7 @@ def load_config(app, test_config=None):
 def normalise_db_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3 here (psycopg2 is not installed)."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url

@@ -1,5 +1,6 @@
 """Start the platform: migrate, load reference data (and demo data on the embedded default's first
 start), then serve. Usage: python run.py [--host 127.0.0.1] [--port 8080] [--demo] [--no-serve]"""
+
 import argparse
 import os
 import shutil
@@ -52,15 +53,20 @@ def main(argv=None):
         try:
             with db.engine.connect() as conn:
                 conn.execute(text("select 1"))
-        except (OperationalError, Exception) as exc:  # noqa: B014 — any driver error means "unreachable"
-            _fail(f"无法连接数据库 / cannot connect to the database ({app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}): "
-                  f"{str(exc).splitlines()[0]}")
+        except (OperationalError, Exception) as exc:
+            _fail(
+                f"无法连接数据库 / cannot connect to the database ({app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}): "  # noqa: E501
+                f"{str(exc).splitlines()[0]}"
+            )
         from app.cli import initialise
 
         initialise(demo=demo, echo=lambda m: print(m))
     if not (shutil.which("fc-list") and os.popen("fc-list :lang=zh").read().strip()):
-        print("警告 / warning: 未找到中文字体，PDF 报告将无法正确显示中文 / no CJK font found "
-              "(apt-get install fonts-wqy-microhei)", file=sys.stderr)
+        print(
+            "警告 / warning: 未找到中文字体，PDF 报告将无法正确显示中文 / no CJK font found "
+            "(apt-get install fonts-wqy-microhei)",
+            file=sys.stderr,
+        )
     if args.no_serve:
         return
     # Re-create the app so that the permissions written by initialise are read fresh.

@@ -1,4 +1,5 @@
 """The application factory: configuration, extensions, security manager, views. Nothing runs at import."""
+
 import logging
 
 from flask import Flask
@@ -15,7 +16,9 @@ def create_app(test_config=None):
 
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, test_config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     init_logging(app)
 
     with app.app_context():
@@ -34,7 +37,8 @@ def create_app(test_config=None):
             # Before `flask db upgrade` has run there are no permission tables to write to.
             app.config["FAB_UPDATE_PERMS"] = False
         appbuilder = AppBuilder(
-            security_manager_class=PlatformSecurityManager, indexview=HomeView,
+            security_manager_class=PlatformSecurityManager,
+            indexview=HomeView,
             base_template="azx_base.html",
         )
         appbuilder.init_app(app, db.session)

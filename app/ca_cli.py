@@ -1,9 +1,10 @@
 """`flask ca …`: a test CA and client certificates for demos and tests, and the signer for scripted
 signed-challenge logins. The certificates look like many issued in China: the 统一社会信用代码 in the
 subject (serialNumber by default, or OU), no SAN and no AKI."""
+
 import base64
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from cryptography import x509
@@ -18,47 +19,99 @@ FIELD_OIDS = {"serialNumber": NameOID.SERIAL_NUMBER, "OU": NameOID.ORGANIZATIONA
 
 
 def _key(kind):
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "rsa" else ec.generate_private_key(ec.SECP256R1())
+    return (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
 
 
 def make_ca(name="安责险测试CA", key_type="ec", days=3650):
     """A self-signed CA certificate and its key."""
     key = _key(key_type)
-    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+    now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return cert, key
 
 
-def make_client_certificate(ca_cert, ca_key, uscc, name, field="serialNumber", key_type="ec", days=365,
-                            not_before=None, not_after=None, client_auth=True):
+def make_client_certificate(
+    ca_cert,
+    ca_key,
+    uscc,
+    name,
+    field="serialNumber",
+    key_type="ec",
+    days=365,
+    not_before=None,
+    not_after=None,
+    client_auth=True,
+):
     """A client certificate for ``name`` with the credit code ``uscc`` in subject ``field``."""
     key = _key(key_type)
-    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-             x509.NameAttribute(NameOID.COMMON_NAME, name)]
+    attrs = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ]
     if uscc:
         attrs.append(x509.NameAttribute(FIELD_OIDS[field], uscc))
-    start = not_before or datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = not_before or datetime.now(UTC) - timedelta(minutes=5)
     end = not_after or start + timedelta(days=days)
     builder = (
-        x509.CertificateBuilder().subject_name(x509.Name(attrs)).issuer_name(ca_cert.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(end)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attrs))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     )
     if client_auth:
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -71,7 +124,9 @@ def pem_certificate(cert):
 
 def pem_private_key(key):
     """Unencrypted PKCS#8 PEM: what the browser's WebCrypto imports."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def sign_message(key, message):
@@ -152,15 +207,21 @@ def issue(uscc, name, field, days, key_type, password, out, ca_dir):
     _write(stem + ".pem", pem_certificate(cert))
     _write(stem + "-key.pem", pem_private_key(key), 0o600)
     _write(stem + "-login.pem", pem_certificate(cert) + pem_private_key(key), 0o600)
-    p12 = pkcs12.serialize_key_and_certificates(name.encode(), key, cert, [ca_cert],
-                                                serialization.BestAvailableEncryption(password.encode()))
+    p12 = pkcs12.serialize_key_and_certificates(
+        name.encode(), key, cert, [ca_cert], serialization.BestAvailableEncryption(password.encode())
+    )
     _write(stem + ".p12", p12, 0o600)
     click.echo(f"{stem}.pem  {stem}-key.pem  {stem}-login.pem  {stem}.p12")
 
 
 @ca_group.command("sign")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="PKCS#8 PEM private key (or a PKCS#12 file with --p12-password)")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PKCS#8 PEM private key (or a PKCS#12 file with --p12-password)",
+)
 @click.option("--nonce", required=True, help="the nonce from GET /login/ca/nonce")
 @click.option("--p12-password", default=None)
 def sign(key_path, nonce, p12_password):

@@ -1,4 +1,5 @@
 """flask commands. Each domain may add its own group in EXTRA_GROUPS ("module:attribute")."""
+
 import importlib
 
 import click
@@ -7,8 +8,15 @@ from flask.cli import with_appcontext
 
 from .extensions import db
 
-EXTRA_GROUPS = ["app.ca_cli:ca_group", "app.ops_cli:backup_group", "app.ops_cli:audit_group", "app.bench_cli:bench_group",
-                "app.services.policies:policies_cli", "app.orders_cli:orders_group", "app.security_cli:security"]
+EXTRA_GROUPS = [
+    "app.ca_cli:ca_group",
+    "app.ops_cli:backup_group",
+    "app.ops_cli:audit_group",
+    "app.bench_cli:bench_group",
+    "app.services.policies:policies_cli",
+    "app.orders_cli:orders_group",
+    "app.security_cli:security",
+]
 
 
 def upgrade_database():

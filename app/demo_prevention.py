@@ -2,6 +2,7 @@
 enterprise_demo, built through the services as insurer_picc, org_demo, expert_demo and
 enterprise_demo — including a completed one with sign-in, hazards, photos, rectification, both
 reviews and its archived PDF. Does nothing when no such insured policy exists."""
+
 import io
 from datetime import date, timedelta
 
@@ -10,17 +11,32 @@ from werkzeug.datastructures import FileStorage
 
 from .extensions import db
 from .models import AppUser, HazardCategory, MajorHazardStandard, Policy, ServiceItem, TitleLevel
-from .models.enums import PolicyStatus
 from .models.base import utcnow
+from .models.enums import PolicyStatus
 from .services import orders, reviews, visits
 
 HARBIN = (45.7567, 126.6424)
 
 HAZARDS = [
-    ("general", "09", "作业井四周封闭不严，临边未设防护栏杆", "临边防护设施宜定型化、工具式，杆件的规格及连接固定方式应符合规范要求"),
-    ("general", "03", "挖掘机作业区未设置警示标识牌、警戒区", "挖掘机、起重机、打桩机等易发生安全事故的施工现场，应设置警戒区域，悬挂警示标志，非工作人员不得入内"),
+    (
+        "general",
+        "09",
+        "作业井四周封闭不严，临边未设防护栏杆",
+        "临边防护设施宜定型化、工具式，杆件的规格及连接固定方式应符合规范要求",
+    ),
+    (
+        "general",
+        "03",
+        "挖掘机作业区未设置警示标识牌、警戒区",
+        "挖掘机、起重机、打桩机等易发生安全事故的施工现场，应设置警戒区域，悬挂警示标志，非工作人员不得入内",
+    ),
     ("general", "05", "现场开关箱未及时巡检，无巡检记录", "用电各项记录应按规填写，记录应真实有效"),
-    ("major", "10", "深基坑局部土方超挖，支护结构未按方案施工", "立即停止超挖作业，按专项施工方案补强支护并组织第三方监测"),
+    (
+        "major",
+        "10",
+        "深基坑局部土方超挖，支护结构未按方案施工",
+        "立即停止超挖作业，按专项施工方案补强支护并组织第三方监测",
+    ),
 ]
 
 
@@ -49,20 +65,31 @@ def photo_bytes(label, colour, lat=None, lon=None):
 
 
 def site_photo(label, colour, lat=None, lon=None):
-    return FileStorage(stream=io.BytesIO(photo_bytes(label, colour, lat, lon)), filename=f"{label}.jpg",
-                       content_type="image/jpeg")
+    return FileStorage(
+        stream=io.BytesIO(photo_bytes(label, colour, lat, lon)), filename=f"{label}.jpg", content_type="image/jpeg"
+    )
 
 
 def _users():
-    return {u.username: u for u in db.session.query(AppUser).filter(AppUser.username.in_(
-        ["insurer_picc", "org_demo", "expert_demo", "enterprise_demo"]))}
+    return {
+        u.username: u
+        for u in db.session.query(AppUser).filter(
+            AppUser.username.in_(["insurer_picc", "org_demo", "expert_demo", "enterprise_demo"])
+        )
+    }
 
 
 def _order_data(policy, org_id, title_id, items, today, fee, deadline_days=7, place=None):
-    return dict(org_id=org_id, service_item_ids=items, service_place=place or policy.project.address or policy.project_name,
-                start_date=today.isoformat(), end_date=(today + timedelta(days=30)).isoformat(),
-                deadline=(today + timedelta(days=deadline_days)).isoformat(), required_title_id=title_id,
-                fee=str(fee))
+    return dict(
+        org_id=org_id,
+        service_item_ids=items,
+        service_place=place or policy.project.address or policy.project_name,
+        start_date=today.isoformat(),
+        end_date=(today + timedelta(days=30)).isoformat(),
+        deadline=(today + timedelta(days=deadline_days)).isoformat(),
+        required_title_id=title_id,
+        fee=str(fee),
+    )
 
 
 def build(parties, policies=None):
@@ -72,9 +99,16 @@ def build(parties, policies=None):
         return
     insurer_user, enterprise_user = users["insurer_picc"], users["enterprise_demo"]
     if policies is None:
-        policies = db.session.query(Policy).filter(
-            Policy.status == PolicyStatus.ACTIVE, Policy.insurer_id == insurer_user.company_id,
-            Policy.enterprise_id == enterprise_user.enterprise_id).order_by(Policy.id).all()
+        policies = (
+            db.session.query(Policy)
+            .filter(
+                Policy.status == PolicyStatus.ACTIVE,
+                Policy.insurer_id == insurer_user.company_id,
+                Policy.enterprise_id == enterprise_user.enterprise_id,
+            )
+            .order_by(Policy.id)
+            .all()
+        )
     insurer_of = {insurer_user.company_id: insurer_user}
     enterprise_of = {enterprise_user.enterprise_id: enterprise_user}
     policies = [p for p in policies if p.insurer_id in insurer_of and p.enterprise_id in enterprise_of]
@@ -94,8 +128,11 @@ def build(parties, policies=None):
     def new_order(fee=800, deadline_days=7, service=None):
         policy = next(slots)
         insurer = insurer_of[policy.insurer_id]
-        [order] = orders.dispatch(insurer, [policy.id], _order_data(
-            policy, org.org_id, title, service or svc_items, today, fee, deadline_days))
+        [order] = orders.dispatch(
+            insurer,
+            [policy.id],
+            _order_data(policy, org.org_id, title, service or svc_items, today, fee, deadline_days),
+        )
         return order, insurer, enterprise_of[policy.enterprise_id]
 
     def in_service(order):
@@ -105,11 +142,16 @@ def build(parties, policies=None):
 
     def visit(order, hazards):
         visits.sign_in(order.id, expert, site_photo(f"signin-{order.order_no}", (70, 110, 150), *HARBIN))
-        visits.save_report(order.id, expert, dict(
-            service_record="到达施工现场后与项目负责人、专职安全员召开首次会议；查阅安全生产责任制、专项施工方案、"
-                           "特种作业人员证书及安全技术交底记录；现场检查基坑、脚手架、临时用电、起重机械和消防设施。",
-            conclusion="项目安全管理体系基本健全，现场存在的隐患已书面告知施工企业限期整改。",
-            signin_address="项目部门口"))
+        visits.save_report(
+            order.id,
+            expert,
+            dict(
+                service_record="到达施工现场后与项目负责人、专职安全员召开首次会议；查阅安全生产责任制、专项施工方案、"
+                "特种作业人员证书及安全技术交底记录；现场检查基坑、脚手架、临时用电、起重机械和消防设施。",
+                conclusion="项目安全管理体系基本健全，现场存在的隐患已书面告知施工企业限期整改。",
+                signin_address="项目部门口",
+            ),
+        )
         made = []
         for level, cat, desc, suggestion in hazards:
             data = dict(level=level, category_id=cats[cat], description=desc, suggestion=suggestion)
@@ -120,8 +162,12 @@ def build(parties, policies=None):
 
     def rectify_all(hazards, enterprise):
         for h in hazards:
-            visits.rectify(h.id, enterprise, "已按整改建议完成整改，设置定型化防护并补充记录。",
-                           [site_photo(f"rectified-{h.seq}", (60, 140, 80))])
+            visits.rectify(
+                h.id,
+                enterprise,
+                "已按整改建议完成整改，设置定型化防护并补充记录。",
+                [site_photo(f"rectified-{h.seq}", (60, 140, 80))],
+            )
 
     # 已完成: the whole chain with hazards, a returned rectification, both reviews and the archived PDF.
     order, insurer, enterprise = new_order(fee=1500)
@@ -133,8 +179,12 @@ def build(parties, policies=None):
     for h in hazards[:-1]:
         visits.verify(h.id, expert, True, "现场复查合格")
     visits.verify(hazards[-1].id, expert, False, "支护补强未完成，第三方监测报告缺失")
-    visits.rectify(hazards[-1].id, enterprise, "已完成支护补强，并委托第三方监测单位进场监测。",
-                   [site_photo("rectified-again", (60, 150, 90))])
+    visits.rectify(
+        hazards[-1].id,
+        enterprise,
+        "已完成支护补强，并委托第三方监测单位进场监测。",
+        [site_photo("rectified-again", (60, 150, 90))],
+    )
     visits.submit_rectification(order.id, enterprise)
     visits.verify(hazards[-1].id, expert, True, "复查合格，监测数据正常")
     reviews.review(order.id, org, True, "报告内容完整，隐患整改闭环，同意通过。")

@@ -6,6 +6,7 @@ rolls the session back and drops it, so the next request starts clean; the engin
 replaces dead connections, so the application recovers by itself when the database is back.
 JSON clients (/api/) get a JSON body with the same message.
 """
+
 import logging
 
 from flask import jsonify, render_template, request
@@ -32,7 +33,7 @@ def _page(code):
         return jsonify(message=message, status=code), code
     try:
         return render_template("errors/error.html", code=code, title=title, message=message), code
-    except Exception:  # noqa: BLE001 - the error page itself must never fail
+    except Exception:
         return f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{message}</p>", code
 
 
@@ -41,11 +42,11 @@ def _drop_session():
 
     try:
         db.session.rollback()
-    except Exception:  # noqa: BLE001 - the connection may be gone
+    except Exception:
         pass
     try:
         db.session.remove()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
@@ -70,7 +71,7 @@ def register_error_handlers(app):
 
         try:
             db.session.remove()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("session close failed after a database error; connection discarded")
             db.session.registry.clear()
 

@@ -1,4 +1,5 @@
 """Extension singletons. AppBuilder itself is created per app in create_app (see FAB_NOTES)."""
+
 from flask_appbuilder.models.sqla import Model
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_migrate import Migrate

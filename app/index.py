@@ -16,7 +16,7 @@ class HomeView(IndexView):
         if user is not None and user.is_authenticated:
             sm = self.appbuilder.sm
             for item in self.appbuilder.menu.get_list():
-                for child in (item.childs or [item]):
+                for child in item.childs or [item]:
                     if child.name in MENU and sm.has_access("menu_access", child.name) and child.get_url():
                         return redirect(child.get_url())
         return self.render_template(self.index_template, appbuilder=self.appbuilder)

@@ -6,13 +6,14 @@ response header. With LOG_FORMAT=json every log record is one JSON object per li
 (journald / a log shipper reads it) carrying the request id, and each request adds one access line
 (method, path, status, milliseconds, user id); LOG_REQUESTS=0 turns the access line off.
 """
+
 import json
 import logging
 import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
 
@@ -42,7 +43,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record):
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -91,9 +92,17 @@ def init_logging(app):
         if request_id and log_requests():
             user = g.get("user")
             access_log.info(
-                "%s %s %s", request.method, request.path, response.status_code,
-                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                       "ms": round((time.perf_counter() - g.request_started) * 1000, 1),
-                       "user_id": getattr(user, "id", None), "remote_addr": request.remote_addr},
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - g.request_started) * 1000, 1),
+                    "user_id": getattr(user, "id", None),
+                    "remote_addr": request.remote_addr,
+                },
             )
         return response

@@ -20,6 +20,7 @@ replaces the database (``pg_restore --clean --if-exists --single-transaction``, 
 API into the live file), writes the files back through app.storage and compares row counts and file
 hashes with the manifest. Stop the web and the timers while restoring.
 """
+
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ import re
 import sqlite3
 import subprocess
 import tarfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
@@ -49,6 +50,7 @@ audit_group = AppGroup("audit", help="The security audit log.")
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def member_key(name):
     """The storage key of a tar member named "<first two characters>/<key>", or None if malformed."""
@@ -114,8 +116,9 @@ def _snapshot_facts(execute, dialect):
     """Row counts, Alembic revision and stored-file (key, sha256) pairs, read through ``execute``."""
     tables = _tables(execute, dialect)
     counts = {t: execute(f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
-    revision = sorted(r[0] for r in execute("SELECT version_num FROM alembic_version")) \
-        if "alembic_version" in tables else []
+    revision = (
+        sorted(r[0] for r in execute("SELECT version_num FROM alembic_version")) if "alembic_version" in tables else []
+    )
     files = execute("SELECT key, sha256 FROM stored_file ORDER BY key") if "stored_file" in tables else []
     return counts, revision, [(k, s) for k, s in files]
 
@@ -145,13 +148,14 @@ def _pack_files(files, tar_path):
 
 # ---------------------------------------------------------------- backup create
 
+
 def create_backup(out_dir, echo=click.echo):
     url = _url()
     dialect = _dialect(url)
     if os.path.exists(out_dir) and os.listdir(out_dir):
         raise click.ClickException(f"{out_dir} exists and is not empty")
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     tar_path = os.path.join(out_dir, FILES_TAR)
     db.session.remove()
 
@@ -165,8 +169,7 @@ def create_backup(out_dir, echo=click.echo):
             conn.read_only = True
             snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
             counts, revision, files = _snapshot_facts(lambda sql: conn.execute(sql).fetchall(), dialect)
-            _run(["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--file", dump_path,
-                  "--dbname", dsn], env)
+            _run(["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--file", dump_path, "--dbname", dsn], env)
             packed, missing, mismatched = _pack_files(files, tar_path)
             conn.rollback()
     else:
@@ -196,16 +199,23 @@ def create_backup(out_dir, echo=click.echo):
     with open(tmp, "w") as fh:
         json.dump(manifest, fh, indent=2, ensure_ascii=False)
     os.replace(tmp, os.path.join(out_dir, MANIFEST))
-    seconds = (datetime.now(timezone.utc) - started).total_seconds()
-    echo(f"backup written to {out_dir} in {seconds:.1f} s: {dialect} {manifest['database']['bytes']} bytes, "
-         f"{sum(counts.values())} rows in {len(counts)} tables, {packed} files "
-         f"({manifest['files']['bytes']} bytes)")
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    echo(
+        f"backup written to {out_dir} in {seconds:.1f} s: {dialect} {manifest['database']['bytes']} bytes, "
+        f"{sum(counts.values())} rows in {len(counts)} tables, {packed} files "
+        f"({manifest['files']['bytes']} bytes)"
+    )
     return manifest
 
 
 @backup_group.command("create")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="a new (or empty) directory for the backup")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="a new (or empty) directory for the backup",
+)
 def backup_create(out_dir):
     """Back up the database and the file store into one directory with a manifest."""
     manifest = create_backup(out_dir)
@@ -213,10 +223,12 @@ def backup_create(out_dir):
     if problems:
         raise click.ClickException(
             f"backup written, but {len(manifest['files']['missing'])} file(s) were missing from the store and "
-            f"{len(manifest['files']['mismatched'])} differ from their recorded sha256 (see manifest.json)")
+            f"{len(manifest['files']['mismatched'])} differ from their recorded sha256 (see manifest.json)"
+        )
 
 
 # ---------------------------------------------------------------- backup restore
+
 
 def verify_backup(backup_dir):
     """Check manifest, checksums and tar member names; return the manifest. Changes nothing."""
@@ -253,14 +265,27 @@ def restore_backup(backup_dir, echo=click.echo):
     dialect = _dialect(url)
     if manifest["dialect"] != dialect:
         raise click.ClickException(f"the backup is of {manifest['dialect']}, this database is {dialect}")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     db.session.remove()
     db.engine.dispose()  # no pooled connection may hold a lock the restore waits for
     dump_path = os.path.join(backup_dir, os.path.basename(manifest["database"]["file"]))
     if dialect == "postgresql":
         dsn, env = pg_connection_args(url)
-        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-              "--exit-on-error", "--dbname", dsn, dump_path], env)
+        _run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                "--dbname",
+                dsn,
+                dump_path,
+            ],
+            env,
+        )
     else:
         source = sqlite3.connect(f"file:{dump_path}?mode=ro", uri=True)
         target = sqlite3.connect(_sqlite_path(url))
@@ -281,9 +306,11 @@ def restore_backup(backup_dir, echo=click.echo):
             restored += 1
 
     problems = check_restored(manifest)
-    seconds = (datetime.now(timezone.utc) - started).total_seconds()
-    echo(f"restored {sum(manifest['row_counts'].values())} rows in {len(manifest['row_counts'])} tables and "
-         f"{restored} files from {backup_dir} in {seconds:.1f} s")
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    echo(
+        f"restored {sum(manifest['row_counts'].values())} rows in {len(manifest['row_counts'])} tables and "
+        f"{restored} files from {backup_dir} in {seconds:.1f} s"
+    )
     if problems:
         raise click.ClickException("restore finished with differences: " + "; ".join(problems[:10]))
 
@@ -327,6 +354,7 @@ def backup_restore(backup_dir, yes):
 
 # ---------------------------------------------------------------- audit purge
 
+
 def purge_audit(days):
     """Delete audit events older than ``days`` days; one plain DELETE, safe to run on two machines at once."""
     from .models import AuditEvent
@@ -338,15 +366,22 @@ def purge_audit(days):
     )
     deleted = result.rowcount
     if deleted:
-        db.session.add(AuditEvent(action="audit_purge", result="ok", username="system",
-                                  detail=f"deleted {deleted} events before {cutoff:%Y-%m-%d %H:%M:%S} UTC"))
+        db.session.add(
+            AuditEvent(
+                action="audit_purge",
+                result="ok",
+                username="system",
+                detail=f"deleted {deleted} events before {cutoff:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        )
     db.session.commit()
     return deleted, cutoff
 
 
 @audit_group.command("purge")
-@click.option("--days", type=click.IntRange(min=1), default=None,
-              help="keep this many days (default: AUDIT_RETENTION_DAYS, 180)")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=None, help="keep this many days (default: AUDIT_RETENTION_DAYS, 180)"
+)
 def audit_purge(days):
     """Delete audit events older than the retention period."""
     days = days or int(current_app.config.get("AUDIT_RETENTION_DAYS", 180))

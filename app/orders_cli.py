@@ -6,6 +6,7 @@ Run check-timeouts once a day (or more often) from cron, e.g.
 
 It is idempotent: an order already marked 超时 is not touched again.
 """
+
 from datetime import date
 
 import click

@@ -1,4 +1,5 @@
 """`flask security check`: refuses a production configuration that is not fit to face users."""
+
 import os
 
 import click
@@ -7,8 +8,18 @@ from flask.cli import with_appcontext
 
 # Values that ship in examples, tests or the demo: never a production key.
 KNOWN_WEAK_KEYS = {
-    "test-secret-key-not-for-production", "dev", "development", "secret", "changeme", "change-me",
-    "please-change-me", "insecure", "demo", "Demo@2026", "thisisasecretkey", "\2\1thisismyscretkey\1\2\\e\\y\\y\\h",
+    "test-secret-key-not-for-production",
+    "dev",
+    "development",
+    "secret",
+    "changeme",
+    "change-me",
+    "please-change-me",
+    "insecure",
+    "demo",
+    "Demo@2026",
+    "thisisasecretkey",
+    "\2\1thisismyscretkey\1\2\\e\\y\\y\\h",
 }
 MIN_KEY = 32
 

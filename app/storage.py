@@ -4,10 +4,12 @@ Files are written under random keys below FILE_STORAGE_ROOT by the backend named
 FILE_STORAGE_BACKEND ("local", the only one so far: a folder). When several workers or machines serve
 the app, FILE_STORAGE_ROOT is one shared volume (NFS, CephFS, a mounted block device on a single
 machine) mounted at the same path everywhere: every process reads what any other wrote, because the
-key is the only name and writes are atomic renames (see docs/deploy.md). A file saved during a database transaction is tied to it: when the
+key is the only name and writes are atomic renames (see docs/deploy.md). A file saved during a
+database transaction is tied to it: when the
 transaction rolls back the file is deleted, so no file outlives a failed save; a file is marked for
 deletion and removed only after the commit, so no row ever points at nothing.
 """
+
 import hashlib
 import io
 import os
@@ -34,17 +36,32 @@ MAX_EDGE = 4096
 _DOC = ({PDF, "image/jpeg", "image/png"}, 10 * MB)
 _IMG = ({"image/jpeg", "image/png"}, 10 * MB)
 UPLOAD_RULES = {
-    "business_license": _DOC, "qualification": _DOC, "legal_id_qr": _DOC, "legal_id_front": _DOC,
-    "legal_id_back": _DOC, "safety_permit": _DOC, "contract": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
-    "construction_qualification": _DOC, "agreement": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
-    "policy_file": ({PDF}, 20 * MB), "agreement_file": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
-    "expert_id": _DOC, "expert_cert": _DOC, "signin_photo": ({"image/jpeg", "image/png"}, 15 * MB),
-    "hazard_photo": _IMG, "rectification_photo": _IMG, "report_pdf": ({PDF}, 50 * MB),
+    "business_license": _DOC,
+    "qualification": _DOC,
+    "legal_id_qr": _DOC,
+    "legal_id_front": _DOC,
+    "legal_id_back": _DOC,
+    "safety_permit": _DOC,
+    "contract": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "construction_qualification": _DOC,
+    "agreement": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "policy_file": ({PDF}, 20 * MB),
+    "agreement_file": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
+    "expert_id": _DOC,
+    "expert_cert": _DOC,
+    "signin_photo": ({"image/jpeg", "image/png"}, 15 * MB),
+    "hazard_photo": _IMG,
+    "rectification_photo": _IMG,
+    "report_pdf": ({PDF}, 50 * MB),
     "report_scan": ({PDF, "image/jpeg", "image/png"}, 20 * MB),
     "registry_import": ({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, 30 * MB),
 }
-EXTENSIONS = {PDF: ".pdf", "image/jpeg": ".jpg", "image/png": ".png",
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
+EXTENSIONS = {
+    PDF: ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
 
 
 class UploadError(ValueError):
@@ -68,8 +85,10 @@ def sniff(head: bytes) -> str | None:
 
 # Names that make a PDF active (scripts, launched programs, attachments, rich media, XFA forms, actions
 # run on open or on events). PDF names are case-sensitive; #xx escapes are decoded first.
-_PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|EmbeddedFiles?|Launch|RichMedia|XFA|AA|SubmitForm|ImportData|GoToE)"
-                         rb"(?![A-Za-z0-9])")
+_PDF_ACTIVE = re.compile(
+    rb"/(JavaScript|JS|EmbeddedFiles?|Launch|RichMedia|XFA|AA|SubmitForm|ImportData|GoToE)"
+    rb"(?![A-Za-z0-9])"
+)
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
 _PDF_INFLATE_CAP = 64 * MB
@@ -84,10 +103,10 @@ def _check_pdf(data: bytes):
     outside, last = [], 0
     inflated, budget = [], _PDF_INFLATE_CAP
     for match in _PDF_STREAM.finditer(data):
-        outside.append(data[last:match.start(1)])
+        outside.append(data[last : match.start(1)])
         last = match.end(1)
-        header = data[max(0, match.start() - 2048):match.start()]
-        header = header[header.rfind(b" obj"):] if b" obj" in header else header
+        header = data[max(0, match.start() - 2048) : match.start()]
+        header = header[header.rfind(b" obj") :] if b" obj" in header else header
         if b"/ObjStm" not in _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), header):
             continue
         try:
@@ -131,8 +150,7 @@ def _check_xlsx(data: bytes):
 # File names: a display name only, yet a hostile one is refused outright rather than quietly changed.
 MAX_NAME = 200
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-_NAME_EXTENSIONS = {PDF: {".pdf"}, "image/jpeg": {".jpg", ".jpeg", ".jpe"}, "image/png": {".png"},
-                    XLSX: {".xlsx"}}
+_NAME_EXTENSIONS = {PDF: {".pdf"}, "image/jpeg": {".jpg", ".jpeg", ".jpe"}, "image/png": {".png"}, XLSX: {".xlsx"}}
 
 
 def check_name(name: str, content_type: str | None = None):
@@ -193,8 +211,11 @@ def _decode_and_reencode(data: bytes, content_type: str) -> tuple[bytes, str, di
 def clean_name(name: str) -> str:
     """A display name only (never a path): no directories, control or bidi characters, ≤ 120 chars."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e"
-                   "\u2066\u2067\u2068\u2069\u200e\u200f")
+    name = "".join(
+        ch
+        for ch in name
+        if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+    )
     name = name.strip().lstrip(".")
     if len(name) > 120:
         stem, dot, ext = name.rpartition(".")
@@ -308,8 +329,9 @@ def _finish_files(session):
             get_storage().delete(key)
 
 
-def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=None, owner=None,
-                validate=True, keep_exif=False):
+def store_bytes(
+    session, data: bytes, original_name: str, kind: str, user_id=None, owner=None, validate=True, keep_exif=False
+):
     """Validate and store bytes; return the (pending) StoredFile row. Raises UploadError.
 
     The caller commits (or rolls back) the surrounding transaction.
@@ -323,8 +345,12 @@ def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=Non
     if ctype == "application/zip" and kind == "registry_import":
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if ctype not in allowed:
-        raise UploadError(_("文件类型不允许：仅接受 %(types)s",
-                            types="、".join(sorted(EXTENSIONS[t].lstrip(".").upper() for t in allowed))))
+        raise UploadError(
+            _(
+                "文件类型不允许：仅接受 %(types)s",
+                types="、".join(sorted(EXTENSIONS[t].lstrip(".").upper() for t in allowed)),
+            )
+        )
     check_name(original_name, ctype)
     exif = None
     if validate and ctype in IMAGE_TYPES:
@@ -336,8 +362,15 @@ def store_bytes(session, data: bytes, original_name: str, kind: str, user_id=Non
     key = secrets.token_hex(20) + EXTENSIONS.get(ctype, "")
     get_storage().write(key, data)
     session.info.setdefault("azx_new_files", []).append(key)
-    row = StoredFile(key=key, original_name=clean_name(original_name), content_type=ctype, size=len(data),
-                     sha256=hashlib.sha256(data).hexdigest(), kind=kind, uploaded_by_id=user_id)
+    row = StoredFile(
+        key=key,
+        original_name=clean_name(original_name),
+        content_type=ctype,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=kind,
+        uploaded_by_id=user_id,
+    )
     if owner is not None:
         attach(row, owner)
     session.add(row)
@@ -350,8 +383,9 @@ def store_upload(session, file_storage, kind, user_id=None, owner=None, keep_exi
     """Store a werkzeug FileStorage (from a form), reading at most the kind's cap + 1 byte."""
     _allowed, cap = UPLOAD_RULES[kind]
     data = file_storage.stream.read(cap + 1)
-    return store_bytes(session, data, file_storage.filename or "", kind, user_id=user_id, owner=owner,
-                       keep_exif=keep_exif)
+    return store_bytes(
+        session, data, file_storage.filename or "", kind, user_id=user_id, owner=owner, keep_exif=keep_exif
+    )
 
 
 def attach(stored_file, owner):

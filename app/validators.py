@@ -4,6 +4,7 @@ The plain functions raise ``ValidationError`` (a ValueError) so an import can co
 the WTForms classes at the bottom re-raise them as ``wtforms.validators.ValidationError``.
 Messages are lazy so that they render in the user's language at display time.
 """
+
 import re
 import unicodedata
 

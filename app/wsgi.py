@@ -5,6 +5,7 @@ limits) comes from X-Forwarded-For and the scheme (secure cookies, redirects) fr
 Nothing happens at import except building the app, which each gunicorn worker does for itself
 (preload_app is off).
 """
+
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import create_app

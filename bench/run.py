@@ -11,6 +11,7 @@ database is used as it is (seeded first when it holds fewer than --scale project
 
 Writes --out (bench/results.json) and docs/benchmarks.md.
 """
+
 import argparse
 import json
 import os
@@ -100,24 +101,32 @@ def stock_view_class(view):
     from flask_appbuilder.models.sqla.interface import SQLAInterface
 
     from app.security.scope import ScopeFilter
-
     from app.views.datamodel import SEARCH_TEXT
 
     cls = type(view)
     # Relation filters to large tables are left out of the stock search form: stock FAB renders every
     # row of the related table into it on each list page (26 s a page at 50,000 projects), which would
     # make the comparison meaningless and the run endless. This favours stock FAB.
-    search = [c for c in view.search_columns
-              if not (view.datamodel.is_relation(c) and view.datamodel.get_related_model(c).__name__ in SEARCH_TEXT)]
+    search = [
+        c
+        for c in view.search_columns
+        if not (view.datamodel.is_relation(c) and view.datamodel.get_related_model(c).__name__ in SEARCH_TEXT)
+    ]
     if "region_code" in view.datamodel.obj.__table__.columns and "region_code" not in search:
         search.append("region_code")  # the city filter (开头是 2301) of the filtered department list
     base_filters = [["id", ScopeFilter, None]] + [list(f) for f in (cls.base_filters or []) if f[1] is not ScopeFilter]
     attrs = dict(
-        datamodel=SQLAInterface(view.datamodel.obj), route_base="/stock" + view.route_base,
-        list_columns=list(view.list_columns), search_columns=search,
-        label_columns=dict(cls.label_columns or {}), formatters_columns=dict(cls.formatters_columns or {}),
-        base_order=view.base_order, base_filters=base_filters, list_title=view.list_title,
-        class_permission_name=view.class_permission_name, method_permission_name=dict(view.method_permission_name),
+        datamodel=SQLAInterface(view.datamodel.obj),
+        route_base="/stock" + view.route_base,
+        list_columns=list(view.list_columns),
+        search_columns=search,
+        label_columns=dict(cls.label_columns or {}),
+        formatters_columns=dict(cls.formatters_columns or {}),
+        base_order=view.base_order,
+        base_filters=base_filters,
+        list_title=view.list_title,
+        class_permission_name=view.class_permission_name,
+        method_permission_name=dict(view.method_permission_name),
         base_permissions=list(view.base_permissions or []),
     )
     return type("Stock" + cls.__name__, (ModelView,), attrs)
@@ -126,8 +135,13 @@ def stock_view_class(view):
 def build_app(url):
     from app import create_app
 
-    config = {"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "DEMO_MODE": True,
-              "SECRET_KEY": "bench-secret-key", "FILE_STORAGE_ROOT": tempfile.mkdtemp(prefix="azx-bench-")}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "DEMO_MODE": True,
+        "SECRET_KEY": "bench-secret-key",
+        "FILE_STORAGE_ROOT": tempfile.mkdtemp(prefix="azx-bench-"),
+    }
     app = create_app(config)
     ours = {type(v).__name__: v for v in app.appbuilder.baseviews}
     stock = {}
@@ -177,8 +191,10 @@ def filtered_args(view, flt):
     filters = getattr(view, "_filters", None)
     if filters is not None:
         search = filters.get_search_filters()
-        for column, wanted, value in (("region_code", "FilterStartsWith", city),
-                                      ("insurance_status", "FilterEqual", status)):
+        for column, wanted, value in (
+            ("region_code", "FilterStartsWith", city),
+            ("insurance_status", "FilterEqual", status),
+        ):
             for i, flt_obj in enumerate(search.get(column, [])):
                 if type(flt_obj).__name__ == wanted:
                     parts.append(f"_flt_{i}_{column}={value}")
@@ -254,14 +270,16 @@ def measure_lists(app, ours, stock, reps, stock_reps):
         # the stock view's own filter indices (its search form may list the columns in another order)
         stock_extra = "&".join(p for p in filtered_args(stock_view, flt).split("&") if p.startswith("_flt_"))
         stock_base = f"{stock_view.route_base}/list/?psize_{stock_name}={PSIZE}" + (
-            f"&{stock_extra}" if stock_extra else "")
+            f"&{stock_extra}" if stock_extra else ""
+        )
         client.get(our_base)
         # the deep page: DEEP_OFFSET rows in, or the deepest page that still has rows — found on the
         # stock view, which answers an empty page past the end (ours would show the last page instead)
         deep = DEEP_OFFSET // PSIZE
-        while deep > 1 and not (rows_on(client.get(f"{stock_base}&page_{stock_name}={deep}").data)
-                                and shows_page(client.get(f"{our_base}&page_{view_name}={deep}&page={deep + 1}"
-                                                          ).data, deep)):
+        while deep > 1 and not (
+            rows_on(client.get(f"{stock_base}&page_{stock_name}={deep}").data)
+            and shows_page(client.get(f"{our_base}&page_{view_name}={deep}&page={deep + 1}").data, deep)
+        ):
             deep //= 2
         for label, page in (("first", 0), (f"deep ({deep * PSIZE:,} rows in)", deep)):
             our_url = our_base + (f"&page_{view_name}={page}&page={page + 1}" if page else "")
@@ -276,14 +294,21 @@ def measure_lists(app, ours, stock, reps, stock_reps):
             stock_queries = len(statements)
             stock_samples = time_get(client, stock_url, stock_reps)
             entry = {
-                "name": name, "page": label, "rows": rows_on(response.data),
-                "ours_ms_median": summary(ours_samples)[0], "ours_ms_p95": summary(ours_samples)[1],
-                "stock_ms_median": summary(stock_samples)[0], "floor_ms_median": floor_ms(engine, page_sql, reps),
-                "queries": queries, "stock_queries": stock_queries,
+                "name": name,
+                "page": label,
+                "rows": rows_on(response.data),
+                "ours_ms_median": summary(ours_samples)[0],
+                "ours_ms_p95": summary(ours_samples)[1],
+                "stock_ms_median": summary(stock_samples)[0],
+                "floor_ms_median": floor_ms(engine, page_sql, reps),
+                "queries": queries,
+                "stock_queries": stock_queries,
             }
             entry["speedup"] = round(entry["stock_ms_median"] / max(entry["ours_ms_median"], 0.01), 1)
-            log(f"{name} {label}: ours {entry['ours_ms_median']} ms ({queries} q), stock "
-                f"{entry['stock_ms_median']} ms ({stock_queries} q), floor {entry['floor_ms_median']} ms")
+            log(
+                f"{name} {label}: ours {entry['ours_ms_median']} ms ({queries} q), stock "
+                f"{entry['stock_ms_median']} ms ({stock_queries} q), floor {entry['floor_ms_median']} ms"
+            )
             results.append(entry)
     return results
 
@@ -338,16 +363,27 @@ print(json.dumps({{"seconds": seconds, "peak_rss_mb": max(peak[0], base_rss), "b
 def measure_exports(url, rows):
     results = []
     for fmt in ("xlsx", "csv"):
-        out = subprocess.run([sys.executable, "-c", EXPORT_CHILD.format(root=ROOT), url, fmt, str(rows)],
-                             capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", EXPORT_CHILD.format(root=ROOT), url, fmt, str(rows)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if out.returncode != 0:
             raise SystemExit(f"export {fmt} failed:\n{out.stderr}")
         data = json.loads(out.stdout.strip().splitlines()[-1])
-        entry = {"name": f"保单台帐 {fmt} ({rows:,} rows)", "seconds": round(data["seconds"], 2),
-                 "peak_rss_mb": round(data["peak_rss_mb"], 1), "base_rss_mb": round(data["base_rss_mb"], 1),
-                 "export_rss_mb": round(data["peak_rss_mb"] - data["base_rss_mb"], 1), "bytes": data["bytes"]}
-        log(f"export {fmt}: {entry['seconds']} s, peak RSS {entry['peak_rss_mb']} MB "
-            f"(before the export {entry['base_rss_mb']} MB)")
+        entry = {
+            "name": f"保单台帐 {fmt} ({rows:,} rows)",
+            "seconds": round(data["seconds"], 2),
+            "peak_rss_mb": round(data["peak_rss_mb"], 1),
+            "base_rss_mb": round(data["base_rss_mb"], 1),
+            "export_rss_mb": round(data["peak_rss_mb"] - data["base_rss_mb"], 1),
+            "bytes": data["bytes"],
+        }
+        log(
+            f"export {fmt}: {entry['seconds']} s, peak RSS {entry['peak_rss_mb']} MB "
+            f"(before the export {entry['base_rss_mb']} MB)"
+        )
         results.append(entry)
     return results
 
@@ -368,8 +404,13 @@ def measure_statistics(app, reps):
             raise SystemExit(f"GET {url} answered {first.status_code}")
         detail_rows = _detail_rows(first.data)
         samples = time_get(client, url, min(reps, 3))  # a workbook of 10⁵ rows takes seconds each
-        results.append({"name": f"{label}统计 workbook", "seconds": round(summary(samples)[0] / 1000, 3),
-                        "detail_rows": detail_rows})
+        results.append(
+            {
+                "name": f"{label}统计 workbook",
+                "seconds": round(summary(samples)[0] / 1000, 3),
+                "detail_rows": detail_rows,
+            }
+        )
         log(f"statistics {report}: {results[-1]['seconds']} s ({detail_rows:,} detail rows)")
     url = "/dashboard/data"
     app.config["FIGURES_CACHE_SECONDS"] = 0
@@ -420,7 +461,9 @@ def list_urls(ours):
         view = ours.get(view_name)
         if view is not None:
             extra = filtered_args(view, flt)
-            urls.append((username, f"{view.route_base}/list/?psize_{view_name}={PSIZE}" + (f"&{extra}" if extra else "")))
+            urls.append(
+                (username, f"{view.route_base}/list/?psize_{view_name}={PSIZE}" + (f"&{extra}" if extra else ""))
+            )
     return urls
 
 
@@ -452,9 +495,24 @@ def measure_throughput(url, ours, seconds, workers=4):
     extra.close()
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret-key", DEMO_MODE="1", AZX_CONFIG=extra.name)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         import requests
 
@@ -478,20 +536,32 @@ def measure_throughput(url, ours, seconds, workers=4):
         if wrk:
             lines = "\n".join(
                 'requests[#requests + 1] = wrk.format("GET", %s, {["Cookie"] = %s})'
-                % (json.dumps(path), json.dumps(cookies[username])) for username, path in urls)
+                % (json.dumps(path), json.dumps(cookies[username]))
+                for username, path in urls
+            )
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
                 fh.write(WRK_LUA % lines)
-            out = subprocess.run([wrk, "-t2", "-c8", f"-d{seconds}s", "--timeout", "30s", "-s", fh.name, base],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [wrk, "-t2", "-c8", f"-d{seconds}s", "--timeout", "30s", "-s", fh.name, base],
+                capture_output=True,
+                text=True,
+            )
             os.unlink(fh.name)
             found = re.search(r"WRK-RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out.stdout)
             if not found:
                 raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
             total, status_errors, socket_errors, p95_us, duration_us = map(int, found.groups())
-            result = {"workers": workers, "requests_per_s": round(total / (duration_us / 1e6), 1),
-                      "p95_ms": round(p95_us / 1000, 1), "errors": status_errors + socket_errors,
-                      "http_errors": status_errors, "socket_errors": socket_errors,
-                      "requests": total, "seconds": seconds, "client": "wrk -t2 -c8 --timeout 30s"}
+            result = {
+                "workers": workers,
+                "requests_per_s": round(total / (duration_us / 1e6), 1),
+                "p95_ms": round(p95_us / 1000, 1),
+                "errors": status_errors + socket_errors,
+                "http_errors": status_errors,
+                "socket_errors": socket_errors,
+                "requests": total,
+                "seconds": seconds,
+                "client": "wrk -t2 -c8 --timeout 30s",
+            }
         else:
             result = threaded_load(base, urls, cookies, seconds, workers)
         log(f"throughput: {result}")
@@ -531,9 +601,15 @@ def threaded_load(base, urls, cookies, seconds, workers, threads=8):
         t.start()
     for t in pool:
         t.join()
-    return {"workers": workers, "requests_per_s": round(len(latencies) / seconds, 1),
-            "p95_ms": summary(latencies)[1], "errors": errors[0], "requests": len(latencies), "seconds": seconds,
-            "client": f"Python threads ({threads})"}
+    return {
+        "workers": workers,
+        "requests_per_s": round(len(latencies) / seconds, 1),
+        "p95_ms": summary(latencies)[1],
+        "errors": errors[0],
+        "requests": len(latencies),
+        "seconds": seconds,
+        "client": f"Python threads ({threads})",
+    }
 
 
 # -- the report ----------------------------------------------------------------------------------------
@@ -544,9 +620,13 @@ def machine():
         except OSError:
             return ""
 
-    return {"nproc": run("nproc"), "free_h": run("free -h"), "load_before": run("cat /proc/loadavg"),
-            "cpu": run("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
-            "python": platform.python_version()}
+    return {
+        "nproc": run("nproc"),
+        "free_h": run("free -h"),
+        "load_before": run("cat /proc/loadavg"),
+        "cpu": run("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+        "python": platform.python_version(),
+    }
 
 
 def write_markdown(path, result):
@@ -579,15 +659,22 @@ def write_markdown(path, result):
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for e in result["lists"]:
-        lines.append(f"| {e['name']} | {e['page']} | {e['rows']} | {e['ours_ms_median']} | {e['ours_ms_p95']} | "
-                     f"{e['stock_ms_median']} | {e['floor_ms_median']} | {e['speedup']}× | {e['queries']} | "
-                     f"{e['stock_queries']} |")
-    lines += ["", "## Exports (保单台帐, a child process each)", "",
-              "What `LedgerView.export` runs (the ledger's statement and columns, as the admin, first 100,000 rows "
-              "of its order) in a child process; the export's own memory is the peak RSS less the RSS of the "
-              "process with the app loaded, before the export.", "",
-              "| export | seconds | export's own RSS MB | peak RSS MB | RSS before the export MB |",
-              "|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {e['name']} | {e['page']} | {e['rows']} | {e['ours_ms_median']} | {e['ours_ms_p95']} | "
+            f"{e['stock_ms_median']} | {e['floor_ms_median']} | {e['speedup']}× | {e['queries']} | "
+            f"{e['stock_queries']} |"
+        )
+    lines += [
+        "",
+        "## Exports (保单台帐, a child process each)",
+        "",
+        "What `LedgerView.export` runs (the ledger's statement and columns, as the admin, first 100,000 rows "
+        "of its order) in a child process; the export's own memory is the peak RSS less the RSS of the "
+        "process with the app loaded, before the export.",
+        "",
+        "| export | seconds | export's own RSS MB | peak RSS MB | RSS before the export MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for e in result["exports"]:
         own = e.get("export_rss_mb", round(e["peak_rss_mb"] - e["base_rss_mb"], 1))
         lines.append(f"| {e['name']} | {e['seconds']} | {own} | {e['peak_rss_mb']} | {e['base_rss_mb']} |")
@@ -597,8 +684,10 @@ def write_markdown(path, result):
         lines.append(f"- {e['name']}: {e['seconds']} s{rows}")
     if result["dashboard_ms_median"] is not None:
         cold = result.get("dashboard_cold_ms_median")
-        lines.append(f"- 数据大屏 (/dashboard/data): {result['dashboard_ms_median']} ms median as served (figures "
-                     f"cached until the next transition)" + (f"; {cold} ms computed afresh" if cold else ""))
+        lines.append(
+            f"- 数据大屏 (/dashboard/data): {result['dashboard_ms_median']} ms median as served (figures "
+            f"cached until the next transition)" + (f"; {cold} ms computed afresh" if cold else "")
+        )
     else:
         lines.append("- 数据大屏: not measured")
     for note in result["notes"]:
@@ -606,9 +695,11 @@ def write_markdown(path, result):
     t = result["throughput"]
     lines += ["", "## Throughput", ""]
     if t:
-        lines.append(f"gunicorn {t['workers']} sync workers on 127.0.0.1, {t['client']} for {t['seconds']} s over the "
-                     f"list pages above (logged-in cookies): **{t['requests_per_s']} pages/s**, p95 {t['p95_ms']} ms, "
-                     f"{t['errors']} errors ({t['requests']} requests). The load generator shares the two cores.")
+        lines.append(
+            f"gunicorn {t['workers']} sync workers on 127.0.0.1, {t['client']} for {t['seconds']} s over the "
+            f"list pages above (logged-in cookies): **{t['requests_per_s']} pages/s**, p95 {t['p95_ms']} ms, "
+            f"{t['errors']} errors ({t['requests']} requests). The load generator shares the two cores."
+        )
     else:
         lines.append("not measured")
     if result.get("targets"):
@@ -636,8 +727,10 @@ def check_targets(result):
         limit_s = 8 if "xlsx" in e["name"] else 1.5
         own = e.get("export_rss_mb", e["peak_rss_mb"])
         ok = e["seconds"] <= limit_s and ("csv" in e["name"] or own <= 80)
-        out.append(f"{e['name']}: {e['seconds']} s / {own} MB of its own (peak RSS {e['peak_rss_mb']} MB) — "
-                   + ("met" if ok else f"missed (≤ {limit_s} s{', ≤ 80 MB' if 'xlsx' in e['name'] else ''})"))
+        out.append(
+            f"{e['name']}: {e['seconds']} s / {own} MB of its own (peak RSS {e['peak_rss_mb']} MB) — "
+            + ("met" if ok else f"missed (≤ {limit_s} s{', ≤ 80 MB' if 'xlsx' in e['name'] else ''})")
+        )
     for e in result["statistics"]:
         out.append(f"{e['name']}: {e['seconds']} s — " + ("met" if e["seconds"] <= 1 else "missed (≤ 1 s)"))
     if result["dashboard_ms_median"] is not None:
@@ -645,16 +738,21 @@ def check_targets(result):
         out.append(f"dashboard: {d} ms — " + ("met" if d <= 150 else "missed (≤ 150 ms)"))
     t = result["throughput"]
     if t:
-        out.append(f"throughput: {t['requests_per_s']} pages/s, {t['errors']} errors — "
-                   + ("met" if t["requests_per_s"] >= 100 and t["errors"] == 0 else "missed (≥ 100/s, 0 errors)"))
+        out.append(
+            f"throughput: {t['requests_per_s']} pages/s, {t['errors']} errors — "
+            + ("met" if t["requests_per_s"] >= 100 and t["errors"] == 0 else "missed (≥ 100/s, 0 errors)")
+        )
     return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="an existing PostgreSQL database (seeded when smaller than --scale)")
-    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres"),
-                        help="where a fresh database is created when --database-url is not given")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="where a fresh database is created when --database-url is not given",
+    )
     parser.add_argument("--scale", type=int, default=20000)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, shorter load (CI)")
     parser.add_argument("--keep", action="store_true", help="keep the fresh database")
@@ -662,8 +760,11 @@ def main(argv=None):
     parser.add_argument("--markdown", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     parser.add_argument("--analysis", help="a Markdown file appended to docs/benchmarks.md (profile notes)")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--render-only", action="store_true",
-                        help="rewrite --markdown from an existing --out (with --analysis), measuring nothing")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite --markdown from an existing --out (with --analysis), measuring nothing",
+    )
     args = parser.parse_args(argv)
 
     if args.render_only:
@@ -697,11 +798,21 @@ def main(argv=None):
         throughput = None if args.skip_throughput else measure_throughput(url, ours, seconds)
         info["load_after"] = open("/proc/loadavg").read().strip()
         result = {
-            "scale": args.scale, "quick": args.quick, "reps": reps, "stock_reps": stock_reps,
-            "fab_version": flask_appbuilder.__version__, "postgresql": pg_version, "machine": info,
-            "lists": lists, "exports": exports, "statistics": stats, "dashboard_ms_median": dashboard["warm"],
+            "scale": args.scale,
+            "quick": args.quick,
+            "reps": reps,
+            "stock_reps": stock_reps,
+            "fab_version": flask_appbuilder.__version__,
+            "postgresql": pg_version,
+            "machine": info,
+            "lists": lists,
+            "exports": exports,
+            "statistics": stats,
+            "dashboard_ms_median": dashboard["warm"],
             "dashboard_cold_ms_median": dashboard["cold"],
-            "throughput": throughput, "notes": notes, "seconds": round(time.time() - started, 1),
+            "throughput": throughput,
+            "notes": notes,
+            "seconds": round(time.time() - started, 1),
             "finished_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
         result["targets"] = check_targets(result)

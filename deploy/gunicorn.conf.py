@@ -13,6 +13,7 @@ FILE_STORAGE_ROOT, rate-limit counters in Redis when REDIS_URL is set. preload_a
 worker builds its own app (its own database pool, no connection inherited across fork) and a
 ``systemctl reload`` (HUP) picks up new code.
 """
+
 import json
 import multiprocessing
 import os
@@ -48,15 +49,20 @@ if _json:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "app.logging_setup.JsonFormatter"}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
-                                 "stream": "ext://sys.stderr"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "loggers": {"gunicorn.error": {"handlers": ["console"], "level": loglevel.upper(), "propagate": False}},
     }
 
 
 def when_ready(server):
-    server.log.info("master ready in %.2f s: %s workers × %s threads on %s, timeout %s s",
-                    time.monotonic() - _started, workers, threads, bind, timeout)
+    server.log.info(
+        "master ready in %.2f s: %s workers × %s threads on %s, timeout %s s",
+        time.monotonic() - _started,
+        workers,
+        threads,
+        bind,
+        timeout,
+    )
 
 
 def post_worker_init(worker):
@@ -65,5 +71,8 @@ def post_worker_init(worker):
 
 
 def worker_abort(worker):
-    worker.log.warning(json.dumps({"event": "worker_timeout", "pid": worker.pid}) if _json
-                       else f"worker {worker.pid} timed out (GUNICORN_TIMEOUT={timeout})")
+    worker.log.warning(
+        json.dumps({"event": "worker_timeout", "pid": worker.pid})
+        if _json
+        else f"worker {worker.pid} timed out (GUNICORN_TIMEOUT={timeout})"
+    )

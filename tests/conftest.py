@@ -1,13 +1,12 @@
 """The app is built once per test session on a fresh database: SQLite by default, PostgreSQL when
 TEST_DATABASE_URL is set (a database of that server is created for the run and dropped after).
 The schema comes from the Alembic chain, then reference and demo data, exactly as run.py does."""
+
 import os
 import shutil
 import tempfile
-import uuid
 
 import pytest
-
 from dbutil import create_pg_database, drop_pg_database
 
 DEMO_PASSWORD = "Demo@2026"
@@ -69,8 +68,7 @@ def client(app):
 
 
 def login(client, username, password=DEMO_PASSWORD):
-    response = client.post("/login/", data={"username": username, "password": password},
-                           follow_redirects=False)
+    response = client.post("/login/", data={"username": username, "password": password}, follow_redirects=False)
     assert response.status_code in (302, 303), f"login of {username} failed: {response.status_code}"
     return response
 

@@ -1,4 +1,5 @@
 """Fresh PostgreSQL databases for test runs."""
+
 import re
 import uuid
 

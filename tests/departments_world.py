@@ -3,6 +3,7 @@
 It lives in county 232701 (漠河市), seen by a department created for it, in 2030/2031 so no demo or
 other test data falls into its periods; a few rows in Harbin (230103) prove the region scope.
 """
+
 from datetime import date, datetime
 from decimal import Decimal as D
 
@@ -14,8 +15,21 @@ from werkzeug.security import generate_password_hash
 from app.demo_data import make_credit_code
 from app.extensions import db
 from app.models import (
-    Application, AppUser, AuditEvent, Claim, Department, DispatchOrder, Enterprise, Hazard, HazardCategory, InsuranceCompany,
-    Plan, Policy, Project, RegistryProject, StoredFile,
+    Application,
+    AppUser,
+    AuditEvent,
+    Claim,
+    Department,
+    DispatchOrder,
+    Enterprise,
+    Hazard,
+    HazardCategory,
+    InsuranceCompany,
+    Plan,
+    Policy,
+    Project,
+    RegistryProject,
+    StoredFile,
 )
 from app.models.base import utcnow
 
@@ -25,11 +39,20 @@ HARBIN = "230103"
 
 
 def _user(username, department):
-    user = AppUser(username=username, first_name="测试", last_name="部门", email=f"{username}@example.invalid",
-                   active=True, party_kind="department", department_id=department.id,
-                   password=generate_password_hash(PASSWORD), password_changed_at=utcnow(),
-                   roles=[db.session.query(Role).filter_by(name="Department").one()],
-                   created_on=utcnow(), changed_on=utcnow())
+    user = AppUser(
+        username=username,
+        first_name="测试",
+        last_name="部门",
+        email=f"{username}@example.invalid",
+        active=True,
+        party_kind="department",
+        department_id=department.id,
+        password=generate_password_hash(PASSWORD),
+        password_changed_at=utcnow(),
+        roles=[db.session.query(Role).filter_by(name="Department").one()],
+        created_on=utcnow(),
+        changed_on=utcnow(),
+    )
     db.session.add(user)
     return user
 
@@ -43,33 +66,73 @@ def world(app):
         plan = s.query(Plan).filter_by(code="A").first()
         category = {c.code: c for c in s.query(HazardCategory)}
         dept = Department(name="漠河市住房和城乡建设局(统计测试)", region_code=MOHE)
-        ent = Enterprise(name="漠河统计测试建筑有限公司", region_code=MOHE,
-                         credit_code=make_credit_code(MOHE, 40000001), contact_mobile="13900000001")
-        ent_harbin = Enterprise(name="哈尔滨统计测试建筑有限公司", region_code=HARBIN,
-                                credit_code=make_credit_code(HARBIN, 40000002))
+        ent = Enterprise(
+            name="漠河统计测试建筑有限公司",
+            region_code=MOHE,
+            credit_code=make_credit_code(MOHE, 40000001),
+            contact_mobile="13900000001",
+        )
+        ent_harbin = Enterprise(
+            name="哈尔滨统计测试建筑有限公司", region_code=HARBIN, credit_code=make_credit_code(HARBIN, 40000002)
+        )
         s.add_all([dept, ent, ent_harbin])
         s.flush()
         user = _user("dept_mohe_stats", dept)
         s.flush()
         policies, orders = {}, {}
 
-        def policy(key, insurer, premium, start, broker=None, status="insured", project_status="insured",
-                   enterprise=ent, region=MOHE):
-            p = Project(enterprise_id=enterprise.id, region_code=region, project_code=f"STAT-{key}",
-                        name=f"统计测试项目{key}", investment=1000, address=f"测试地址{key}",
-                        insurance_status=project_status)
+        def policy(
+            key,
+            insurer,
+            premium,
+            start,
+            broker=None,
+            status="insured",
+            project_status="insured",
+            enterprise=ent,
+            region=MOHE,
+        ):
+            p = Project(
+                enterprise_id=enterprise.id,
+                region_code=region,
+                project_code=f"STAT-{key}",
+                name=f"统计测试项目{key}",
+                investment=1000,
+                address=f"测试地址{key}",
+                insurance_status=project_status,
+            )
             s.add(p)
             s.flush()
-            a = Application(project_id=p.id, enterprise_id=enterprise.id, region_code=region,
-                            insurer_id=insurer.id, broker_id=broker.id if broker else None, plan_id=plan.id,
-                            status=project_status, contact_phone="13900000009")
+            a = Application(
+                project_id=p.id,
+                enterprise_id=enterprise.id,
+                region_code=region,
+                insurer_id=insurer.id,
+                broker_id=broker.id if broker else None,
+                plan_id=plan.id,
+                status=project_status,
+                contact_phone="13900000009",
+            )
             s.add(a)
             s.flush()
-            pol = Policy(application_id=a.id, project_id=p.id, enterprise_id=enterprise.id, region_code=region,
-                         insurer_id=insurer.id, broker_id=a.broker_id, plan_id=plan.id, builder_name="建设单位",
-                         project_name=p.name, project_code=p.project_code, premium=premium, start_date=start,
-                         end_date=date(start.year + 1, start.month, 1), policy_no=f"STAT-PN-{key}",
-                         ledger_no=f"CB-STAT-{key}", status=status)
+            pol = Policy(
+                application_id=a.id,
+                project_id=p.id,
+                enterprise_id=enterprise.id,
+                region_code=region,
+                insurer_id=insurer.id,
+                broker_id=a.broker_id,
+                plan_id=plan.id,
+                builder_name="建设单位",
+                project_name=p.name,
+                project_code=p.project_code,
+                premium=premium,
+                start_date=start,
+                end_date=date(start.year + 1, start.month, 1),
+                policy_no=f"STAT-PN-{key}",
+                ledger_no=f"CB-STAT-{key}",
+                status=status,
+            )
             s.add(pol)
             s.flush()
             policies[key] = pol
@@ -84,11 +147,21 @@ def world(app):
         policy("H", picc, D("8888.00"), date(2031, 3, 1), enterprise=ent_harbin, region=HARBIN)
 
         def order(key, pol, created, status, fee):
-            o = DispatchOrder(order_no=f"STAT-O-{key}", policy_id=pol.id, project_id=pol.project_id,
-                              enterprise_id=pol.enterprise_id, region_code=pol.region_code,
-                              insurer_id=pol.insurer_id, service_place="现场", start_date=created.date(),
-                              end_date=created.date(), deadline=created.date(), status=status, fee=fee,
-                              created_at=created)
+            o = DispatchOrder(
+                order_no=f"STAT-O-{key}",
+                policy_id=pol.id,
+                project_id=pol.project_id,
+                enterprise_id=pol.enterprise_id,
+                region_code=pol.region_code,
+                insurer_id=pol.insurer_id,
+                service_place="现场",
+                start_date=created.date(),
+                end_date=created.date(),
+                deadline=created.date(),
+                status=status,
+                fee=fee,
+                created_at=created,
+            )
             s.add(o)
             s.flush()
             orders[key] = o
@@ -101,8 +174,17 @@ def world(app):
         order("H", policies["H"], datetime(2031, 3, 2, 9), "completed", D("999"))
 
         def hazard(o, seq, level, code, status):
-            s.add(Hazard(order_id=o.id, region_code=o.region_code, seq=seq, level=level,
-                         category_id=category[code].id, description="测试隐患", status=status))
+            s.add(
+                Hazard(
+                    order_id=o.id,
+                    region_code=o.region_code,
+                    seq=seq,
+                    level=level,
+                    category_id=category[code].id,
+                    description="测试隐患",
+                    status=status,
+                )
+            )
 
         hazard(orders["1"], 1, "general", "09", "passed")
         hazard(orders["1"], 2, "major", "05", "open")
@@ -111,9 +193,19 @@ def world(app):
         hazard(orders["H"], 1, "major", "05", "passed")
 
         def claim(pol, injured, deaths, estimated, settled, submitted):
-            s.add(Claim(policy_id=pol.id, insurer_id=pol.insurer_id, enterprise_id=pol.enterprise_id,
-                        region_code=pol.region_code, injured_count=injured, death_count=deaths,
-                        estimated_loss=estimated, settled_amount=settled, submitted_date=submitted))
+            s.add(
+                Claim(
+                    policy_id=pol.id,
+                    insurer_id=pol.insurer_id,
+                    enterprise_id=pol.enterprise_id,
+                    region_code=pol.region_code,
+                    injured_count=injured,
+                    death_count=deaths,
+                    estimated_loss=estimated,
+                    settled_amount=settled,
+                    submitted_date=submitted,
+                )
+            )
 
         claim(policies["A"], 2, 0, D("50000"), D("30000"), date(2031, 3, 15))
         claim(policies["B"], 0, 1, D("400000"), None, date(2031, 1, 20))
@@ -122,16 +214,33 @@ def world(app):
 
         other = make_credit_code(MOHE, 40000003)
         third = make_credit_code(MOHE, 40000004)
-        for key, credit, valid, region in (("R1", ent.credit_code, True, MOHE), ("R2", ent.credit_code, True, MOHE),
-                                           ("R3", other, True, MOHE), ("R4", ent.credit_code, False, MOHE),
-                                           ("R5", third, True, MOHE), ("RH", ent_harbin.credit_code, True, HARBIN)):
-            s.add(RegistryProject(project_code=f"STAT-{key}", name=f"统计测试登记{key}", region_code=region,
-                                  credit_code=credit, valid=valid))
+        for key, credit, valid, region in (
+            ("R1", ent.credit_code, True, MOHE),
+            ("R2", ent.credit_code, True, MOHE),
+            ("R3", other, True, MOHE),
+            ("R4", ent.credit_code, False, MOHE),
+            ("R5", third, True, MOHE),
+            ("RH", ent_harbin.credit_code, True, HARBIN),
+        ):
+            s.add(
+                RegistryProject(
+                    project_code=f"STAT-{key}",
+                    name=f"统计测试登记{key}",
+                    region_code=region,
+                    credit_code=credit,
+                    valid=valid,
+                )
+            )
         s.commit()
-        ids = {"user_id": user.id, "policies": {k: p.id for k, p in policies.items()},
-               "projects": {k: p.project_id for k, p in policies.items()}, "enterprise": ent.id,
-               "enterprise_harbin": ent_harbin.id, "department": dept.id,
-               "orders": [o.id for o in orders.values()]}
+        ids = {
+            "user_id": user.id,
+            "policies": {k: p.id for k, p in policies.items()},
+            "projects": {k: p.project_id for k, p in policies.items()},
+            "enterprise": ent.id,
+            "enterprise_harbin": ent_harbin.id,
+            "department": dept.id,
+            "orders": [o.id for o in orders.values()],
+        }
     # No app context stays pushed while the tests run: requests would share its g (and the login).
     yield ids
     with app.app_context():

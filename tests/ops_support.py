@@ -1,4 +1,5 @@
 """Helpers for the operations tests (tests/test_ops_*.py): fresh databases, extra apps, table digests."""
+
 import hashlib
 import os
 import socket
@@ -7,12 +8,17 @@ import sys
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import inspect, select, table, column, text
+from sqlalchemy import column, inspect, select, table, text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-KINDS = ["sqlite", pytest.param("postgresql", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")])]
+KINDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")],
+    ),
+]
 
 
 @contextmanager
@@ -33,8 +39,14 @@ def fresh_database(kind, tmp_path):
 def make_app(url, storage_root, **extra):
     from app import create_app
 
-    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "FILE_STORAGE_ROOT": str(storage_root),
-              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "ops-test-secret", "DEMO_MODE": True}
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "FILE_STORAGE_ROOT": str(storage_root),
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "ops-test-secret",
+        "DEMO_MODE": True,
+    }
     config.update(extra)
     return create_app(config)
 
@@ -73,10 +85,22 @@ def table_columns(digests):
 
 def flask_cmd(args, url, storage_root, timeout=300, **env):
     """Run ``flask <args>`` as an operator would, against the given database and storage root."""
-    environment = dict(os.environ, DATABASE_URL=url, FILE_STORAGE_ROOT=str(storage_root),
-                       SECRET_KEY="ops-test-secret", FLASK_APP="app:create_app", **env)
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
+    environment = dict(
+        os.environ,
+        DATABASE_URL=url,
+        FILE_STORAGE_ROOT=str(storage_root),
+        SECRET_KEY="ops-test-secret",
+        FLASK_APP="app:create_app",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def free_port():

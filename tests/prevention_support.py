@@ -1,5 +1,6 @@
 """Shared set-up for the prevention tests: insured policies made directly (until the insurance
 services are on main), acting users, and JPEGs with or without GPS EXIF made with Pillow."""
+
 import io
 import itertools
 from datetime import date, datetime, timedelta
@@ -27,8 +28,9 @@ def _test_enterprise():
 
     ent = db.session.query(Enterprise).filter_by(name="预防测试建筑有限公司").first()
     if ent is None:
-        ent = Enterprise(name="预防测试建筑有限公司", region_code="230202",
-                         credit_code=make_credit_code("230202", 30000099))
+        ent = Enterprise(
+            name="预防测试建筑有限公司", region_code="230202", credit_code=make_credit_code("230202", 30000099)
+        )
         db.session.add(ent)
         db.session.flush()
     return ent
@@ -44,23 +46,47 @@ def make_policy(insurer="人保财险", enterprise_user="enterprise_demo", premi
     ent = user(enterprise_user).enterprise if enterprise_user else _test_enterprise()
     company = db.session.query(InsuranceCompany).filter_by(short_name=insurer).one()
     plan = db.session.query(Plan).filter_by(code="C").first()
-    project = Project(enterprise_id=ent.id, region_code=ent.region_code if enterprise_user != "enterprise_demo" else "230103",
-                      project_code=f"2409-230103-04-01-{800000 + n:06d}", name=f"测试预防项目{n}号楼",
-                      builder_name="哈尔滨城投建设有限公司", address="哈尔滨市南岗区学府路1号", investment=3000,
-                      insurance_status="insured")
+    project = Project(
+        enterprise_id=ent.id,
+        region_code=ent.region_code if enterprise_user != "enterprise_demo" else "230103",
+        project_code=f"2409-230103-04-01-{800000 + n:06d}",
+        name=f"测试预防项目{n}号楼",
+        builder_name="哈尔滨城投建设有限公司",
+        address="哈尔滨市南岗区学府路1号",
+        investment=3000,
+        insurance_status="insured",
+    )
     db.session.add(project)
     db.session.flush()
-    app_row = Application(project_id=project.id, enterprise_id=ent.id, region_code=project.region_code,
-                          insurer_id=company.id, plan_id=plan.id, status="insured", agreed=True)
+    app_row = Application(
+        project_id=project.id,
+        enterprise_id=ent.id,
+        region_code=project.region_code,
+        insurer_id=company.id,
+        plan_id=plan.id,
+        status="insured",
+        agreed=True,
+    )
     db.session.add(app_row)
     db.session.flush()
     stamp = datetime.now().strftime("%H%M%S")
-    policy = Policy(application_id=app_row.id, project_id=project.id, enterprise_id=ent.id,
-                    region_code=project.region_code, insurer_id=company.id, plan_id=plan.id,
-                    builder_name=project.builder_name, project_name=project.name, project_code=project.project_code,
-                    premium=premium, start_date=date.today() - timedelta(days=10),
-                    end_date=date.today() + timedelta(days=355), policy_no=f"PTEST{n:06d}{stamp}",
-                    ledger_no=f"CB-{date.today():%Y%m%d}-{stamp}-T{n:06d}", status=status)
+    policy = Policy(
+        application_id=app_row.id,
+        project_id=project.id,
+        enterprise_id=ent.id,
+        region_code=project.region_code,
+        insurer_id=company.id,
+        plan_id=plan.id,
+        builder_name=project.builder_name,
+        project_name=project.name,
+        project_code=project.project_code,
+        premium=premium,
+        start_date=date.today() - timedelta(days=10),
+        end_date=date.today() + timedelta(days=355),
+        policy_no=f"PTEST{n:06d}{stamp}",
+        ledger_no=f"CB-{date.today():%Y%m%d}-{stamp}-T{n:06d}",
+        status=status,
+    )
     db.session.add(policy)
     db.session.commit()
     return policy
@@ -87,10 +113,16 @@ def org_id(username="org_demo"):
 
 def order_data(**overrides):
     today = date.today()
-    data = dict(org_id=org_id(), service_item_ids=item_ids(), service_place="哈尔滨市南岗区学府路1号施工现场",
-                start_date=today.isoformat(), end_date=(today + timedelta(days=30)).isoformat(),
-                deadline=(today + timedelta(days=5)).isoformat(), required_title_id=title_id("intermediate"),
-                fee="1000.00")
+    data = dict(
+        org_id=org_id(),
+        service_item_ids=item_ids(),
+        service_place="哈尔滨市南岗区学府路1号施工现场",
+        start_date=today.isoformat(),
+        end_date=(today + timedelta(days=30)).isoformat(),
+        deadline=(today + timedelta(days=5)).isoformat(),
+        required_title_id=title_id("intermediate"),
+        fee="1000.00",
+    )
     data.update(overrides)
     return data
 
@@ -103,6 +135,7 @@ def jpeg_bytes(lat=None, lon=None, taken=None, size=(160, 120), colour=(200, 80,
         exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
         exif[0x8769] = {0x9003: taken.strftime("%Y:%m:%d %H:%M:%S"), 0x9011: "+08:00"}
     if lat is not None:
+
         def dms(v):
             v = abs(v)
             d = int(v)
@@ -133,8 +166,12 @@ def hazard_data(level="general", category_code="09", **extra):
     from app.models import HazardCategory
 
     cat = db.session.query(HazardCategory).filter_by(code=category_code).one()
-    data = dict(level=level, category_id=str(cat.id), description="作业井四周封闭不严",
-                suggestion="临边防护设施宜定型化、工具式")
+    data = dict(
+        level=level,
+        category_id=str(cat.id),
+        description="作业井四周封闭不严",
+        suggestion="临边防护设施宜定型化、工具式",
+    )
     data.update(extra)
     return data
 
@@ -153,8 +190,17 @@ def order_in(state, hazards=1, **data):
     policy = make_policy()
     [order] = orders.dispatch(ins, [policy.id], order_data(**data))
     oid, hids = order.id, []
-    path = ["pending", "accepted", "assigned", "in_service", "rectifying", "verifying", "org_review",
-            "insurer_review", "completed"]
+    path = [
+        "pending",
+        "accepted",
+        "assigned",
+        "in_service",
+        "rectifying",
+        "verifying",
+        "org_review",
+        "insurer_review",
+        "completed",
+    ]
     if state in ("refused", "timeout", "redispatched"):
         if state == "timeout":
             orders.check_timeouts(date.fromisoformat(order_data(**data)["deadline"]) + timedelta(days=1))
@@ -168,7 +214,7 @@ def order_in(state, hazards=1, **data):
         orders.assign(oid, org, exp.expert_id)
         orders.expert_refuse(oid, exp, "时间冲突")
         return oid, policy.id, hids
-    steps = path[:path.index(state) + 1]
+    steps = path[: path.index(state) + 1]
     if "accepted" in steps:
         orders.accept(oid, org)
     if "assigned" in steps:
@@ -178,7 +224,7 @@ def order_in(state, hazards=1, **data):
     if "rectifying" in steps:
         visits.sign_in(oid, exp, site_photo())
         visits.save_report(oid, exp, {"service_record": "现场检查脚手架、临时用电"})
-        for i in range(hazards):
+        for _i in range(hazards):
             hids.append(visits.add_hazard(oid, exp, hazard_data(), [upload(jpeg_bytes(), "h.jpg")]).id)
         visits.submit_report(oid, exp)
     if "verifying" in steps and hids:

@@ -2,18 +2,18 @@
 (app.services.claims is another feature's module; the write tests run the real one). The double adds
 a claim to a scoped policy in one unit of work, as a service must.
 """
+
 import uuid
 from types import SimpleNamespace
 
 import pytest
+from api_helpers import build_world, jwt_headers
 from sqlalchemy import func, select
 
 from app.api import policies as policies_api
 from app.extensions import db
 from app.models import AuditEvent, Claim, IdempotencyRecord, Policy
 from app.services.base import fetch, unit_of_work
-
-from api_helpers import build_world, jwt_headers
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,13 @@ def claims_double(monkeypatch):
         calls.append(policy_id)
         with unit_of_work():
             policy = fetch(Policy, policy_id, user)
-            claim = Claim(policy_id=policy.id, insurer_id=policy.insurer_id, enterprise_id=policy.enterprise_id,
-                          region_code=policy.region_code, **data)
+            claim = Claim(
+                policy_id=policy.id,
+                insurer_id=policy.insurer_id,
+                enterprise_id=policy.enterprise_id,
+                region_code=policy.region_code,
+                **data,
+            )
             db.session.add(claim)
         return claim
 
@@ -42,7 +47,9 @@ def claims_double(monkeypatch):
 
 def claims_of(app, policy_id):
     with app.app_context():
-        return db.session.execute(select(func.count()).select_from(Claim).where(Claim.policy_id == policy_id)).scalar_one()
+        return db.session.execute(
+            select(func.count()).select_from(Claim).where(Claim.policy_id == policy_id)
+        ).scalar_one()
 
 
 def test_replay_mismatch_and_per_user_keys(app, client, world, claims_double):
@@ -63,9 +70,11 @@ def test_replay_mismatch_and_per_user_keys(app, client, world, claims_double):
     assert other.status_code == 404
     assert claims_of(app, pol) == before + 1
     with app.app_context():
-        details = db.session.execute(select(AuditEvent.detail, AuditEvent.result).where(
-            AuditEvent.action == "api_write", AuditEvent.detail.like(f"%{key['Idempotency-Key']}%"))
-            .order_by(AuditEvent.id)).all()
+        details = db.session.execute(
+            select(AuditEvent.detail, AuditEvent.result)
+            .where(AuditEvent.action == "api_write", AuditEvent.detail.like(f"%{key['Idempotency-Key']}%"))
+            .order_by(AuditEvent.id)
+        ).all()
         assert [r for _d, r in details] == ["ok", "ok", "422"] and "replayed" in details[1][0]
 
 
@@ -102,4 +111,3 @@ def test_in_progress_elsewhere_is_409(app, client, world, claims_double):
     calls = len(claims_double.calls)
     r = client.post(f"/api/v1/policies/{pol}/claims", headers=dict(h, **{"Idempotency-Key": key}), json=body)
     assert r.status_code == 409 and len(claims_double.calls) == calls
-

@@ -1,14 +1,14 @@
 """API keys: an administrator issues, lists and revokes them; only a digest is stored; a key acts as
 a service user of its company, scoped like the company's staff."""
+
 import hashlib
 import re
 
+from api_helpers import build_world, issue_test_key
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApiKey, AppUser, InsuranceCompany
-
-from api_helpers import build_world, issue_test_key
 
 
 def _issue(admin, company_name, name):
@@ -76,8 +76,9 @@ def test_broker_key_is_scoped_as_the_broker(app, as_user, client):
         world = build_world()
     raw = _issue(as_user("admin"), "昆仑保险经纪", "经纪核心系统")
     with app.app_context():
-        user = db.session.execute(select(AppUser).join(ApiKey, ApiKey.user_id == AppUser.id)
-                                  .filter(ApiKey.name == "经纪核心系统")).scalar_one()
+        user = db.session.execute(
+            select(AppUser).join(ApiKey, ApiKey.user_id == AppUser.id).filter(ApiKey.name == "经纪核心系统")
+        ).scalar_one()
         assert user.party_kind == "broker" and [r.name for r in user.roles] == ["Broker"]
     h = {"X-API-Key": raw}
     assert client.get(f"/api/v1/applications/{world['A']['Application']}", headers=h).status_code == 200

@@ -1,7 +1,7 @@
 """REST API reads: every resource × every role with its own and a foreign row (404), paging capped,
 filters and ordering, authentication required, the OpenAPI description and Swagger UI."""
-import pytest
 
+import pytest
 from api_helpers import RESOURCES, VISIBLE, build_world, issue_test_key, jwt_headers
 
 ACCOUNTS = sorted(VISIBLE)
@@ -43,8 +43,9 @@ def test_rows_in_scope_only(client, world, headers, account, resource):
             assert r.status_code == 404, (account, resource, chain, r.status_code)
             assert "result" not in r.json
     # the list: filter on id is not offered, so read the newest rows (ours are among them)
-    r = client.get(f"/api/v1/{resource}/", headers=h, query_string={"q": "(page_size:100,order_column:id,"
-                                                                        "order_direction:desc)"})
+    r = client.get(
+        f"/api/v1/{resource}/", headers=h, query_string={"q": "(page_size:100,order_column:id,order_direction:desc)"}
+    )
     assert r.status_code == 200
     listed = set(r.json["ids"]) & {world["A"][model], world["B"][model]}
     assert listed == {world[c][model] for c in visible}, (account, resource)
@@ -72,7 +73,7 @@ def test_page_size_is_capped(app, client, headers):
 
 def test_filters_ordering_and_columns(client, world, headers):
     h = headers["insurer_picc"]
-    no = f"CB-API-"
+    no = "CB-API-"
     q = f"(filters:!((col:ledger_no,opr:sw,value:'{no}')),order_column:ledger_no,order_direction:asc,page_size:100)"
     r = client.get("/api/v1/policies/", headers=h, query_string={"q": q})
     assert r.status_code == 200, r.json
@@ -80,13 +81,19 @@ def test_filters_ordering_and_columns(client, world, headers):
     assert numbers == sorted(numbers) and all(n.startswith(no) for n in numbers)
     assert world["A"]["Policy"] in r.json["ids"] and world["B"]["Policy"] not in r.json["ids"]
     # select columns, and a relation's column
-    r = client.get(f"/api/v1/policies/{world['A']['Policy']}", headers=h,
-                   query_string={"q": "(columns:!(ledger_no,premium,enterprise.name))"})
+    r = client.get(
+        f"/api/v1/policies/{world['A']['Policy']}",
+        headers=h,
+        query_string={"q": "(columns:!(ledger_no,premium,enterprise.name))"},
+    )
     assert set(r.json["result"]) == {"ledger_no", "premium", "enterprise"}
     assert r.json["result"]["enterprise"]["name"].startswith("接口测试企业甲")
     # a filter on a status
-    r = client.get("/api/v1/orders/", headers=headers["org_demo"],
-                   query_string={"q": "(filters:!((col:status,opr:eq,value:pending)),page_size:100)"})
+    r = client.get(
+        "/api/v1/orders/",
+        headers=headers["org_demo"],
+        query_string={"q": "(filters:!((col:status,opr:eq,value:pending)),page_size:100)"},
+    )
     assert world["A"]["DispatchOrder"] in r.json["ids"]
     assert all(row["status"] == "pending" for row in r.json["result"])
     # a column that is not offered
@@ -127,11 +134,18 @@ def test_openapi_and_swagger(app, client, as_user, headers):
     r = client.get("/api/v1/_openapi", headers=headers["insurer_picc"])
     assert r.status_code == 200
     paths = r.json["paths"]
-    for path, method in (("/api/v1/applications/{pk}/approve", "post"), ("/api/v1/applications/{pk}/reject", "post"),
-                         ("/api/v1/applications/{pk}/policy", "post"), ("/api/v1/policies/{pk}/claims", "post"),
-                         ("/api/v1/claims/{pk}", "patch"), ("/api/v1/orders/", "post"),
-                         ("/api/v1/orders/{pk}/accept", "post"), ("/api/v1/orders/{pk}/refuse", "post"),
-                         ("/api/v1/enterprises/", "get"), ("/api/v1/reports/{pk}", "get")):
+    for path, method in (
+        ("/api/v1/applications/{pk}/approve", "post"),
+        ("/api/v1/applications/{pk}/reject", "post"),
+        ("/api/v1/applications/{pk}/policy", "post"),
+        ("/api/v1/policies/{pk}/claims", "post"),
+        ("/api/v1/claims/{pk}", "patch"),
+        ("/api/v1/orders/", "post"),
+        ("/api/v1/orders/{pk}/accept", "post"),
+        ("/api/v1/orders/{pk}/refuse", "post"),
+        ("/api/v1/enterprises/", "get"),
+        ("/api/v1/reports/{pk}", "get"),
+    ):
         assert method in paths[path], path
     body = paths["/api/v1/applications/{pk}/policy"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in body

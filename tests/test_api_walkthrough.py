@@ -4,6 +4,7 @@ The shell blocks of the walkthrough are parsed: ``VAR=value``, ``VAR=$(curl … 
 plain ``curl …`` lines (with -X, -H, -d, -G, --data-urlencode, -F, -s). Each curl must answer 2xx.
 Steps that need a service module missing from this branch skip the rest with the module named.
 """
+
 import os
 import re
 import shlex
@@ -11,15 +12,14 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from api_helpers import minimal_pdf, pending_application, services_missing
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Application, Claim, Policy
 
-from api_helpers import minimal_pdf, pending_application, services_missing
-
 DOC = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "api.md")
-NEEDS = {"/approve": "applications", "/policy": "policies", "/claims\"": "claims", "/claims ": "claims"}
+NEEDS = {"/approve": "applications", "/policy": "policies", '/claims"': "claims", "/claims ": "claims"}
 
 
 def walkthrough_commands():
@@ -90,7 +90,14 @@ def test_walkthrough_parses():
     commands = walkthrough_commands()
     assert commands[0].startswith("BASE=")
     assert any("/api/v1/security/login" in c for c in commands)
-    for needle in ("/approve", "/policy", "policy_file=@policy.pdf", "agreement_file=@agreement.pdf", "/claims", "api/v1/policies/"):
+    for needle in (
+        "/approve",
+        "/policy",
+        "policy_file=@policy.pdf",
+        "agreement_file=@agreement.pdf",
+        "/claims",
+        "api/v1/policies/",
+    ):
         assert any(needle in c for c in commands), needle
 
 
@@ -108,8 +115,10 @@ def test_walkthrough(app, client, tmp_path):
         for needle, module in NEEDS.items():
             if needle in command and "-X POST" in command and services_missing(module):
                 assert int(env["APP_ID"]) == app_id
-                pytest.skip(f"walkthrough reached a write whose service is not in this branch yet: "
-                            f"app.services.{module} (steps before it passed)")
+                pytest.skip(
+                    f"walkthrough reached a write whose service is not in this branch yet: "
+                    f"app.services.{module} (steps before it passed)"
+                )
         m = re.fullmatch(r"(\w+)=\$\((curl .*?)\|\s*jq -r '([^']+)'\)", command)
         if m:
             response = run_curl(client, shlex.split(substitute(m.group(2), env)), tmp_path)
@@ -134,4 +143,6 @@ def test_walkthrough(app, client, tmp_path):
         row = ledger["result"][ledger["ids"].index(policy.id)]
         assert row["ledger_no"] == policy.ledger_no and row["enterprise"]["name"]
         assert claims["ids"] == [claim.id]
-        assert db.session.execute(select(Policy.id).where(Policy.application_id == app_id)).scalars().all() == [policy.id]
+        assert db.session.execute(select(Policy.id).where(Policy.application_id == app_id)).scalars().all() == [
+            policy.id
+        ]

@@ -3,22 +3,34 @@
 
 The tests that need a service module are skipped, with the module named, until it is in the branch.
 """
+
 import uuid
 from datetime import date, timedelta
 
 import pytest
+from api_helpers import (
+    build_world,
+    issue_test_key,
+    jwt_headers,
+    minimal_pdf,
+    needs_services,
+    pending_application,
+)
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
-    AuditEvent, Claim, DispatchOrder, FlowEvent, IdempotencyRecord, Plan, Policy, PreventionOrg,
+    AuditEvent,
+    Claim,
+    DispatchOrder,
+    FlowEvent,
+    IdempotencyRecord,
+    Plan,
+    Policy,
+    PreventionOrg,
     ServiceItem,
 )
 from app.models.base import utcnow
-
-from api_helpers import (
-    build_world, issue_test_key, jwt_headers, minimal_pdf, needs_services, pending_application,
-)
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +59,41 @@ def count(app, model, *where):
 
 def audit_rows(app, path):
     with app.app_context():
-        return db.session.execute(select(AuditEvent).where(AuditEvent.action == "api_write",
-                                                           AuditEvent.detail.like(f"% {path} %"))).scalars().all()
+        return (
+            db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == "api_write", AuditEvent.detail.like(f"% {path} %"))
+            )
+            .scalars()
+            .all()
+        )
 
 
 def policy_form(app, application_id, **over):
     with app.app_context():
         plan_id = db.session.execute(select(Plan.id).filter_by(code="A")).scalars().first()
-    data = {"builder_name": "哈尔滨市城投", "project_name": "接口出单项目", "project_code": f"XM-{uuid.uuid4().hex[:6]}",
-            "plan_id": str(plan_id), "premium": "3000.00", "start_date": "2026-06-01", "end_date": "2027-05-31",
-            "policy_no": f"PICC-{uuid.uuid4().hex[:10]}", "agreed": "true",
-            "premium_deviation_reason": "按核心系统核定保费"}
+    data = {
+        "builder_name": "哈尔滨市城投",
+        "project_name": "接口出单项目",
+        "project_code": f"XM-{uuid.uuid4().hex[:6]}",
+        "plan_id": str(plan_id),
+        "premium": "3000.00",
+        "start_date": "2026-06-01",
+        "end_date": "2027-05-31",
+        "policy_no": f"PICC-{uuid.uuid4().hex[:10]}",
+        "agreed": "true",
+        "premium_deviation_reason": "按核心系统核定保费",
+    }
     data.update(over)
     return data
 
 
 def future_dates():
     today = date.today()
-    return {"start_date": str(today + timedelta(days=10)), "end_date": str(today + timedelta(days=40)),
-            "deadline": str(today + timedelta(days=5))}
+    return {
+        "start_date": str(today + timedelta(days=10)),
+        "end_date": str(today + timedelta(days=40)),
+        "deadline": str(today + timedelta(days=5)),
+    }
 
 
 # ---- input validation: before any service runs ----
@@ -74,14 +102,33 @@ BAD_INPUT = [
     ("post", "/api/v1/applications/{Application}/reject", {"opinion": "  "}, {"opinion"}),
     ("post", "/api/v1/applications/{Application}/reject", {}, {"opinion"}),
     ("post", "/api/v1/applications/{Application}/approve", {"opinion": 5, "extra": 1}, {"opinion", "extra"}),
-    ("post", "/api/v1/policies/{Policy}/claims", {"injured_count": -1, "submitted_date": "2026-13-01"},
-     {"injured_count", "submitted_date"}),
-    ("post", "/api/v1/policies/{Policy}/claims", {"submitted_date": "2026-03-01", "settled_date": "2026-02-01",
-                                                  "estimated_loss": "NaN"}, {"settled_date", "estimated_loss"}),
+    (
+        "post",
+        "/api/v1/policies/{Policy}/claims",
+        {"injured_count": -1, "submitted_date": "2026-13-01"},
+        {"injured_count", "submitted_date"},
+    ),
+    (
+        "post",
+        "/api/v1/policies/{Policy}/claims",
+        {"submitted_date": "2026-03-01", "settled_date": "2026-02-01", "estimated_loss": "NaN"},
+        {"settled_date", "estimated_loss"},
+    ),
     ("patch", "/api/v1/claims/{Claim}", {"settled_amount": -5, "policy_id": 3}, {"settled_amount", "policy_id"}),
-    ("post", "/api/v1/orders/", {"policy_ids": [], "org_id": 1, "expert_id": 2, "service_place": "",
-                                 "start_date": "2026-05-02", "end_date": "2026-05-01", "deadline": "x"},
-     {"policy_ids", "org_id", "service_item_ids", "end_date", "deadline"}),
+    (
+        "post",
+        "/api/v1/orders/",
+        {
+            "policy_ids": [],
+            "org_id": 1,
+            "expert_id": 2,
+            "service_place": "",
+            "start_date": "2026-05-02",
+            "end_date": "2026-05-01",
+            "deadline": "x",
+        },
+        {"policy_ids", "org_id", "service_item_ids", "end_date", "deadline"},
+    ),
     ("post", "/api/v1/orders/{DispatchOrder}/refuse", {}, {"reason"}),
 ]
 
@@ -94,8 +141,11 @@ def test_schema_errors_are_422_with_field_messages(app, client, world, h, method
     r = getattr(client, method)(url, headers=h(user), json=body)
     assert r.status_code == 422, r.json
     assert r.json["message"] and fields <= set(r.json["errors"]), r.json
-    assert all(isinstance(m, list) and m and all(isinstance(x, str) for x in m)
-               for m in r.json["errors"].values() if not isinstance(m, dict))
+    assert all(
+        isinstance(m, list) and m and all(isinstance(x, str) for x in m)
+        for m in r.json["errors"].values()
+        if not isinstance(m, dict)
+    )
     assert (count(app, Claim), count(app, FlowEvent), count(app, DispatchOrder)) == before
     assert audit_rows(app, url)[-1].result == "422"
 
@@ -113,8 +163,12 @@ def test_oversize_file_is_413_before_anything_runs(app, client, world, h):
     big = minimal_pdf(b"%" + b"x" * cap + b"\n")
     data = policy_form(app, 1)
     data["policy_file"] = (__import__("io").BytesIO(big), "policy.pdf", "application/pdf")
-    r = client.post(f"/api/v1/applications/{world['A']['Application']}/policy", headers=h("insurer_picc"), data=data,
-                    content_type="multipart/form-data")
+    r = client.post(
+        f"/api/v1/applications/{world['A']['Application']}/policy",
+        headers=h("insurer_picc"),
+        data=data,
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 413 and "policy_file" in r.json["errors"]
 
 
@@ -129,6 +183,7 @@ def test_bad_idempotency_key_and_body(client, world, h):
 
 
 # ---- through the services ----
+
 
 @needs_services("applications")
 def test_approve_and_reject(app, client, h):
@@ -169,9 +224,14 @@ def test_idempotent_retry_returns_the_first_result(app, client, h):
     assert again.status_code == 200 and again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
-        assert db.session.execute(select(func.count()).select_from(FlowEvent).where(
-            FlowEvent.entity_type == "application", FlowEvent.entity_id == pk,
-            FlowEvent.action == "approve")).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count())
+                .select_from(FlowEvent)
+                .where(FlowEvent.entity_type == "application", FlowEvent.entity_id == pk, FlowEvent.action == "approve")
+            ).scalar_one()
+            == 1
+        )
     other = client.post(url, headers=h("insurer_picc", **key), json={"opinion": "另一个意见"})
     assert other.status_code == 422 and "Idempotency-Key" in other.json["message"]
     # without the key a repeat is a new request: the state machine refuses it
@@ -229,8 +289,13 @@ def test_issue_policy_with_pdf(app, client, h):
 def test_add_and_correct_a_claim(app, client, world, h):
     pol = world["A"]["Policy"]
     key = {"Idempotency-Key": f"claim-{uuid.uuid4().hex}"}
-    body = {"injured_count": 2, "death_count": 0, "estimated_loss": "12000.50", "submitted_date": "2026-07-01",
-            "remark": "脚手架坠落"}
+    body = {
+        "injured_count": 2,
+        "death_count": 0,
+        "estimated_loss": "12000.50",
+        "submitted_date": "2026-07-01",
+        "remark": "脚手架坠落",
+    }
     before = count(app, Claim, Claim.policy_id == pol)
     r = client.post(f"/api/v1/policies/{pol}/claims", headers=h("insurer_picc", **key), json=body)
     assert r.status_code == 201, r.json
@@ -238,8 +303,11 @@ def test_add_and_correct_a_claim(app, client, world, h):
     assert r.json["result"]["policy_id"] == pol and r.json["result"]["injured_count"] == 2
     again = client.post(f"/api/v1/policies/{pol}/claims", headers=h("insurer_picc", **key), json=body)
     assert again.json == r.json and count(app, Claim, Claim.policy_id == pol) == before + 1
-    r = client.patch(f"/api/v1/claims/{claim_id}", headers=h("insurer_picc"),
-                     json={"settled_date": "2026-08-01", "settled_amount": "11000.00"})
+    r = client.patch(
+        f"/api/v1/claims/{claim_id}",
+        headers=h("insurer_picc"),
+        json={"settled_date": "2026-08-01", "settled_amount": "11000.00"},
+    )
     assert r.status_code == 200, r.json
     assert r.json["result"]["settled_amount"] in ("11000.00", 11000.0, "11000")
 
@@ -247,10 +315,18 @@ def test_add_and_correct_a_claim(app, client, world, h):
 @needs_services("orders")
 def test_dispatch_accept_and_refuse(app, client, world, h):
     with app.app_context():
-        org_id = db.session.execute(select(PreventionOrg.id).filter_by(name="黑龙江安建安全技术服务有限公司")).scalar_one()
+        org_id = db.session.execute(
+            select(PreventionOrg.id).filter_by(name="黑龙江安建安全技术服务有限公司")
+        ).scalar_one()
         items = db.session.execute(select(ServiceItem.id).limit(2)).scalars().all()
-    body = {"policy_ids": [world["A"]["Policy"]], "org_id": org_id, "service_item_ids": items,
-            "service_place": "施工现场", **future_dates(), "fee": "200.00"}
+    body = {
+        "policy_ids": [world["A"]["Policy"]],
+        "org_id": org_id,
+        "service_item_ids": items,
+        "service_place": "施工现场",
+        **future_dates(),
+        "fee": "200.00",
+    }
     r = client.post("/api/v1/orders/", headers=h("insurer_picc"), json=body)
     assert r.status_code == 201, r.json
     (order_id,) = r.json["ids"]
@@ -309,8 +385,13 @@ def test_dispatch_with_a_foreign_policy_is_404(app, client, world, h):
         items = db.session.execute(select(ServiceItem.id).limit(1)).scalars().all()
         org_id = db.session.execute(select(PreventionOrg.id)).scalars().first()
     before = count(app, DispatchOrder)
-    body = {"policy_ids": [world["A"]["Policy"]], "org_id": org_id, "service_item_ids": items,
-            "service_place": "现场", **future_dates()}
+    body = {
+        "policy_ids": [world["A"]["Policy"]],
+        "org_id": org_id,
+        "service_item_ids": items,
+        "service_place": "现场",
+        **future_dates(),
+    }
     r = client.post("/api/v1/orders/", headers=h("insurer_pingan"), json=body)
     assert r.status_code == 404
     assert count(app, DispatchOrder) == before

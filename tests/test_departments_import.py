@@ -1,5 +1,6 @@
 """住建厅项目表 import: header check, per-row validation, duplicates, preview, all-or-nothing upsert,
 idempotence, and who may import."""
+
 import io
 import re
 
@@ -13,8 +14,16 @@ from app.models import AppUser, RegistryProject
 from app.services import registry_import
 from app.services.base import Forbidden, Invalid, NotFound
 
-HEADERS = ["项目代码", "项目名称", "行政区划代码", "施工企业名称", "统一社会信用代码", "建设单位名称",
-           "投资规模(万元)", "是否有效"]
+HEADERS = [
+    "项目代码",
+    "项目名称",
+    "行政区划代码",
+    "施工企业名称",
+    "统一社会信用代码",
+    "建设单位名称",
+    "投资规模(万元)",
+    "是否有效",
+]
 HUMA, TAHE = "232721", "232722"
 
 
@@ -33,9 +42,18 @@ def good_rows(prefix, n=5):
     rows = []
     for i in range(n):
         region = HUMA if i % 2 else TAHE
-        rows.append([f"DRTEST-{prefix}-{i:04d}", f"导入测试项目{prefix}{i}",
-                     region, f"导入测试企业{i}", make_credit_code(region, 50000000 + i), "建设单位",
-                     100.5 + i, "是"])
+        rows.append(
+            [
+                f"DRTEST-{prefix}-{i:04d}",
+                f"导入测试项目{prefix}{i}",
+                region,
+                f"导入测试企业{i}",
+                make_credit_code(region, 50000000 + i),
+                "建设单位",
+                100.5 + i,
+                "是",
+            ]
+        )
     return rows
 
 
@@ -49,13 +67,15 @@ def cleanup(app):
 
 def _count(app, prefix):
     with app.app_context():
-        return db.session.execute(select(func.count()).select_from(RegistryProject).where(
-            RegistryProject.name.like(f"导入测试项目{prefix}%"))).scalar_one()
+        return db.session.execute(
+            select(func.count()).select_from(RegistryProject).where(RegistryProject.name.like(f"导入测试项目{prefix}%"))
+        ).scalar_one()
 
 
 def _upload(client, data, name="项目表.xlsx"):
-    return client.post("/registry-import/upload", data={"file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/registry-import/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
 
 
 def _file_id(html):
@@ -75,16 +95,20 @@ def test_import_preview_then_upsert_and_reimport_changes_nothing(app, as_user, c
     assert "导入完成：共 5 行，新增 5，更新 0，未变化 0" in done.get_data(as_text=True)
     assert _count(app, "P") == 5
     with app.app_context():
-        before = {r.project_code: (r.updated_at, r.import_batch, r.investment, r.valid)
-                  for r in db.session.query(RegistryProject).filter(RegistryProject.name.like("导入测试项目P%"))}
+        before = {
+            r.project_code: (r.updated_at, r.import_batch, r.investment, r.valid)
+            for r in db.session.query(RegistryProject).filter(RegistryProject.name.like("导入测试项目P%"))
+        }
     assert sorted(str(v[2]) for v in before.values()) == ["100.50", "101.50", "102.50", "103.50", "104.50"]
 
     again = _upload(client, data).get_data(as_text=True)
     assert "新增 0，更新 0，未变化 5" in again
     client.post("/registry-import/confirm", data={"file_id": _file_id(again)})
     with app.app_context():
-        after = {r.project_code: (r.updated_at, r.import_batch, r.investment, r.valid)
-                 for r in db.session.query(RegistryProject).filter(RegistryProject.name.like("导入测试项目P%"))}
+        after = {
+            r.project_code: (r.updated_at, r.import_batch, r.investment, r.valid)
+            for r in db.session.query(RegistryProject).filter(RegistryProject.name.like("导入测试项目P%"))
+        }
     assert after == before
 
     rows = good_rows("P")
@@ -129,8 +153,8 @@ def test_row_errors_refuse_the_whole_file(app, as_user, cleanup):
     html = _upload(client, xlsx(rows)).get_data(as_text=True)
     assert "6 行有错误" in html
     assert 'name="file_id"' not in html  # no 确认导入 button
-    table = html[html.index('id="registry-errors"'):]
-    table = table[:table.index("</table>")]
+    table = html[html.index('id="registry-errors"') :]
+    table = table[: table.index("</table>")]
     errors = dict(re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td></tr>", table))
     assert errors["2"] == "项目代码在文件中重复（第2、9行）" and errors["9"] == errors["2"]
     assert "统一社会信用代码校验位不正确" in errors["5"]
@@ -161,8 +185,19 @@ def test_confirm_refuses_a_file_with_errors(app, cleanup):
 
 
 def test_fifty_thousand_rows_with_one_bad_row_import_nothing(app, cleanup):
-    rows = [[f"BIG-{i:06d}", f"导入测试项目B{i}", HUMA, "企业", make_credit_code(HUMA, 60000000 + i % 300), "",
-             i % 1000, ""] for i in range(50_000)]
+    rows = [
+        [
+            f"BIG-{i:06d}",
+            f"导入测试项目B{i}",
+            HUMA,
+            "企业",
+            make_credit_code(HUMA, 60000000 + i % 300),
+            "",
+            i % 1000,
+            "",
+        ]
+        for i in range(50_000)
+    ]
     rows[-1][2] = "000000"
     with app.test_request_context():
         admin = db.session.query(AppUser).filter_by(username="admin").one()
@@ -195,8 +230,7 @@ def test_streamed_import_reports_progress(app, as_user, cleanup, monkeypatch):
     monkeypatch.setattr(registry_import, "BATCH", 2)
     client = as_user("dept_province")
     html = _upload(client, xlsx(good_rows("S"))).get_data(as_text=True)
-    response = client.post("/registry-import/confirm", data={"file_id": _file_id(html)},
-                           headers={"X-Progress": "1"})
+    response = client.post("/registry-import/confirm", data={"file_id": _file_id(html)}, headers={"X-Progress": "1"})
     assert response.status_code == 200 and response.mimetype == "text/plain"
     lines = response.get_data(as_text=True).splitlines()
     assert lines == ["progress 0 5", "progress 2 5", "progress 4 5", "progress 5 5", "done 5 0 0"]

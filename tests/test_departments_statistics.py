@@ -2,11 +2,13 @@
 
 Every expected number below is worked out by hand from the rows that fixture builds.
 """
+
 import io
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from departments_world import world  # noqa: F401  (the module-scoped fixture)
 from openpyxl import load_workbook
 
 from app.extensions import db
@@ -14,7 +16,6 @@ from app.models import AppUser
 from app.reference import data as reference_data
 from app.services import statistics
 from app.services.statistics import Period
-from departments_world import world  # noqa: F401  (the module-scoped fixture)
 
 MARCH_2031 = date(2031, 3, 1)
 
@@ -153,8 +154,17 @@ def test_dashboard_figures(mohe):
     assert fig["insured_ratio"] == D("0.7500")
     assert fig["claims"] == 3
     assert fig["settled"] == D("38000.00")
-    assert fig["cities"] == [{"code": "232700", "name": "大兴安岭地区", "projects": 4, "insured": 3,
-                              "insured_ratio": D("0.7500"), "claims": 3, "settled": D("38000.00")}]
+    assert fig["cities"] == [
+        {
+            "code": "232700",
+            "name": "大兴安岭地区",
+            "projects": 4,
+            "insured": 3,
+            "insured_ratio": D("0.7500"),
+            "claims": 3,
+            "settled": D("38000.00"),
+        }
+    ]
     assert fig["hazard_categories"] == [
         {"name": "触电", "found": 1, "rectified": 0, "rate": D("0.0000")},
         {"name": "高处坠落", "found": 2, "rectified": 2, "rate": D("1.0000")},
@@ -225,8 +235,9 @@ def test_statistics_page_and_workbook(as_user, world):
     assert {r[10] for r in detail[2:]} == {"已投保"}
 
 
-@pytest.mark.parametrize("report_type,detail", [("prevention", ["STAT-O-1", "STAT-O-2", "STAT-O-3"]),
-                                                ("claims", ["STAT-PN-A", "STAT-PN-B"])])
+@pytest.mark.parametrize(
+    "report_type,detail", [("prevention", ["STAT-O-1", "STAT-O-2", "STAT-O-3"]), ("claims", ["STAT-PN-A", "STAT-PN-B"])]
+)
 def test_other_workbooks(as_user, world, report_type, detail):
     client = as_user("dept_mohe_stats")
     response = client.get(f"/statistics/export/?type={report_type}&month=2031-03")

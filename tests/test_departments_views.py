@@ -1,15 +1,16 @@
 """项目信息 and 企业信息 for departments: columns, filters, 共 N 项, paging, export, e-policy, scope."""
+
 import csv
 import io
 import re
 
 import pytest
+from departments_world import world  # noqa: F401  (the module-scoped fixture)
 from openpyxl import load_workbook
 
 from app.extensions import db
 from app.models import Enterprise, Policy
 from app.storage import store_bytes
-from departments_world import world  # noqa: F401  (the module-scoped fixture)
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -52,8 +53,20 @@ def _list(client, **args):
 
 def test_project_list_columns_and_total(as_user, world):
     html = _list(as_user("dept_mohe_stats"))
-    for header in ("项目地址", "投保单位", "保险机构", "承保时间", "建设规模及内容", "投资规模(万元)", "保费(元)",
-                   "投保状态", "联系方式", "重置", "查询", "导出"):
+    for header in (
+        "项目地址",
+        "投保单位",
+        "保险机构",
+        "承保时间",
+        "建设规模及内容",
+        "投资规模(万元)",
+        "保费(元)",
+        "投保状态",
+        "联系方式",
+        "重置",
+        "查询",
+        "导出",
+    ):
         assert header in html
     assert "共 6 项" in html
     for key in "ABCDEF":
@@ -62,19 +75,22 @@ def test_project_list_columns_and_total(as_user, world):
     assert "2031-03-10" in html and "10,000.00" in html and "13900000009" in html and "人保财险" in html
 
 
-@pytest.mark.parametrize("args,expected", [
-    ({"name": "项目A"}, "A"),
-    ({"status": "insured"}, "ABE"),
-    ({"status": "expired"}, "CD"),
-    ({"enterprise": "漠河统计"}, "ABCDEF"),
-    ({"enterprise": "哈尔滨统计"}, ""),
-    ({"region": "232701"}, "ABCDEF"),
-    ({"region": "232700"}, "ABCDEF"),
-    ({"region": "230000"}, "ABCDEF"),
-    ({"region": "230100"}, ""),
-    ({"region": "abc"}, ""),
-    ({"name": "项目", "status": "surrendered"}, "F"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({"name": "项目A"}, "A"),
+        ({"status": "insured"}, "ABE"),
+        ({"status": "expired"}, "CD"),
+        ({"enterprise": "漠河统计"}, "ABCDEF"),
+        ({"enterprise": "哈尔滨统计"}, ""),
+        ({"region": "232701"}, "ABCDEF"),
+        ({"region": "232700"}, "ABCDEF"),
+        ({"region": "230000"}, "ABCDEF"),
+        ({"region": "230100"}, ""),
+        ({"region": "abc"}, ""),
+        ({"name": "项目", "status": "surrendered"}, "F"),
+    ],
+)
 def test_project_filters(as_user, world, args, expected):
     html = _list(as_user("dept_mohe_stats"), **args)
     assert f"共 {len(expected)} 项" in html
@@ -104,8 +120,18 @@ def test_project_export_is_the_filtered_list(as_user, world):
     assert response.status_code == 200
     ws = load_workbook(io.BytesIO(response.data)).active
     rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0]) == ["项目名称", "项目地址", "投保单位", "保险机构", "承保时间", "建设规模及内容",
-                             "投资规模(万元)", "保费(元)", "投保状态", "联系方式"]
+    assert list(rows[0]) == [
+        "项目名称",
+        "项目地址",
+        "投保单位",
+        "保险机构",
+        "承保时间",
+        "建设规模及内容",
+        "投资规模(万元)",
+        "保费(元)",
+        "投保状态",
+        "联系方式",
+    ]
     assert sorted(r[0] for r in rows[1:]) == ["统计测试项目A", "统计测试项目B", "统计测试项目E"]
     assert {r[8] for r in rows[1:]} == {"已投保"}
     response = as_user("dept_harbin").get("/dept/projects/export/", query_string={"name": "统计测试", "fmt": "csv"})

@@ -1,4 +1,5 @@
 """Exports stream the given scoped query: same rows as the list, Chinese headers, no formula injection."""
+
 import csv
 import io
 
@@ -6,12 +7,10 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.extensions import db
-
 from app.models import InsuranceCompany
 from app.reports.export import export_response
 
-COLUMNS = [("登录平台顺序", lambda c: c.login_order), ("简称", lambda c: c.short_name),
-           ("备注", lambda c: "=1+1")]
+COLUMNS = [("登录平台顺序", lambda c: c.login_order), ("简称", lambda c: c.short_name), ("备注", lambda c: "=1+1")]
 
 
 def test_xlsx_and_csv_carry_the_query_rows(app):
@@ -43,10 +42,14 @@ def test_column_exports_stream_typed_tuples_and_neutralise_formulas(app):
 
     with app.test_request_context():
         query = select(InsuranceCompany).where(InsuranceCompany.login_order <= 3).order_by(InsuranceCompany.login_order)
-        columns = [("顺序", InsuranceCompany.login_order, None), ("简称", InsuranceCompany.short_name, None),
-                   ("公式", literal("=HYPERLINK(\"http://x\")"), None), ("负数", literal("-12"), None),
-                   ("类型", InsuranceCompany.kind, lambda v: f"<{v}>"),
-                   ("时间", literal(datetime(2026, 11, 29, 8, 30)), None)]
+        columns = [
+            ("顺序", InsuranceCompany.login_order, None),
+            ("简称", InsuranceCompany.short_name, None),
+            ("公式", literal('=HYPERLINK("http://x")'), None),
+            ("负数", literal("-12"), None),
+            ("类型", InsuranceCompany.kind, lambda v: f"<{v}>"),
+            ("时间", literal(datetime(2026, 11, 29, 8, 30)), None),
+        ]
         statements = []
         from sqlalchemy import event
 
@@ -65,10 +68,10 @@ def test_column_exports_stream_typed_tuples_and_neutralise_formulas(app):
         rows = list(ws.iter_rows(values_only=True))
         assert rows[0] == ("顺序", "简称", "公式", "负数", "类型", "时间")
         assert rows[1][0] == 1 and rows[1][1] == "人保财险"
-        assert rows[1][2] == "'=HYPERLINK(\"http://x\")" and rows[1][3] == "-12"
+        assert rows[1][2] == '\'=HYPERLINK("http://x")' and rows[1][3] == "-12"
         assert rows[1][4] == "<insurer>"
         assert rows[1][5] == datetime(2026, 11, 29, 8, 30)
         assert ws.cell(row=2, column=3).data_type == "s"  # text, not a formula
         csv_text = b"".join(export_response(query, columns, "保险机构", "csv").response).decode("utf-8-sig")
         parsed = list(csv.reader(io.StringIO(csv_text)))
-        assert parsed[1][:5] == ["1", "人保财险", "'=HYPERLINK(\"http://x\")", "-12", "<insurer>"]
+        assert parsed[1][:5] == ["1", "人保财险", '\'=HYPERLINK("http://x")', "-12", "<insurer>"]

@@ -1,12 +1,20 @@
 """The skeleton: app boots from migrations, every demo account logs in and sees exactly its menu."""
+
 import pytest
 
 from app.security.roles import CATEGORIES, MENU, ROLES
 
 ACCOUNTS = {
-    "admin": "Admin", "dept_province": "Department", "dept_harbin": "Department",
-    "enterprise_demo": "Enterprise", "enterprise_demo2": "Enterprise", "insurer_picc": "Insurer",
-    "insurer_pingan": "Insurer", "broker_kunlun": "Broker", "org_demo": "PreventionOrg", "expert_demo": "Expert",
+    "admin": "Admin",
+    "dept_province": "Department",
+    "dept_harbin": "Department",
+    "enterprise_demo": "Enterprise",
+    "enterprise_demo2": "Enterprise",
+    "insurer_picc": "Insurer",
+    "insurer_pingan": "Insurer",
+    "broker_kunlun": "Broker",
+    "org_demo": "PreventionOrg",
+    "expert_demo": "Expert",
 }
 
 
@@ -93,29 +101,39 @@ def test_categories_have_chinese_labels():
 
 def test_an_admin_defined_role_works_with_the_scope(app):
     """A read-only auditor role made in FAB's security pages, bound to the Harbin department."""
+    from werkzeug.security import generate_password_hash
+
     from app.extensions import db
     from app.models import AppUser, Department
     from app.models.base import utcnow
-    from werkzeug.security import generate_password_hash
 
     with app.app_context():
         sm = app.appbuilder.sm
         role = sm.add_role("HarbinAuditor")
-        for perm, view in (("can_read", "DeptProject"), ("menu_access", "dept_projects"),
-                           ("menu_access", "cat_info")):
+        for perm, view in (("can_read", "DeptProject"), ("menu_access", "dept_projects"), ("menu_access", "cat_info")):
             sm.add_permission_role(role, sm.find_permission_view_menu(perm, view))
         from app.models import Project
 
         dept = db.session.query(Department).filter_by(region_code="230100").one()
         ent = db.session.query(AppUser).filter_by(username="enterprise_demo").one().enterprise
         for code, name in (("230103", "审计测试哈尔滨项目"), ("230202", "审计测试齐齐哈尔项目")):
-            db.session.add(Project(enterprise_id=ent.id, region_code=code, project_code="AUDIT-" + code,
-                                   name=name, investment=10))
-        db.session.add(AppUser(username="auditor_harbin", first_name="审计", last_name="员",
-                               email="auditor@example.invalid", active=True, roles=[role],
-                               party_kind="department", department_id=dept.id,
-                               password=generate_password_hash("Audit@2026x"),
-                               password_changed_at=utcnow()))  # else the first-login change is due
+            db.session.add(
+                Project(enterprise_id=ent.id, region_code=code, project_code="AUDIT-" + code, name=name, investment=10)
+            )
+        db.session.add(
+            AppUser(
+                username="auditor_harbin",
+                first_name="审计",
+                last_name="员",
+                email="auditor@example.invalid",
+                active=True,
+                roles=[role],
+                party_kind="department",
+                department_id=dept.id,
+                password=generate_password_hash("Audit@2026x"),
+                password_changed_at=utcnow(),
+            )
+        )  # else the first-login change is due
         db.session.commit()
     client = app.test_client()
     client.post("/login/", data={"username": "auditor_harbin", "password": "Audit@2026x"})

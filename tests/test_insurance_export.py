@@ -1,12 +1,12 @@
 """投保信息 and 保单台帐 export exactly the rows their list shows for the same filter (and selection)."""
+
 import csv
 import io
 import re
 import uuid
 
-from openpyxl import load_workbook
-
 import insurance_factory as f
+from openpyxl import load_workbook
 
 
 def _list_names(html, table_id, column):
@@ -22,9 +22,15 @@ def _xlsx_rows(data):
 def test_application_export_equals_the_filtered_list(app, as_user):
     tag = "导出" + uuid.uuid4().hex[:6]
     with app.app_context():
-        for i, (state, insurer) in enumerate([("pending_review", "人保财险"), ("approved", "人保财险"),
-                                              ("insured", "人保财险"), ("draft", "人保财险"),
-                                              ("pending_review", "平安财险")]):
+        for i, (state, insurer) in enumerate(
+            [
+                ("pending_review", "人保财险"),
+                ("approved", "人保财险"),
+                ("insured", "人保财险"),
+                ("draft", "人保财险"),
+                ("pending_review", "平安财险"),
+            ]
+        ):
             # each demo enterprise keeps to one insurer (the demo's scope expectations rely on it)
             enterprise = "enterprise_demo" if insurer == "人保财险" else "enterprise_demo2"
             f.make_application(state, insurer=insurer, enterprise=enterprise, name=f"{tag}项目{i}")
@@ -38,8 +44,9 @@ def test_application_export_equals_the_filtered_list(app, as_user):
         assert [r[1] for r in rows[1:]] == listed
         text = client.get("/applications/export/?fmt=csv&" + query).data.decode("utf-8-sig")
         assert [r[1] for r in list(csv.reader(io.StringIO(text)))[1:]] == listed
-    everything = _list_names(client.get(f"/applications/list/?project={tag}").get_data(as_text=True),
-                             "application-list", 0)
+    everything = _list_names(
+        client.get(f"/applications/list/?project={tag}").get_data(as_text=True), "application-list", 0
+    )
     assert sorted(everything) == [f"{tag}项目0", f"{tag}项目1", f"{tag}项目2"]  # no draft, no other insurer
     assert as_user("enterprise_demo").get(f"/applications/export/?project={tag}").status_code == 403
 

@@ -1,26 +1,28 @@
 """The premium proposal (investment × rate × (1 + float ratio), at least the minimum), the deviation
 rule, the ledger number and the policy form's checks."""
+
 import re
 from datetime import date
 from decimal import Decimal
 
+import insurance_factory as f
 import pytest
 
 from app.extensions import db
 from app.models import Application, FloatRule, Policy, StoredFile
 from app.models.enums import ApplicationStatus as A
 from app.services import applications, claims, policies
-from app.services.base import Invalid
-
-import insurance_factory as f
+from app.services.base import Forbidden, Invalid
 
 
 def test_premium_formula_and_minimum(db_session):
     plan = f.plan("C")
-    assert policies.premium_for(Decimal("1000"), plan, Decimal("0")) == \
-        (Decimal("1000") * 10000 * plan.rate).quantize(Decimal("0.01"))
-    assert policies.premium_for(Decimal("1000"), plan, Decimal("0.10")) == \
-        (Decimal("1000") * 10000 * plan.rate * Decimal("1.10")).quantize(Decimal("0.01"))
+    assert policies.premium_for(Decimal("1000"), plan, Decimal("0")) == (Decimal("1000") * 10000 * plan.rate).quantize(
+        Decimal("0.01")
+    )
+    assert policies.premium_for(Decimal("1000"), plan, Decimal("0.10")) == (
+        Decimal("1000") * 10000 * plan.rate * Decimal("1.10")
+    ).quantize(Decimal("0.01"))
     assert policies.premium_for(Decimal("0.5"), plan, Decimal("0.3")) == plan.min_premium
 
 
@@ -39,10 +41,16 @@ def test_prior_year_claims_raise_the_proposal(db_session):
     clean = policies.propose_premium(db.session.get(Application, first.id))
     assert clean["float_ratio"] == 0 and clean["deaths"] == 0 and clean["injuries"] == 0
     last_year = date(date.today().year - 1, 6, 1)
-    claims.add_claim(first.policy.id, f.user("insurer_picc"), dict(
-        injured_count=0, death_count=1, estimated_loss="500000", submitted_date=last_year.isoformat()))
-    claims.add_claim(first.policy.id, f.user("insurer_picc"), dict(
-        injured_count=4, death_count=0, submitted_date=date.today().isoformat()))  # this year: not counted
+    claims.add_claim(
+        first.policy.id,
+        f.user("insurer_picc"),
+        dict(injured_count=0, death_count=1, estimated_loss="500000", submitted_date=last_year.isoformat()),
+    )
+    claims.add_claim(
+        first.policy.id,
+        f.user("insurer_picc"),
+        dict(injured_count=4, death_count=0, submitted_date=date.today().isoformat()),
+    )  # this year: not counted
     second = f.make_application("approved", enterprise=account.username, investment="2000")
     proposal = policies.propose_premium(second)
     assert (proposal["deaths"], proposal["injuries"]) == (1, 0)
@@ -62,16 +70,21 @@ def test_deviation_beyond_tolerance_needs_a_reason(db_session):
     db.session.expire_all()
     assert db.session.get(Application, app.id).status == A.APPROVED
     within = (proposed * Decimal("1.05")).quantize(Decimal("0.01"))
-    policy = policies.issue_policy(app.id, f.user("insurer_picc"), f.issue_data(app, premium=str(within)),
-                                   f.policy_files())
+    policy = policies.issue_policy(
+        app.id, f.user("insurer_picc"), f.issue_data(app, premium=str(within)), f.policy_files()
+    )
     assert policy.premium == within and policy.proposed_premium == proposed
 
 
 def test_deviation_with_reason_is_recorded(db_session):
     app = f.make_application("approved")
     proposed = policies.propose_premium(app)["proposed"]
-    policy = policies.issue_policy(app.id, f.user("insurer_picc"), f.issue_data(
-        app, premium=str(proposed * 2), premium_deviation_reason="高风险深基坑工程，按再保条件上浮"), f.policy_files())
+    policy = policies.issue_policy(
+        app.id,
+        f.user("insurer_picc"),
+        f.issue_data(app, premium=str(proposed * 2), premium_deviation_reason="高风险深基坑工程，按再保条件上浮"),
+        f.policy_files(),
+    )
     assert policy.premium_deviation_reason.startswith("高风险")
 
 
@@ -89,20 +102,26 @@ def test_policy_number_unique_per_insurer(db_session):
     first = f.make_application("insured")
     second = f.make_application("approved")
     with pytest.raises(Invalid) as exc:
-        policies.issue_policy(second.id, f.user("insurer_picc"),
-                              f.issue_data(second, policy_no=first.policy.policy_no), f.policy_files())
+        policies.issue_policy(
+            second.id, f.user("insurer_picc"), f.issue_data(second, policy_no=first.policy.policy_no), f.policy_files()
+        )
     assert "policy_no" in exc.value.errors
     other = f.make_application("approved", insurer="平安财险", enterprise="enterprise_demo2")
-    policy = policies.issue_policy(other.id, f.user("insurer_pingan"),
-                                   f.issue_data(other, policy_no=first.policy.policy_no), f.policy_files())
+    policy = policies.issue_policy(
+        other.id, f.user("insurer_pingan"), f.issue_data(other, policy_no=first.policy.policy_no), f.policy_files()
+    )
     assert policy.policy_no == first.policy.policy_no
 
 
 def test_end_date_after_start_and_agreement_required(db_session):
     app = f.make_application("approved")
     with pytest.raises(Invalid) as exc:
-        policies.issue_policy(app.id, f.user("insurer_picc"), f.issue_data(
-            app, start_date="2026-05-01", end_date="2026-05-01", agreed=""), f.policy_files())
+        policies.issue_policy(
+            app.id,
+            f.user("insurer_picc"),
+            f.issue_data(app, start_date="2026-05-01", end_date="2026-05-01", agreed=""),
+            f.policy_files(),
+        )
     assert {"end_date", "agreed"} <= set(exc.value.errors)
 
 
@@ -116,8 +135,10 @@ def test_bad_policy_file_leaves_nothing_behind(app, db_session):
     root = app.config["FILE_STORAGE_ROOT"]
     files_before = sum(len(names) for _d, _s, names in os.walk(root))
     rows_before = db.session.query(StoredFile).count()
-    bad = {"policy_file": FileStorage(stream=io.BytesIO(b"<html>not a pdf</html>"), filename="保单.pdf"),
-           "agreement_file": f.pdf_upload("协议.pdf")}
+    bad = {
+        "policy_file": FileStorage(stream=io.BytesIO(b"<html>not a pdf</html>"), filename="保单.pdf"),
+        "agreement_file": f.pdf_upload("协议.pdf"),
+    }
     with pytest.raises(Invalid) as exc:
         policies.issue_policy(made.id, f.user("insurer_picc"), f.issue_data(made), bad)
     assert "policy_file" in exc.value.errors
@@ -131,20 +152,35 @@ def test_claims_total_and_timeline(db_session):
 
     made = f.make_application("insured")
     insurer = f.user("insurer_picc")
-    claim = claims.add_claim(made.policy.id, insurer, dict(injured_count=1, death_count=0, settled_amount="100.50",
-                                                           settled_date=date.today().isoformat()))
-    claims.add_claim(made.policy.id, insurer, dict(injured_count=0, death_count=0, settled_amount="99.50",
-                                                   settled_date=date.today().isoformat()))
+    claim = claims.add_claim(
+        made.policy.id,
+        insurer,
+        dict(injured_count=1, death_count=0, settled_amount="100.50", settled_date=date.today().isoformat()),
+    )
+    claims.add_claim(
+        made.policy.id,
+        insurer,
+        dict(injured_count=0, death_count=0, settled_amount="99.50", settled_date=date.today().isoformat()),
+    )
     assert claims.settled_total(made.policy.id) == Decimal("200.00")
-    claims.update_claim(claim.id, insurer, dict(injured_count=2, death_count=0, settled_amount="100.50",
-                                                settled_date=date.today().isoformat(), remark="补充伤者"))
+    claims.update_claim(
+        claim.id,
+        insurer,
+        dict(
+            injured_count=2,
+            death_count=0,
+            settled_amount="100.50",
+            settled_date=date.today().isoformat(),
+            remark="补充伤者",
+        ),
+    )
     events = db.session.query(FlowEvent).filter_by(entity_type="policy", entity_id=made.policy.id).all()
     assert [e.action for e in events].count("claim_add") == 2
     update = [e for e in events if e.action == "claim_update"][0]
     assert "伤残人数: 2" in update.comment and "补充伤者" in update.comment
     with pytest.raises(Invalid):
         claims.add_claim(made.policy.id, insurer, dict(injured_count=-1, death_count=0, remark="x" * 501))
-    with pytest.raises(Exception):
+    with pytest.raises(Forbidden):
         claims.add_claim(made.policy.id, f.user("broker_kunlun"), dict(injured_count=0, death_count=0))
 
 
@@ -153,15 +189,17 @@ def test_new_application_refused_while_one_is_open(db_session):
     from app.services.base import Conflict
 
     with pytest.raises(Conflict):
-        applications.save_application(f.user("enterprise_demo"), made.project_id, f.application_data(),
-                                      f.application_files())
+        applications.save_application(
+            f.user("enterprise_demo"), made.project_id, f.application_data(), f.application_files()
+        )
 
 
 def test_broker_partners_only(db_session):
     project = f.make_project()
     with pytest.raises(Invalid) as exc:
-        applications.save_application(f.user("enterprise_demo"), project.id,
-                                      f.application_data(insurer="平安财险", broker="昆仑保险经纪"), {})
+        applications.save_application(
+            f.user("enterprise_demo"), project.id, f.application_data(insurer="平安财险", broker="昆仑保险经纪"), {}
+        )
     assert "insurer_id" in exc.value.errors
 
 

@@ -1,18 +1,18 @@
 """投保信息, 保单信息, 理赔, 保单台帐 and the enterprise's pages through the HTTP stack: visibility per
 party, the enterprise's 在线填报 with uploads, 资料下载, the 《用户协议》 PDF and bad input."""
+
 import io
 import re
 import subprocess
 import zipfile
 
+import insurance_factory as f
 import pytest
 
 from app.demo_insurance import APPLICATION_UPLOADS, demo_pdf
 from app.extensions import db
 from app.models import Application, Enterprise, Project, StoredFile
 from app.models.enums import ApplicationStatus as A
-
-import insurance_factory as f
 
 
 def _in_ctx(app, fn, *args, **kwargs):
@@ -21,10 +21,18 @@ def _in_ctx(app, fn, *args, **kwargs):
         return result.id, result.project_id, result.project.name
 
 
-@pytest.mark.parametrize("username,status", [
-    ("insurer_picc", 200), ("broker_kunlun", 200), ("insurer_pingan", 404), ("enterprise_demo", 200),
-    ("enterprise_demo2", 404), ("dept_province", 404), ("org_demo", 403),
-])
+@pytest.mark.parametrize(
+    "username,status",
+    [
+        ("insurer_picc", 200),
+        ("broker_kunlun", 200),
+        ("insurer_pingan", 404),
+        ("enterprise_demo", 200),
+        ("enterprise_demo2", 404),
+        ("dept_province", 404),
+        ("org_demo", 403),
+    ],
+)
 def test_detail_visibility(app, as_user, username, status):
     app_id, _pid, name = _in_ctx(app, f.make_application, "pending_review", broker="昆仑保险经纪")
     response = as_user(username).get(f"/applications/show/{app_id}")
@@ -78,20 +86,34 @@ def test_insurer_list_and_search(app, as_user):
 
 def test_statistics_follow_the_filter(app, as_user):
     with app.app_context():
-        made = [f.make_application(s, investment=inv) for s, inv in
-                (("pending_review", "100"), ("pending_review", "200.5"), ("approved", "300"))]
+        made = [
+            f.make_application(s, investment=inv)
+            for s, inv in (("pending_review", "100"), ("pending_review", "200.5"), ("approved", "300"))
+        ]
         tag = made[0].project.name[:4]  # every test project name starts with 测试项目
     html = as_user("insurer_picc").get("/applications/list/?project=测试项目").get_data(as_text=True)
     stats = re.search(r'id="application-stats">(.*?)</table>', html, re.S).group(1)
-    rows = dict((label, (int(n), v)) for label, n, v in
-                re.findall(r"<tr><t[dh]>([^<]+)</t[dh]><t[dh]>(\d+)</t[dh]><t[dh]>([\d,.]+)</t[dh]></tr>", stats))
+    rows = {
+        label: (int(n), v)
+        for label, n, v in re.findall(
+            r"<tr><t[dh]>([^<]+)</t[dh]><t[dh]>(\d+)</t[dh]><t[dh]>([\d,.]+)</t[dh]></tr>", stats
+        )
+    }
     with app.app_context():
         from sqlalchemy import func, select
 
-        expected = dict(db.session.execute(
-            select(Application.status, func.count()).join(Project, Application.project_id == Project.id)
-            .where(Project.name.contains(tag), Application.insurer_id == f.company("人保财险").id,
-                   Application.status != A.DRAFT).group_by(Application.status)).all())
+        expected = dict(
+            db.session.execute(
+                select(Application.status, func.count())
+                .join(Project, Application.project_id == Project.id)
+                .where(
+                    Project.name.contains(tag),
+                    Application.insurer_id == f.company("人保财险").id,
+                    Application.status != A.DRAFT,
+                )
+                .group_by(Application.status)
+            ).all()
+        )
     assert rows["待复审"][0] == expected[A.PENDING_REVIEW]
     assert rows["合计"][0] == sum(expected.values())
 
@@ -102,20 +124,46 @@ def test_enterprise_adds_a_project_and_applies_with_uploads(app, as_user):
     text = bad.get_data(as_text=True)
     assert bad.status_code == 200 and "请选择县/区级行政区划" in text and "请输入数字" in text
     name = "测试HTTP项目" + str(id(client))[-6:]
-    response = client.post("/projects/add", data=dict(
-        region_code="230103", project_code="2403-230103-04-01-512799", name=name, investment="1234.5",
-        builder_name="哈尔滨市某局", address="哈尔滨市南岗区", planned_start="2026-03-01", planned_end="2027-03-01"))
+    response = client.post(
+        "/projects/add",
+        data=dict(
+            region_code="230103",
+            project_code="2403-230103-04-01-512799",
+            name=name,
+            investment="1234.5",
+            builder_name="哈尔滨市某局",
+            address="哈尔滨市南岗区",
+            planned_start="2026-03-01",
+            planned_end="2027-03-01",
+        ),
+    )
     assert response.status_code == 302
     with app.app_context():
         project = db.session.query(Project).filter_by(name=name).one()
         pid, insurer_id = project.id, f.company("人保财险").id
         plan_id = f.plan("A").id
     form = client.get(f"/applications/fill/{pid}").get_data(as_text=True)
-    for label in ("营业执照", "项目合同或中标通知", "法定代表人身份证国徽面", "法定代表人身份证人像面",
-                  "安全生产许可证", "施工企业资质", "用户协议", "我已阅读并同意", "方案详情", "提交保单"):
+    for label in (
+        "营业执照",
+        "项目合同或中标通知",
+        "法定代表人身份证国徽面",
+        "法定代表人身份证人像面",
+        "安全生产许可证",
+        "施工企业资质",
+        "用户协议",
+        "我已阅读并同意",
+        "方案详情",
+        "提交保单",
+    ):
         assert label in form
-    data = dict(insurer_id=str(insurer_id), broker_id="", plan_id=str(plan_id), contact_phone="0451-82554666",
-                agreed="1", action="submit")
+    data = dict(
+        insurer_id=str(insurer_id),
+        broker_id="",
+        plan_id=str(plan_id),
+        contact_phone="0451-82554666",
+        agreed="1",
+        action="submit",
+    )
     for slot, filename in APPLICATION_UPLOADS.items():
         data[slot] = (io.BytesIO(demo_pdf(slot)), filename)
     done = client.post(f"/applications/fill/{pid}", data=data, content_type="multipart/form-data")
@@ -134,8 +182,11 @@ def test_bad_upload_gets_a_message_and_stores_nothing(app, as_user):
         data = f.application_data()
         rows_before = db.session.query(StoredFile).count()
     client = as_user("enterprise_demo")
-    data.update(action="save", business_license=(io.BytesIO(demo_pdf("ok")), "营业执照.pdf"),
-                contract=(io.BytesIO(b"MZ\x90\x00 not a document"), "合同.pdf"))
+    data.update(
+        action="save",
+        business_license=(io.BytesIO(demo_pdf("ok")), "营业执照.pdf"),
+        contract=(io.BytesIO(b"MZ\x90\x00 not a document"), "合同.pdf"),
+    )
     response = client.post(f"/applications/fill/{pid}", data=data, content_type="multipart/form-data")
     assert response.status_code == 200
     assert "文件类型不允许" in response.get_data(as_text=True)
@@ -161,20 +212,43 @@ def test_issue_through_the_page_and_ledger(app, as_user):
     app_id, _pid, name = _in_ctx(app, f.make_application, "approved")
     client = as_user("insurer_picc")
     form = client.get(f"/applications/{app_id}/issue").get_data(as_text=True)
-    for label in ("建设单位名称", "项目名称", "项目代码", "方案", "保费(元)", "生效日期", "终止日期", "保单号",
-                  "保单文件", "协议文件", "我已阅读并同意"):
+    for label in (
+        "建设单位名称",
+        "项目名称",
+        "项目代码",
+        "方案",
+        "保费(元)",
+        "生效日期",
+        "终止日期",
+        "保单号",
+        "保单文件",
+        "协议文件",
+        "我已阅读并同意",
+    ):
         assert label in form
     proposed = re.search(r'id="f-premium" name="premium" value="([\d.]+)"', form).group(1)
     with app.app_context():
         plan_id = db.session.get(Application, app_id).plan_id
-    data = dict(builder_name="某建设单位", project_name=name, project_code="X-1", plan_id=str(plan_id),
-                premium=proposed, start_date="2026-01-01", end_date="2025-12-31", policy_no="PX" + name[-8:],
-                agreed="1", policy_file=(io.BytesIO(demo_pdf("p")), "保单.pdf"),
-                agreement_file=(io.BytesIO(demo_pdf("a")), "协议.pdf"))
+    data = dict(
+        builder_name="某建设单位",
+        project_name=name,
+        project_code="X-1",
+        plan_id=str(plan_id),
+        premium=proposed,
+        start_date="2026-01-01",
+        end_date="2025-12-31",
+        policy_no="PX" + name[-8:],
+        agreed="1",
+        policy_file=(io.BytesIO(demo_pdf("p")), "保单.pdf"),
+        agreement_file=(io.BytesIO(demo_pdf("a")), "协议.pdf"),
+    )
     bad = client.post(f"/applications/{app_id}/issue", data=data, content_type="multipart/form-data")
     assert "终止日期须晚于生效日期" in bad.get_data(as_text=True)
-    data.update(end_date="2027-06-30", policy_file=(io.BytesIO(demo_pdf("p")), "保单.pdf"),
-                agreement_file=(io.BytesIO(demo_pdf("a")), "协议.pdf"))
+    data.update(
+        end_date="2027-06-30",
+        policy_file=(io.BytesIO(demo_pdf("p")), "保单.pdf"),
+        agreement_file=(io.BytesIO(demo_pdf("a")), "协议.pdf"),
+    )
     good = client.post(f"/applications/{app_id}/issue", data=data, content_type="multipart/form-data")
     assert good.status_code == 302
     ledger = client.get("/ledger/list/?project=" + name).get_data(as_text=True)
@@ -191,16 +265,27 @@ def test_claims_page(app, as_user):
     client = as_user("insurer_picc")
     page = client.get(f"/policies/{policy_id}/claims").get_data(as_text=True)
     assert "新增理赔" in page and "累计金额(元)" in page
-    bad = client.post(f"/policies/{policy_id}/claims/add", data=dict(injured_count="x", death_count="0",
-                                                                     remark="y" * 501))
+    bad = client.post(
+        f"/policies/{policy_id}/claims/add", data=dict(injured_count="x", death_count="0", remark="y" * 501)
+    )
     assert "请输入整数" in bad.get_data(as_text=True)
-    client.post(f"/policies/{policy_id}/claims/add", data=dict(
-        injured_count="2", death_count="0", estimated_loss="1000", settled_date="2026-05-01",
-        settled_amount="800.25", submitted_date="2026-04-01", remark="测试理赔"))
+    client.post(
+        f"/policies/{policy_id}/claims/add",
+        data=dict(
+            injured_count="2",
+            death_count="0",
+            estimated_loss="1000",
+            settled_date="2026-05-01",
+            settled_amount="800.25",
+            submitted_date="2026-04-01",
+            remark="测试理赔",
+        ),
+    )
     page = client.get(f"/policies/{policy_id}/claims").get_data(as_text=True)
     assert "测试理赔" in page and re.search(r'id="claims-total">.*?800\.25', page, re.S)
-    assert as_user("broker_kunlun").post(f"/policies/{policy_id}/claims/add",
-                                         data=dict(injured_count="1", death_count="0")).status_code in (403, 404)
+    assert as_user("broker_kunlun").post(
+        f"/policies/{policy_id}/claims/add", data=dict(injured_count="1", death_count="0")
+    ).status_code in (403, 404)
     policy_list = client.get("/policies/list/").get_data(as_text=True)
     for header in ("项目名称", "项目代码", "方案", "联系电话", "投保状态", "操作"):
         assert f"<th>{header}</th>" in policy_list
@@ -215,9 +300,20 @@ def test_bundle_zip_has_readable_chinese_names(app, as_user):
         assert response.status_code == 200 and response.mimetype == "application/zip"
         with zipfile.ZipFile(io.BytesIO(response.data)) as zf:
             names = sorted(zf.namelist())
-            assert names == sorted(f"{name}/{label}.pdf" for label in (
-                "营业执照", "项目合同或中标通知", "法定代表人身份证国徽面", "法定代表人身份证人像面", "安全生产许可证",
-                "施工企业资质", "用户协议", "保单文件", "协议文件"))
+            assert names == sorted(
+                f"{name}/{label}.pdf"
+                for label in (
+                    "营业执照",
+                    "项目合同或中标通知",
+                    "法定代表人身份证国徽面",
+                    "法定代表人身份证人像面",
+                    "安全生产许可证",
+                    "施工企业资质",
+                    "用户协议",
+                    "保单文件",
+                    "协议文件",
+                )
+            )
             assert zf.read(f"{name}/营业执照.pdf").startswith(b"%PDF-")
     assert as_user("insurer_pingan").get(f"/applications/{app_id}/bundle").status_code == 404
 
@@ -231,8 +327,9 @@ def test_agreement_pdf_carries_the_enterprise_name(app, as_user, tmp_path):
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     path = tmp_path / "agreement.pdf"
     path.write_bytes(response.data)
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout.replace(" ", "")
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout.replace(" ", "")
     assert enterprise_name in text and project_name in text and "中国人民财产保险" in text
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
     assert "WenQuanYi" in fonts
@@ -245,15 +342,30 @@ def test_enterprise_info_edit(app, as_user):
     assert "进入编辑" in page and "营业执照" in page and "法人身份证二维码" in page
     with app.app_context():
         ent = db.session.query(Enterprise).filter_by(name="齐齐哈尔市鹤城建筑工程有限公司").one()
-        form = {k: getattr(ent, k) or "" for k in (
-            "name", "region_code", "credit_code", "registered_address", "business_address", "contact_name",
-            "contact_mobile", "contact_email", "legal_name", "legal_mobile", "business_scope")}
+        form = {
+            k: getattr(ent, k) or ""
+            for k in (
+                "name",
+                "region_code",
+                "credit_code",
+                "registered_address",
+                "business_address",
+                "contact_name",
+                "contact_mobile",
+                "contact_email",
+                "legal_name",
+                "legal_mobile",
+                "business_scope",
+            )
+        }
     bad = client.post("/my/enterprise/edit", data=dict(form, contact_mobile="12345", contact_email="no-at"))
     text = bad.get_data(as_text=True)
     assert "手机号码格式不正确" in text and "电子邮箱格式不正确" in text
-    good = client.post("/my/enterprise/edit", data=dict(
-        form, contact_name="钱七", business_license=(io.BytesIO(demo_pdf("lic")), "营业执照.pdf")),
-        content_type="multipart/form-data")
+    good = client.post(
+        "/my/enterprise/edit",
+        data=dict(form, contact_name="钱七", business_license=(io.BytesIO(demo_pdf("lic")), "营业执照.pdf")),
+        content_type="multipart/form-data",
+    )
     assert good.status_code == 302
     with app.app_context():
         ent = db.session.query(Enterprise).filter_by(name="齐齐哈尔市鹤城建筑工程有限公司").one()

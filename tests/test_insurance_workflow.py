@@ -1,16 +1,17 @@
 """The application workflow table: every transition allowed or refused per role and state, through the
 services; the buttons the lists show come from the same table; a second reviewer gets a clear message."""
+
+import insurance_factory as f
 import pytest
 
 from app.extensions import db
 from app.models import Application, FlowEvent, Project
-from app.models.enums import ApplicationStatus as A, PolicyStatus
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import PolicyStatus
 from app.security.scope import party_of
 from app.services import applications, policies
 from app.services.base import Conflict, NotFound, ServiceError
 from app.workflows import APPLICATION
-
-import insurance_factory as f
 
 ACTORS = ["enterprise_demo", "insurer_picc", "broker_kunlun", "insurer_pingan", "dept_province"]
 STATES = ["draft", "pending_review", "rejected", "approved", "insured"]
@@ -34,9 +35,7 @@ def _visible(username, state):
     """An insurer or broker sees the application once submitted; pingan is not named at all."""
     if username == "insurer_pingan":
         return False
-    if username in ("insurer_picc", "broker_kunlun") and state == "draft":
-        return False
-    return True
+    return not (username in ("insurer_picc", "broker_kunlun") and state == "draft")
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -76,10 +75,13 @@ def test_transition_per_role_and_state(db_session, name, state):
 
 def test_transition_writes_timeline(db_session):
     app = f.make_application("rejected")
-    events = db.session.query(FlowEvent).filter_by(entity_type="application", entity_id=app.id) \
-        .order_by(FlowEvent.id).all()
+    events = (
+        db.session.query(FlowEvent).filter_by(entity_type="application", entity_id=app.id).order_by(FlowEvent.id).all()
+    )
     assert [(e.action, e.from_status, e.to_status) for e in events] == [
-        ("submit", A.DRAFT, A.PENDING_REVIEW), ("reject", A.PENDING_REVIEW, A.REJECTED)]
+        ("submit", A.DRAFT, A.PENDING_REVIEW),
+        ("reject", A.PENDING_REVIEW, A.REJECTED),
+    ]
     assert events[-1].comment == "资料不清晰" and events[-1].username == "insurer_picc"
     assert db.session.get(Application, app.id).review_opinion == "资料不清晰"
 
@@ -123,8 +125,13 @@ def test_stale_reviewer_loses_the_compare_and_set(db_session):
 def test_resubmission_after_rejection(db_session):
     app = f.make_application("rejected")
     ent = f.user("enterprise_demo")
-    applications.save_application(ent, app.project_id, f.application_data(plan_code="B"),
-                                  {"contract": f.pdf_upload("新合同.pdf")}, application_id=app.id)
+    applications.save_application(
+        ent,
+        app.project_id,
+        f.application_data(plan_code="B"),
+        {"contract": f.pdf_upload("新合同.pdf")},
+        application_id=app.id,
+    )
     applications.submit(app.id, ent)
     db.session.expire_all()
     again = db.session.get(Application, app.id)

@@ -1,9 +1,10 @@
 """CA certificate login through the real stack: proxy header trust, signed challenges, refusals with
 clear messages, first enterprise login, administrator binding, and the `flask ca` commands."""
+
 import base64
 import itertools
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -52,10 +53,15 @@ def nonce_of(client):
 
 def challenge_login(client, cert, key, nonce=None, follow=False):
     nonce = nonce or nonce_of(client)
-    return client.post("/login/ca/", data={
-        "nonce": nonce, "certificate": pem_certificate(cert).decode(),
-        "signature": sign_message(key, challenge_message(nonce)),
-    }, follow_redirects=follow)
+    return client.post(
+        "/login/ca/",
+        data={
+            "nonce": nonce,
+            "certificate": pem_certificate(cert).decode(),
+            "signature": sign_message(key, challenge_message(nonce)),
+        },
+        follow_redirects=follow,
+    )
 
 
 def flashed(client):
@@ -116,7 +122,7 @@ def test_credit_code_read_from_ou_when_serial_number_absent(ca_app, test_ca, cli
 
 
 def test_expired_certificate_refused(ca_app, test_ca, client):
-    past = datetime.now(timezone.utc) - timedelta(days=400)
+    past = datetime.now(UTC) - timedelta(days=400)
     cert, key = issue(test_ca, new_code(), not_before=past, not_after=past + timedelta(days=365))
     response = challenge_login(client, cert, key, follow=True)
     assert "证书已过期" in response.get_data(as_text=True)
@@ -175,13 +181,21 @@ def test_certificate_without_client_auth_usage_refused(ca_app, test_ca, client):
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     ca_cert, ca_key = test_ca[0], test_ca[1]
-    server_only = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "srv"),
-                                                                   x509.NameAttribute(NameOID.SERIAL_NUMBER, new_code())]))
-                   .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(datetime.now(timezone.utc) - timedelta(minutes=1))
-                   .not_valid_after(datetime.now(timezone.utc) + timedelta(days=1))
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                   .sign(ca_key, hashes.SHA256()))
+    server_only = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [x509.NameAttribute(NameOID.COMMON_NAME, "srv"), x509.NameAttribute(NameOID.SERIAL_NUMBER, new_code())]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(minutes=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     html = challenge_login(ca_app.test_client(), server_only, key, follow=True).get_data(as_text=True)
     assert "不包括客户端身份验证" in html
 
@@ -192,8 +206,13 @@ def _new_insurer(app, code):
 
     with app.app_context():
         n = db.session.query(InsuranceCompany).count()
-        company = InsuranceCompany(name=f"测试财险黑龙江分公司{code[-6:]}", short_name=f"测试财险{code[-6:]}", kind="insurer",
-                                   login_order=1000 + n, credit_code=code)
+        company = InsuranceCompany(
+            name=f"测试财险黑龙江分公司{code[-6:]}",
+            short_name=f"测试财险{code[-6:]}",
+            kind="insurer",
+            login_order=1000 + n,
+            credit_code=code,
+        )
         db.session.add(company)
         db.session.commit()
         return company.id
@@ -222,8 +241,11 @@ def test_admin_binds_certificate_then_insurer_logs_in(ca_app, test_ca, as_user):
         target_id = target.id
     page = admin.get(f"/admin/accounts/{target_id}/certificate")
     assert page.status_code == 200 and "证书绑定" in page.get_data(as_text=True)
-    response = admin.post(f"/admin/accounts/{target_id}/certificate",
-                          data={"certificate": pem_certificate(cert).decode()}, follow_redirects=True)
+    response = admin.post(
+        f"/admin/accounts/{target_id}/certificate",
+        data={"certificate": pem_certificate(cert).decode()},
+        follow_redirects=True,
+    )
     assert "证书已绑定" in response.get_data(as_text=True)
     assert audit_rows(ca_app, action="cert_bind", username="insurer_pingan")
     client = ca_app.test_client()
@@ -231,8 +253,11 @@ def test_admin_binds_certificate_then_insurer_logs_in(ca_app, test_ca, as_user):
     assert "投保信息" in client.get("/", follow_redirects=True).get_data(as_text=True)
     # a certificate of another CA cannot be bound
     other_cert, _k = make_client_certificate(*make_ca("另一个CA"), "", "外来证书")
-    html = admin.post(f"/admin/accounts/{target_id}/certificate", data={"certificate": pem_certificate(other_cert).decode()},
-                      follow_redirects=True).get_data(as_text=True)
+    html = admin.post(
+        f"/admin/accounts/{target_id}/certificate",
+        data={"certificate": pem_certificate(other_cert).decode()},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "不是由受信任的CA签发" in html
     admin.post(f"/admin/accounts/{target_id}/certificate", data={"unbind": "1"})
     html = challenge_login(ca_app.test_client(), cert, key, follow=True).get_data(as_text=True)
@@ -244,8 +269,9 @@ def test_proxy_header_from_untrusted_address_ignored(ca_app, test_ca):
     cert, _key = issue(test_ca, code)
     header = {"X-SSL-Client-Cert": quote(pem_certificate(cert).decode())}
     untrusted = ca_app.test_client()
-    response = untrusted.get("/login/ca/proxy", headers=header, environ_base={"REMOTE_ADDR": "203.0.113.9"},
-                             follow_redirects=True)
+    response = untrusted.get(
+        "/login/ca/proxy", headers=header, environ_base={"REMOTE_ADDR": "203.0.113.9"}, follow_redirects=True
+    )
     assert "未收到经可信代理验证的客户端证书" in response.get_data(as_text=True)
     assert untrusted.get("/my/enterprise/").status_code != 200
     trusted = ca_app.test_client()
@@ -253,16 +279,22 @@ def test_proxy_header_from_untrusted_address_ignored(ca_app, test_ca):
     assert response.status_code == 302 and response.location.endswith("/my/enterprise/")
     assert code in trusted.get("/my/enterprise/").get_data(as_text=True)
     in_network = ca_app.test_client()
-    assert in_network.get("/login/ca/proxy", headers=header,
-                          environ_base={"REMOTE_ADDR": "192.168.50.7"}).status_code == 302
+    assert (
+        in_network.get("/login/ca/proxy", headers=header, environ_base={"REMOTE_ADDR": "192.168.50.7"}).status_code
+        == 302
+    )
 
 
 def test_proxy_certificate_reverified_against_bundle(ca_app):
     other_cert, other_key = make_ca("另一个CA")
     cert, _key = make_client_certificate(other_cert, other_key, new_code(), "代理放行的外来证书")
     client = ca_app.test_client()
-    response = client.get("/login/ca/proxy", headers={"X-SSL-Client-Cert": quote(pem_certificate(cert).decode())},
-                          environ_base={"REMOTE_ADDR": TRUSTED_PROXY}, follow_redirects=True)
+    response = client.get(
+        "/login/ca/proxy",
+        headers={"X-SSL-Client-Cert": quote(pem_certificate(cert).decode())},
+        environ_base={"REMOTE_ADDR": TRUSTED_PROXY},
+        follow_redirects=True,
+    )
     assert "不是由受信任的CA签发" in response.get_data(as_text=True)
 
 
@@ -294,8 +326,9 @@ def test_ca_commands(app, tmp_path):
     result = runner.invoke(args=["ca", "init-test-ca", "--dir", str(out)])
     assert result.exit_code == 0, result.output
     code = new_code()
-    result = runner.invoke(args=["ca", "issue", "--uscc", code, "--name", "测试企业", "--ca-dir", str(out),
-                                 "--key-type", "ec"])
+    result = runner.invoke(
+        args=["ca", "issue", "--uscc", code, "--name", "测试企业", "--ca-dir", str(out), "--key-type", "ec"]
+    )
     assert result.exit_code == 0, result.output
     cert = x509.load_pem_x509_certificate((out / f"{code}.pem").read_bytes())
     assert cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value == code
@@ -307,7 +340,9 @@ def test_ca_commands(app, tmp_path):
     assert bad.exit_code != 0
     result = runner.invoke(args=["ca", "sign", "--key", str(out / f"{code}-key.pem"), "--nonce", "abc"])
     assert result.exit_code == 0
-    key.public_key().verify(base64.b64decode(result.output.strip()), challenge_message("abc"), ec.ECDSA(hashes.SHA256()))
+    key.public_key().verify(
+        base64.b64decode(result.output.strip()), challenge_message("abc"), ec.ECDSA(hashes.SHA256())
+    )
 
 
 def test_scripted_login_with_cli_signature(ca_app, test_ca, tmp_path):
@@ -317,7 +352,10 @@ def test_scripted_login_with_cli_signature(ca_app, test_ca, tmp_path):
     key_file.write_bytes(pem_private_key(key))
     client = ca_app.test_client()
     nonce = nonce_of(client)
-    signature = ca_app.test_cli_runner().invoke(args=["ca", "sign", "--key", str(key_file), "--nonce", nonce]).output.strip()
-    response = client.post("/login/ca/", data={"nonce": nonce, "certificate": pem_certificate(cert).decode(),
-                                              "signature": signature})
+    signature = (
+        ca_app.test_cli_runner().invoke(args=["ca", "sign", "--key", str(key_file), "--nonce", nonce]).output.strip()
+    )
+    response = client.post(
+        "/login/ca/", data={"nonce": nonce, "certificate": pem_certificate(cert).decode(), "signature": signature}
+    )
     assert response.status_code == 302 and response.location.endswith("/my/enterprise/")

@@ -1,5 +1,6 @@
 """Password accounts: policy, lockout stored in the database, the same answer for unknown and wrong,
 forced changes on every page, the demo switch for certificate roles, rate limit, audit, admin pages."""
+
 import time
 from datetime import timedelta
 
@@ -20,11 +21,20 @@ def make_department_user(app, username, password="Dept#2026x", changed=True):
     with app.app_context():
         sm = app.appbuilder.sm
         dept = db.session.query(Department).filter_by(region_code="230100").first()
-        user = AppUser(username=username, first_name="测试", last_name="用户", email=f"{username}@example.invalid",
-                       active=True, roles=[sm.find_role("Department")], password=generate_password_hash(password),
-                       party_kind="department", department_id=dept.id,
-                       password_changed_at=clock.now() if changed else None, created_on=clock.now(),
-                       changed_on=clock.now())
+        user = AppUser(
+            username=username,
+            first_name="测试",
+            last_name="用户",
+            email=f"{username}@example.invalid",
+            active=True,
+            roles=[sm.find_role("Department")],
+            password=generate_password_hash(password),
+            party_kind="department",
+            department_id=dept.id,
+            password_changed_at=clock.now() if changed else None,
+            created_on=clock.now(),
+            changed_on=clock.now(),
+        )
         db.session.add(user)
         db.session.commit()
     return username, password
@@ -52,10 +62,19 @@ def audit_actions(app, username):
         return [e.action for e in db.session.query(AuditEvent).filter_by(username=username).order_by(AuditEvent.id)]
 
 
-@pytest.mark.parametrize("password,ok", [
-    ("Abcdef1!", True), ("abcdef12!", True), ("ABCDEF12a", True), ("Abc1!", False), ("abcdefgh1", False),
-    ("abcdefghij", False), ("12345678!", False), ("xzhangsan#A1", False),
-])
+@pytest.mark.parametrize(
+    "password,ok",
+    [
+        ("Abcdef1!", True),
+        ("abcdef12!", True),
+        ("ABCDEF12a", True),
+        ("Abc1!", False),
+        ("abcdefgh1", False),
+        ("abcdefghij", False),
+        ("12345678!", False),
+        ("xzhangsan#A1", False),
+    ],
+)
 def test_password_policy(app, password, ok):
     from app.security.passwords import password_problems
 
@@ -135,15 +154,20 @@ def test_first_login_change_enforced_on_every_page_until_done(app):
     page = client.get("/account/password").get_data(as_text=True)
     assert "请先修改密码" in page
     # the policy holds on the change page
-    bad = client.post("/account/password", data={"old_password": password, "new_password": "short",
-                                                  "confirm_password": "short"}).get_data(as_text=True)
+    bad = client.post(
+        "/account/password", data={"old_password": password, "new_password": "short", "confirm_password": "short"}
+    ).get_data(as_text=True)
     assert "密码长度至少" in bad
-    wrong_old = client.post("/account/password", data={"old_password": "nope", "new_password": "Better#2026a",
-                                                       "confirm_password": "Better#2026a"}).get_data(as_text=True)
+    wrong_old = client.post(
+        "/account/password",
+        data={"old_password": "nope", "new_password": "Better#2026a", "confirm_password": "Better#2026a"},
+    ).get_data(as_text=True)
     assert "原密码不正确" in wrong_old
     assert client.get("/dept/projects/list/").status_code == 302
-    done = client.post("/account/password", data={"old_password": password, "new_password": "Better#2026a",
-                                                  "confirm_password": "Better#2026a"})
+    done = client.post(
+        "/account/password",
+        data={"old_password": password, "new_password": "Better#2026a", "confirm_password": "Better#2026a"},
+    )
     assert done.status_code == 302
     assert client.get("/dept/projects/list/").status_code == 200
     assert "password_change" in audit_actions(app, username)
@@ -171,13 +195,15 @@ def test_admin_creates_department_account_with_one_time_password(app, as_user):
     admin = as_user("admin")
     bad = admin.post("/admin/accounts/new", data={"department_id": "", "username": "x", "full_name": ""})
     assert "请选择职能部门" in bad.get_data(as_text=True)
-    response = admin.post("/admin/accounts/new", data={"department_id": dept_id, "username": "dept_new_harbin",
-                                                       "full_name": "新用户"})
+    response = admin.post(
+        "/admin/accounts/new", data={"department_id": dept_id, "username": "dept_new_harbin", "full_name": "新用户"}
+    )
     assert response.headers["Cache-Control"].startswith("no-store")
     html = response.get_data(as_text=True)
     password = html.split('id="otp-password">')[1].split("<")[0]
-    dup = admin.post("/admin/accounts/new", data={"department_id": dept_id, "username": "dept_new_harbin",
-                                                  "full_name": "重复"})
+    dup = admin.post(
+        "/admin/accounts/new", data={"department_id": dept_id, "username": "dept_new_harbin", "full_name": "重复"}
+    )
     assert "用户名已存在" in dup.get_data(as_text=True)
     client = app.test_client()
     assert post_login(client, "dept_new_harbin", password).location == "/"

@@ -1,5 +1,6 @@
 """Server-side sessions: a new session at login, idle and absolute timeouts, logout revokes, so a
 cookie copied before logout is refused after."""
+
 from datetime import timedelta
 
 from app.security import clock

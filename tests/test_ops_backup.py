@@ -3,6 +3,7 @@
 Each test works on its own database (SQLite, and PostgreSQL with TEST_DATABASE_URL) and storage root:
 backup, delete rows and files, restore, then compare row counts and file hashes with the originals.
 """
+
 import hashlib
 import io
 import json
@@ -12,10 +13,9 @@ import tarfile
 from datetime import timedelta
 
 import pytest
+from ops_support import KINDS, dispose, fresh_database, make_app, table_digests
 from PIL import Image
 from sqlalchemy import text
-
-from ops_support import KINDS, dispose, fresh_database, make_app, table_digests
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 

@@ -1,4 +1,5 @@
 """/health for load balancers, and the request id / JSON log lines (issue 10, item 5)."""
+
 import io
 import json
 import logging
@@ -52,10 +53,13 @@ def test_health_is_503_when_storage_is_not_writable(app, client, tmp_path):
     assert _health(client)[0] == 200
 
 
-@pytest.mark.parametrize("url", [
-    "sqlite:////nonexistent-azx-dir/sub/app.db",
-    "postgresql://postgres@127.0.0.1:1/nothing_listens_here",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent-azx-dir/sub/app.db",
+        "postgresql://postgres@127.0.0.1:1/nothing_listens_here",
+    ],
+)
 def test_health_is_503_when_the_database_is_unreachable(app, url, tmp_path):
     broken = _other_app(app, SQLALCHEMY_DATABASE_URI=url, FILE_STORAGE_ROOT=str(tmp_path / "files"))
     status, body = _health(broken.test_client())
@@ -69,8 +73,11 @@ def test_health_is_503_when_the_database_is_unreachable(app, url, tmp_path):
 
 
 def test_health_is_503_when_migrations_have_not_run(app, tmp_path):
-    fresh = _other_app(app, SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "empty.db"),
-                       FILE_STORAGE_ROOT=str(tmp_path / "files"))
+    fresh = _other_app(
+        app,
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "empty.db"),
+        FILE_STORAGE_ROOT=str(tmp_path / "files"),
+    )
     status, body = _health(fresh.test_client())
     assert status == 503
     assert body["checks"]["database"]["ok"] is True
@@ -85,8 +92,8 @@ def test_request_id_is_taken_from_the_header_or_generated(client):
     assert len(generated.headers["X-Request-ID"]) == 32
     assert generated.headers["X-Request-ID"] != again.headers["X-Request-ID"]
     # A header that could forge log lines is replaced, not echoed.
-    forged = client.get("/health", headers={"X-Request-ID": "x\" injected {"})
-    assert forged.headers["X-Request-ID"] != "x\" injected {"
+    forged = client.get("/health", headers={"X-Request-ID": 'x" injected {'})
+    assert forged.headers["X-Request-ID"] != 'x" injected {'
     assert len(forged.headers["X-Request-ID"]) == 32
 
 
@@ -130,11 +137,17 @@ def test_json_formatter_keeps_exceptions_on_one_line():
     assert entry["message"] == "失败 x" and "ValueError" in entry["exc"]
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({}, "memory://"),
-    ({"REDIS_URL": "redis://10.0.0.5:6379/0"}, "redis://10.0.0.5:6379/0"),
-    ({"REDIS_URL": "redis://10.0.0.5:6379/0", "RATELIMIT_STORAGE_URI": "memcached://m:11211"}, "memcached://m:11211"),
-])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "memory://"),
+        ({"REDIS_URL": "redis://10.0.0.5:6379/0"}, "redis://10.0.0.5:6379/0"),
+        (
+            {"REDIS_URL": "redis://10.0.0.5:6379/0", "RATELIMIT_STORAGE_URI": "memcached://m:11211"},
+            "memcached://m:11211",
+        ),
+    ],
+)
 def test_redis_url_becomes_the_rate_limit_storage(env, expected):
     """The limiter's storage follows REDIS_URL (an explicit RATELIMIT_STORAGE_URI wins); read at import."""
     import subprocess
@@ -144,6 +157,12 @@ def test_redis_url_becomes_the_rate_limit_storage(env, expected):
 
     environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
     environment.update(env)
-    out = subprocess.run([sys.executable, "-c", "from config import Config; print(Config.RATELIMIT_STORAGE_URI)"],
-                         cwd=REPO, env=environment, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", "from config import Config; print(Config.RATELIMIT_STORAGE_URI)"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == expected

@@ -6,13 +6,12 @@ must keep the data; each later migration is exercised by the same test). It is p
 app as `flask init --demo` does. Once a second migration exists, the ORM of the newest code no longer
 fits the first schema: then freeze the first release's data as a SQL fixture and load that instead.
 """
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-from ops_support import KINDS, dispose, flask_cmd, fresh_database, make_app, revisions, table_columns, \
-    table_digests
+from ops_support import KINDS, dispose, flask_cmd, fresh_database, make_app, revisions, table_columns, table_digests
 
 
 def _script(app):

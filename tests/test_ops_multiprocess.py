@@ -7,6 +7,7 @@ records in the database) and a logout on one ends it on the other; failed logins
 account on the other (lockout in the database); a file in the shared store is served by both, through
 the scope; `flask audit purge` run on two machines at once deletes each old event exactly once.
 """
+
 import os
 import re
 import subprocess
@@ -17,9 +18,8 @@ from datetime import timedelta
 
 import pytest
 import requests
+from ops_support import PG_URL, REPO, free_port
 from sqlalchemy import text
-
-from ops_support import PG_URL, REPO, flask_cmd, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")]
 PASSWORD = "Demo@2026"
@@ -31,16 +31,28 @@ def servers(app, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("servers")
     settings = tmp / "production_like.py"
     settings.write_text("FAB_UPDATE_PERMS = False\nAZX_SYNC_ROLES = False\nWTF_CSRF_ENABLED = True\n")
-    env = dict(os.environ, DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
-               FILE_STORAGE_ROOT=config["FILE_STORAGE_ROOT"], SECRET_KEY=config["SECRET_KEY"],
-               AZX_CONFIG=str(settings), DEMO_MODE="1", WEB_CONCURRENCY="2")
+    env = dict(
+        os.environ,
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        FILE_STORAGE_ROOT=config["FILE_STORAGE_ROOT"],
+        SECRET_KEY=config["SECRET_KEY"],
+        AZX_CONFIG=str(settings),
+        DEMO_MODE="1",
+        WEB_CONCURRENCY="2",
+    )
     procs, urls = [], []
     for name in ("a", "b"):
         port = free_port()
         log = open(tmp / f"gunicorn-{name}.log", "w")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:application"],
-            cwd=REPO, env=dict(env, GUNICORN_BIND=f"127.0.0.1:{port}"), stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:application"],
+                cwd=REPO,
+                env=dict(env, GUNICORN_BIND=f"127.0.0.1:{port}"),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         urls.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 120
@@ -67,8 +79,12 @@ def _attempt(base, username, password, session=None):
     session = session or requests.Session()
     page = session.get(base + "/login/", timeout=10)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-    response = session.post(base + "/login/", data={"username": username, "password": password,
-                                                    "csrf_token": token}, allow_redirects=False, timeout=10)
+    response = session.post(
+        base + "/login/",
+        data={"username": username, "password": password, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     return session, response
 
 
@@ -185,10 +201,25 @@ def test_audit_purge_on_two_machines_at_once_deletes_each_event_once(app, tmp_pa
         ).scalar()
     settings = tmp_path / "cmd.py"
     settings.write_text("FAB_UPDATE_PERMS = False\nAZX_SYNC_ROLES = False\n")
-    env = dict(os.environ, DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"], FILE_STORAGE_ROOT=config["FILE_STORAGE_ROOT"],
-               SECRET_KEY=config["SECRET_KEY"], FLASK_APP="app:create_app", AZX_CONFIG=str(settings))
-    procs = [subprocess.Popen([sys.executable, "-m", "flask", "audit", "purge", "--days", "30"], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    env = dict(
+        os.environ,
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        FILE_STORAGE_ROOT=config["FILE_STORAGE_ROOT"],
+        SECRET_KEY=config["SECRET_KEY"],
+        FLASK_APP="app:create_app",
+        AZX_CONFIG=str(settings),
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "audit", "purge", "--days", "30"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     deleted = [int(re.search(r"deleted: (\d+)", out).group(1)) for out, _err in outputs]

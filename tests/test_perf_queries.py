@@ -1,5 +1,6 @@
 """Every list view of every role: the SQL query count does not depend on the page size (no per-row
 queries), stays within the budget, and the page-size cap holds. Time figures live in bench/."""
+
 import html
 import re
 from contextlib import contextmanager
@@ -42,9 +43,15 @@ def readable(app, username):
         user = db.session.query(AppUser).filter_by(username=username).one()
         perms = app.appbuilder.sm.get_user_permissions(user)
         db.session.remove()
-    return [v for v in list_views(app) if (v.method_permission_name.get("list") and
-            ("can_" + v.method_permission_name["list"], v.class_permission_name) in perms)
-            or username == "admin"]
+    return [
+        v
+        for v in list_views(app)
+        if (
+            v.method_permission_name.get("list")
+            and ("can_" + v.method_permission_name["list"], v.class_permission_name) in perms
+        )
+        or username == "admin"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +148,7 @@ def test_deep_pages_and_pages_past_the_end(app, as_user, many_rows):
     finally:
         datamodel.DEFERRED_FROM = old
     assert re.findall(r'<tr data-id="(\d+)"', deep) == [str(i) for i in ids[30:40]]
-    tail = ids[(len(ids) - 1) // 10 * 10:]
+    tail = ids[(len(ids) - 1) // 10 * 10 :]
     assert re.findall(r'<tr data-id="(\d+)"', last) == [str(i) for i in tail]
 
 
@@ -149,7 +156,8 @@ def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
     """投保信息's per-status figures: computed once, reused while nothing changed, recomputed after a
     transition (a FlowEvent) — the cache never serves figures older than the last change."""
     from app.models import Application, AppUser
-    from app.services import applications as application_service, figures_cache
+    from app.services import applications as application_service
+    from app.services import figures_cache
 
     app.config["FIGURES_CACHE_SECONDS"] = 30
     figures_cache.clear()
@@ -161,11 +169,17 @@ def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
         assert not [s for s in warm if "GROUP BY" in s.upper()], "the figures were computed again"
         with app.app_context():
             user = db.session.query(AppUser).filter_by(username="insurer_picc").one()
-            pending = db.session.query(Application).filter_by(insurer_id=user.company_id,
-                                                              status="pending_review").first()
+            pending = (
+                db.session.query(Application).filter_by(insurer_id=user.company_id, status="pending_review").first()
+            )
             assert pending is not None
-            fields = dict(project_id=pending.project_id, enterprise_id=pending.enterprise_id,
-                          region_code=pending.region_code, insurer_id=pending.insurer_id, plan_id=pending.plan_id)
+            fields = dict(
+                project_id=pending.project_id,
+                enterprise_id=pending.enterprise_id,
+                region_code=pending.region_code,
+                insurer_id=pending.insurer_id,
+                plan_id=pending.plan_id,
+            )
             with app.test_request_context():
                 from flask import g
 
@@ -175,7 +189,7 @@ def test_list_statistics_are_reused_until_a_transition(app, as_user, many_rows):
         with counting(app) as after:
             page = client.get("/applications/list/").get_data(as_text=True)
         assert [s for s in after if "GROUP BY" in s.upper()], "a transition must refresh the figures"
-        assert "id=\"application-stats\"" in page
+        assert 'id="application-stats"' in page
         with counting(app) as warm_again:
             client.get("/applications/list/")
         assert not [s for s in warm_again if "GROUP BY" in s.upper()]
@@ -203,7 +217,7 @@ def test_keyset_page_follows_the_cursor(app, as_user, many_rows):
     assert link, "the first page links the next one by keyset"
     assert f"after_DispatchOrderView={ids[9]}" in link.group(1)
     text = client.get(html.unescape(link.group(1))).data.decode()
-    assert f"/orders/show/{ids[10]}\"" in text and f"/orders/show/{ids[9]}\"" not in text
+    assert f'/orders/show/{ids[10]}"' in text and f'/orders/show/{ids[9]}"' not in text
 
 
 def _row_count(html):
@@ -221,8 +235,12 @@ def test_relations_to_large_tables_are_searched_by_text(app, as_user, many_rows)
     with app.app_context():
         order = db.session.query(DispatchOrder).order_by(DispatchOrder.id).first()
         name = db.session.get(Project, order.project_id).name
-        expected = db.session.query(DispatchOrder).join(Project, Project.id == DispatchOrder.project_id) \
-            .filter(Project.name.contains(name)).count()
+        expected = (
+            db.session.query(DispatchOrder)
+            .join(Project, Project.id == DispatchOrder.project_id)
+            .filter(Project.name.contains(name))
+            .count()
+        )
         db.session.remove()
     column = [i for i, c in enumerate(["project"]) if c == "project"][0]
     found = client.get(f"/orders/list/?_flt_{column}_project={name}&psize_DispatchOrderView=100")
@@ -245,28 +263,51 @@ def test_seeded_rows_are_consistent(app):
         seed(db.session, 200, progress=False)
         states = ("insured", "expired", "surrendered")
         orphans = db.session.execute(
-            select(func.count()).select_from(Application).outerjoin(Policy, Policy.application_id == Application.id)
-            .where(Application.id >= first, Application.status.in_(states), Policy.id.is_(None))).scalar()
+            select(func.count())
+            .select_from(Application)
+            .outerjoin(Policy, Policy.application_id == Application.id)
+            .where(Application.id >= first, Application.status.in_(states), Policy.id.is_(None))
+        ).scalar()
         wrong = db.session.execute(
-            select(func.count()).select_from(Policy).join(Application, Application.id == Policy.application_id)
-            .where(Application.id >= first, Application.status.notin_(states))).scalar()
-        policies = db.session.execute(select(func.count()).select_from(Policy)
-                                      .where(Policy.application_id >= first)).scalar()
+            select(func.count())
+            .select_from(Policy)
+            .join(Application, Application.id == Policy.application_id)
+            .where(Application.id >= first, Application.status.notin_(states))
+        ).scalar()
+        policies = db.session.execute(
+            select(func.count()).select_from(Policy).where(Policy.application_id >= first)
+        ).scalar()
         from app.models import DispatchOrder, Hazard, Project
         from app.models.enums import (
-            ApplicationStatus, HazardLevel, HazardStatus, OrderStatus, PolicyStatus, ProjectInsuranceStatus,
+            ApplicationStatus,
+            HazardLevel,
+            HazardStatus,
+            OrderStatus,
+            PolicyStatus,
+            ProjectInsuranceStatus,
         )
 
         invalid = {}
         for column, choices, since in (
-                (Project.insurance_status, ProjectInsuranceStatus, Project.id >= 0),
-                (Application.status, ApplicationStatus, Application.id >= first),
-                (Policy.status, PolicyStatus, Policy.application_id >= first),
-                (DispatchOrder.status, OrderStatus, DispatchOrder.policy_id.in_(
-                    select(Policy.id).where(Policy.application_id >= first))),
-                (Hazard.status, HazardStatus, Hazard.order_id.in_(select(DispatchOrder.id).where(
-                    DispatchOrder.policy_id.in_(select(Policy.id).where(Policy.application_id >= first))))),
-                (Hazard.level, HazardLevel, Hazard.order_id > 0)):
+            (Project.insurance_status, ProjectInsuranceStatus, Project.id >= 0),
+            (Application.status, ApplicationStatus, Application.id >= first),
+            (Policy.status, PolicyStatus, Policy.application_id >= first),
+            (
+                DispatchOrder.status,
+                OrderStatus,
+                DispatchOrder.policy_id.in_(select(Policy.id).where(Policy.application_id >= first)),
+            ),
+            (
+                Hazard.status,
+                HazardStatus,
+                Hazard.order_id.in_(
+                    select(DispatchOrder.id).where(
+                        DispatchOrder.policy_id.in_(select(Policy.id).where(Policy.application_id >= first))
+                    )
+                ),
+            ),
+            (Hazard.level, HazardLevel, Hazard.order_id > 0),
+        ):
             seen = set(db.session.execute(select(column).where(since).distinct()).scalars())
             allowed = set(choices.values()) | ({"uninsured"} if choices is ProjectInsuranceStatus else set())
             if seen - allowed:

@@ -1,5 +1,6 @@
 """The demo stage builds, through the services, an order in every state on 人保财险's insured
 policies of enterprise_demo — and nothing when there is no such policy."""
+
 from prevention_support import ctx, make_policy  # noqa: F401  (ctx is a fixture)
 
 from app.models.enums import OrderStatus

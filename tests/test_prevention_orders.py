@@ -1,12 +1,21 @@
 """Dispatch orders: the ORDER table enforced by the services, dispatch rules, refusal and re-dispatch
 chains, assignment to experts, timeouts (service and `flask orders check-timeouts`)."""
+
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-
 from prevention_support import (  # noqa: F401  (ctx is a fixture)
-    ROLE_USERS, ctx, fresh_order as _order, make_policy, order_data, order_in, title_id, user,
+    ROLE_USERS,
+    ctx,
+    make_policy,
+    order_data,
+    order_in,
+    title_id,
+    user,
+)
+from prevention_support import (
+    fresh_order as _order,
 )
 
 from app.models.enums import OrderStatus as O
@@ -18,10 +27,13 @@ def _events(oid):
     from app.extensions import db
     from app.models import FlowEvent
 
-    return db.session.query(FlowEvent).filter_by(entity_type="dispatch_order", entity_id=oid).order_by(FlowEvent.id).all()
+    return (
+        db.session.query(FlowEvent).filter_by(entity_type="dispatch_order", entity_id=oid).order_by(FlowEvent.id).all()
+    )
 
 
 # --- the workflow table, as the services apply it ------------------------------------------------
+
 
 def _call(name, oid, username):
     from app.services import orders
@@ -39,8 +51,13 @@ def _call(name, oid, username):
 
 
 TABLE_CASES = [
-    ("accept", "pending"), ("refuse", "pending"), ("assign", "accepted"), ("assign", "expert_refused"),
-    ("expert_accept", "assigned"), ("expert_refuse", "assigned"), ("redispatch", "refused"),
+    ("accept", "pending"),
+    ("refuse", "pending"),
+    ("assign", "accepted"),
+    ("assign", "expert_refused"),
+    ("expert_accept", "assigned"),
+    ("expert_refuse", "assigned"),
+    ("redispatch", "refused"),
     ("redispatch", "timeout"),
 ]
 
@@ -111,6 +128,7 @@ def test_stale_version_loses_the_compare_and_set(ctx):
 
 # --- dispatch ------------------------------------------------------------------------------------
 
+
 def test_dispatch_many_policies_creates_one_order_each(ctx):
     from app.services import orders
 
@@ -126,17 +144,20 @@ def test_dispatch_many_policies_creates_one_order_each(ctx):
     assert len({o.order_no for o in created}) == 2
 
 
-@pytest.mark.parametrize("overrides,field", [
-    (dict(end_date=(date.today() - timedelta(days=1)).isoformat()), "end_date"),
-    (dict(deadline=(date.today() - timedelta(days=1)).isoformat()), "deadline"),
-    (dict(deadline=(date.today() + timedelta(days=60)).isoformat()), "deadline"),
-    (dict(start_date="2026-13-01"), "start_date"),
-    (dict(service_item_ids=[]), "service_item_ids"),
-    (dict(service_place="  "), "service_place"),
-    (dict(org_id=None), "org_id"),
-    (dict(fee="-5"), "fee"),
-    (dict(fee="abc"), "fee"),
-])
+@pytest.mark.parametrize(
+    "overrides,field",
+    [
+        (dict(end_date=(date.today() - timedelta(days=1)).isoformat()), "end_date"),
+        (dict(deadline=(date.today() - timedelta(days=1)).isoformat()), "deadline"),
+        (dict(deadline=(date.today() + timedelta(days=60)).isoformat()), "deadline"),
+        (dict(start_date="2026-13-01"), "start_date"),
+        (dict(service_item_ids=[]), "service_item_ids"),
+        (dict(service_place="  "), "service_place"),
+        (dict(org_id=None), "org_id"),
+        (dict(fee="-5"), "fee"),
+        (dict(fee="abc"), "fee"),
+    ],
+)
 def test_dispatch_bad_input_saves_nothing(ctx, overrides, field):
     from app.extensions import db
     from app.models import DispatchOrder
@@ -198,6 +219,7 @@ def test_fee_may_not_exceed_the_policys_prevention_fund(ctx):
 
 # --- refusal and re-dispatch chains ---------------------------------------------------------------
 
+
 def test_refusal_and_redispatch_chain(ctx):
     from app.services import orders
 
@@ -246,16 +268,27 @@ def test_redispatch_with_bad_input_keeps_the_old_order_open(ctx):
 
 # --- assignment -----------------------------------------------------------------------------------
 
+
 def _expert(name, title_code, username_org="org_demo", active=True, company=None):
     from app.demo_data import make_id_number
     from app.extensions import db
     from app.models import Expert, InsuranceCompany
 
     n = db.session.query(Expert).count() + 500
-    kwargs = {"company_id": db.session.query(InsuranceCompany).filter_by(short_name=company).one().id} if company \
+    kwargs = (
+        {"company_id": db.session.query(InsuranceCompany).filter_by(short_name=company).one().id}
+        if company
         else {"org_id": user(username_org).org_id}
-    expert = Expert(name=name, mobile="13900000000", id_number=make_id_number("230103", date(1980, 1, 1), n % 1000),
-                    title_level_id=title_id(title_code), qualification="注册安全工程师", active=active, **kwargs)
+    )
+    expert = Expert(
+        name=name,
+        mobile="13900000000",
+        id_number=make_id_number("230103", date(1980, 1, 1), n % 1000),
+        title_level_id=title_id(title_code),
+        qualification="注册安全工程师",
+        active=active,
+        **kwargs,
+    )
     db.session.add(expert)
     db.session.commit()
     return expert
@@ -311,9 +344,17 @@ def test_insurer_dispatches_to_its_own_expert(ctx):
     # the expert refuses; the insurer re-assigns another own expert, who accepts
     accounts = []
     for expert in (own, _expert("人保自有专家二", "principal", company="人保财险")):
-        accounts.append(AppUser(username=f"expert_own_{expert.id}", first_name="自有", last_name="专家",
-                                email=f"own{expert.id}@example.invalid", active=True, party_kind="expert",
-                                expert_id=expert.id))
+        accounts.append(
+            AppUser(
+                username=f"expert_own_{expert.id}",
+                first_name="自有",
+                last_name="专家",
+                email=f"own{expert.id}@example.invalid",
+                active=True,
+                party_kind="expert",
+                expert_id=expert.id,
+            )
+        )
     db.session.add_all(accounts)
     db.session.commit()
     orders.expert_refuse(order.id, accounts[0], "外地出差")
@@ -326,6 +367,7 @@ def test_insurer_dispatches_to_its_own_expert(ctx):
 
 
 # --- timeouts -------------------------------------------------------------------------------------
+
 
 def test_check_timeouts_marks_unaccepted_orders_and_is_idempotent(ctx):
     from app.services import orders

@@ -1,12 +1,12 @@
 """The prevention pages through HTTP, role by role: lists with the manual's columns and buttons,
 dispatch, search and export, 同意/拒绝, the expert's phone page, rectification, review, reports,
 专业技术人员; out-of-scope rows answer 404 and bad input shows a message and saves nothing."""
+
 import io
 from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
-
 from prevention_support import ctx, jpeg_bytes, make_policy, order_data, order_in, user  # noqa: F401  (ctx is a fixture)
 
 
@@ -63,12 +63,21 @@ def test_insured_projects_dispatch_many_through_the_form(ctx, as_user):
     form = _html(client.get(f"/insured-projects/dispatch?ids={p1.id}&ids={p2.id}"))
     assert p1.project_name in form and p2.project_name in form and "服务内容" in form
     data = order_data()
-    post = dict(ids=[str(p1.id), str(p2.id)], target=f"org:{data['org_id']}",
-                service_item_ids=[str(i) for i in data["service_item_ids"]], service_place=data["service_place"],
-                start_date=data["start_date"], end_date=data["end_date"], deadline=data["deadline"],
-                required_title_id=str(data["required_title_id"]), fee="500")
+    post = dict(
+        ids=[str(p1.id), str(p2.id)],
+        target=f"org:{data['org_id']}",
+        service_item_ids=[str(i) for i in data["service_item_ids"]],
+        service_place=data["service_place"],
+        start_date=data["start_date"],
+        end_date=data["end_date"],
+        deadline=data["deadline"],
+        required_title_id=str(data["required_title_id"]),
+        fee="500",
+    )
     # dates out of order: the form comes back with the message, nothing is saved
-    bad = client.post("/insured-projects/dispatch", data=dict(post, end_date=(date.today() - timedelta(days=3)).isoformat()))
+    bad = client.post(
+        "/insured-projects/dispatch", data=dict(post, end_date=(date.today() - timedelta(days=3)).isoformat())
+    )
     assert "结束日期不能早于开始日期" in _html(bad)
     assert db.session.query(DispatchOrder).filter(DispatchOrder.policy_id.in_([p1.id, p2.id])).count() == 0
     ok = client.post("/insured-projects/dispatch", data=post)
@@ -124,10 +133,18 @@ def test_redispatch_page(ctx, as_user):
     client = as_user("insurer_picc")
     assert "再派单" in _html(client.get(f"/orders/redispatch/{oid}"))
     data = order_data()
-    response = client.post(f"/orders/redispatch/{oid}", data=dict(
-        target=f"org:{data['org_id']}", service_item_ids=[str(i) for i in data["service_item_ids"]],
-        service_place=data["service_place"], start_date=data["start_date"], end_date=data["end_date"],
-        deadline=data["deadline"], fee="0"))
+    response = client.post(
+        f"/orders/redispatch/{oid}",
+        data=dict(
+            target=f"org:{data['org_id']}",
+            service_item_ids=[str(i) for i in data["service_item_ids"]],
+            service_place=data["service_place"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            deadline=data["deadline"],
+            fee="0",
+        ),
+    )
     assert response.status_code == 302
     assert _status(oid) == "redispatched"
 
@@ -145,7 +162,9 @@ def test_org_received_list_accept_refuse_and_assign(ctx, as_user):
     html = _html(client.get("/org/received/list/?psize_ReceivedOrderView=100"))
     assert f"/orders/assign/{oid}" in html
     # 拒绝 without a reason: a message, the order stays
-    assert "请填写意见" in _html(client.post(f"/org/received/refuse/{oid2}", data={"reason": ""}, follow_redirects=True))
+    assert "请填写意见" in _html(
+        client.post(f"/org/received/refuse/{oid2}", data={"reason": ""}, follow_redirects=True)
+    )
     assert _status(oid2) == "pending"
     client.post(f"/org/received/refuse/{oid2}", data={"reason": "区域外项目"})
     assert _status(oid2) == "refused"
@@ -167,12 +186,18 @@ def test_out_of_scope_orders_answer_404(ctx, as_user):
         other_org = PreventionOrg(name="测试第二事故预防机构", region_code="230102")
         db.session.add(other_org)
         db.session.commit()
-    [order] = orders.dispatch(user("insurer_picc"), [make_policy(enterprise_user=None).id],
-                              order_data(org_id=other_org.id))
+    [order] = orders.dispatch(
+        user("insurer_picc"), [make_policy(enterprise_user=None).id], order_data(org_id=other_org.id)
+    )
     oid = order.id
     org = as_user("org_demo")
-    for url in (f"/org/received/show/{oid}", f"/org/received/flow/{oid}", f"/orders/show/{oid}",
-                f"/orders/assign/{oid}", f"/org/received/refuse/{oid}"):
+    for url in (
+        f"/org/received/show/{oid}",
+        f"/org/received/flow/{oid}",
+        f"/orders/show/{oid}",
+        f"/orders/assign/{oid}",
+        f"/org/received/refuse/{oid}",
+    ):
         assert org.get(url).status_code == 404, url
     assert org.post(f"/org/received/accept/{oid}").status_code in (302, 404)
     assert _status(oid) == "pending"
@@ -196,22 +221,36 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     msg = _html(client.post(f"/expert/todo/submit/{oid}", follow_redirects=True))
     assert "请先在施工现场签到" in msg and _status(oid) == "in_service"
     # a photo without EXIF and no geolocation
-    bad = client.post(f"/expert/todo/signin/{oid}", data={"photo": (io.BytesIO(jpeg_bytes()), "a.jpg")},
-                      content_type="multipart/form-data", follow_redirects=True)
+    bad = client.post(
+        f"/expert/todo/signin/{oid}",
+        data={"photo": (io.BytesIO(jpeg_bytes()), "a.jpg")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "不含位置信息" in _html(bad)
-    ok = client.post(f"/expert/todo/signin/{oid}", data={
-        "photo": (io.BytesIO(jpeg_bytes(lat=45.75, lon=126.63)), "site.jpg"), "lat": "", "lon": ""},
-        content_type="multipart/form-data", follow_redirects=True)
+    ok = client.post(
+        f"/expert/todo/signin/{oid}",
+        data={"photo": (io.BytesIO(jpeg_bytes(lat=45.75, lon=126.63)), "site.jpg"), "lat": "", "lon": ""},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     html = _html(ok)
     assert "签到成功" in html and "45.750000" in html and "照片定位" in html
-    from app.models import HazardCategory
     from app.extensions import db
+    from app.models import HazardCategory
 
     cat = db.session.query(HazardCategory).filter_by(code="05").one()
-    client.post(f"/expert/todo/hazard/{oid}", data={
-        "level": "general", "category_id": str(cat.id), "description": "配电箱未上锁", "suggestion": "加锁并专人管理",
-        "photos": [(io.BytesIO(jpeg_bytes()), "h1.jpg"), (io.BytesIO(jpeg_bytes(colour=(9, 9, 9))), "h2.jpg")]},
-        content_type="multipart/form-data")
+    client.post(
+        f"/expert/todo/hazard/{oid}",
+        data={
+            "level": "general",
+            "category_id": str(cat.id),
+            "description": "配电箱未上锁",
+            "suggestion": "加锁并专人管理",
+            "photos": [(io.BytesIO(jpeg_bytes()), "h1.jpg"), (io.BytesIO(jpeg_bytes(colour=(9, 9, 9))), "h2.jpg")],
+        },
+        content_type="multipart/form-data",
+    )
     client.post(f"/expert/todo/save/{oid}", data={"service_record": "检查临时用电", "conclusion": "整改后合格"})
     done = client.post(f"/expert/todo/submit/{oid}")
     assert done.status_code == 302 and _status(oid) == "rectifying"
@@ -226,8 +265,11 @@ def test_enterprise_rectifies_on_the_hazard_table(ctx, as_user):
     page = _html(client.get(f"/enterprise/todo/show/{oid}"))
     for header in ("序号", "级别", "隐患类别", "隐患描述", "整改建议", "整改情况", "验收信息", "更新时间"):
         assert header in page
-    client.post(f"/enterprise/todo/rectify/{hids[0]}", data={
-        "text": "已封闭作业井", "photos": [(io.BytesIO(jpeg_bytes()), "r.jpg")]}, content_type="multipart/form-data")
+    client.post(
+        f"/enterprise/todo/rectify/{hids[0]}",
+        data={"text": "已封闭作业井", "photos": [(io.BytesIO(jpeg_bytes()), "r.jpg")]},
+        content_type="multipart/form-data",
+    )
     client.post(f"/enterprise/todo/submit/{oid}")
     assert _status(oid) == "verifying"
     assert as_user("enterprise_demo2").get(f"/enterprise/todo/show/{oid}").status_code == 404
@@ -272,13 +314,23 @@ def test_experts_add_validate_and_terminate(ctx, as_user):
     senior = db.session.query(TitleLevel).filter_by(code="senior").one()
     good_id = make_id_number("230102", date(1985, 3, 4), 777)
     bad_id = good_id[:-1] + ("0" if good_id[-1] != "0" else "1")
-    form = dict(name="赵安全", mobile="13812345678", id_number=bad_id, title_level_id=str(senior.id),
-                qualification="注册安全工程师", residence="哈尔滨市道里区", service_area="哈尔滨市")
+    form = dict(
+        name="赵安全",
+        mobile="13812345678",
+        id_number=bad_id,
+        title_level_id=str(senior.id),
+        qualification="注册安全工程师",
+        residence="哈尔滨市道里区",
+        service_area="哈尔滨市",
+    )
     html = _html(client.post("/experts/new", data=form))
     assert "身份证号校验位不正确" in html
     assert db.session.query(Expert).filter_by(name="赵安全").count() == 0
-    response = client.post("/experts/new", data=dict(form, id_number=good_id, id_file=(io.BytesIO(jpeg_bytes()), "id.jpg")),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/experts/new",
+        data=dict(form, id_number=good_id, id_file=(io.BytesIO(jpeg_bytes()), "id.jpg")),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     expert = db.session.query(Expert).filter_by(name="赵安全").one()
     assert expert.org_id == user("org_demo").org_id and expert.id_file is not None
@@ -313,7 +365,7 @@ def test_order_list_has_no_per_row_queries(app, ctx, as_user):
     for size in (5, 20):
         statements = []
 
-        def count(conn, cursor, statement, *args):
+        def count(conn, cursor, statement, *args, statements=statements):
             statements.append(statement)
 
         client.get(f"/orders/list/?psize_DispatchOrderView={size}")  # warm-up (permission cache)

@@ -1,5 +1,6 @@
 """The expert's visit (签到 from EXIF GPS/time or the browser, hazards, report), the enterprise's
 rectification, the expert's acceptance, both reviews and the 事故预防服务报告 PDF."""
+
 import io
 import os
 import re
@@ -9,12 +10,22 @@ from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
-
 from prevention_support import (  # noqa: F401  (ctx is a fixture)
-    beijing_now, ctx, fresh_order as _order, hazard_data, jpeg_bytes, order_in, site_photo, upload, user,
+    beijing_now,
+    ctx,
+    hazard_data,
+    jpeg_bytes,
+    order_in,
+    site_photo,
+    upload,
+    user,
+)
+from prevention_support import (
+    fresh_order as _order,
 )
 
-from app.models.enums import HazardStatus as H, OrderStatus as O
+from app.models.enums import HazardStatus as H
+from app.models.enums import OrderStatus as O
 from app.services.base import Conflict, Invalid, NotFound
 
 
@@ -31,6 +42,7 @@ def _stored_keys(app):
 
 
 # --- EXIF ---------------------------------------------------------------------------------------
+
 
 def _exif(data):
     with Image.open(io.BytesIO(data)) as img:
@@ -52,8 +64,7 @@ def test_exif_southern_western_refs_and_gps_timestamp():
 
     img = Image.new("RGB", (32, 32), "white")
     exif = Image.Exif()
-    exif[0x8825] = {1: "S", 2: (33.0, 52.0, 4.8), 3: "W", 4: (151.0, 12.0, 36.0), 7: (3.0, 4.0, 5.0),
-                    29: "2026:01:02"}
+    exif[0x8825] = {1: "S", 2: (33.0, 52.0, 4.8), 3: "W", 4: (151.0, 12.0, 36.0), 7: (3.0, 4.0, 5.0), 29: "2026:01:02"}
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif.tobytes())
     lat, lon, when = read_exif_position(_exif(buf.getvalue()))
@@ -72,13 +83,15 @@ def test_exif_without_gps_or_time():
 
 # --- sign-in ------------------------------------------------------------------------------------
 
+
 def test_sign_in_reads_position_and_time_from_exif(ctx):
     from app.services import visits
 
     oid, _p, _h = order_in("in_service")
     taken = beijing_now() - timedelta(minutes=5)
-    visit = visits.sign_in(oid, user("expert_demo"), upload(jpeg_bytes(lat=45.75, lon=126.63, taken=taken)),
-                           lat="40.0", lon="116.0")
+    visit = visits.sign_in(
+        oid, user("expert_demo"), upload(jpeg_bytes(lat=45.75, lon=126.63, taken=taken)), lat="40.0", lon="116.0"
+    )
     assert visit.signin_source == "exif"
     assert visit.signin_lat == pytest.approx(45.75, abs=1e-4) and visit.signin_lon == pytest.approx(126.63, abs=1e-4)
     assert abs((visit.signin_time - (taken - timedelta(hours=8))).total_seconds()) < 1
@@ -96,14 +109,17 @@ def test_sign_in_falls_back_to_browser_geolocation(ctx):
     assert visit.signin_time is not None
 
 
-@pytest.mark.parametrize("photo,lat,lon,message", [
-    (lambda: upload(jpeg_bytes()), None, None, "位置"),
-    (lambda: upload(jpeg_bytes()), "95", "126", "位置"),
-    (lambda: upload(b"GIF89a not an allowed image", "a.gif", "image/gif"), "45", "126", "文件类型"),
-    (lambda: upload(b"\xff\xd8\xff broken jpeg", "b.jpg"), "45", "126", "图片"),
-    (lambda: None, "45", "126", "签到照片"),
-    (lambda: upload(jpeg_bytes(lat=45.7, lon=126.6, taken=datetime(2020, 1, 1, 9, 0))), None, None, "早于派单"),
-])
+@pytest.mark.parametrize(
+    "photo,lat,lon,message",
+    [
+        (lambda: upload(jpeg_bytes()), None, None, "位置"),
+        (lambda: upload(jpeg_bytes()), "95", "126", "位置"),
+        (lambda: upload(b"GIF89a not an allowed image", "a.gif", "image/gif"), "45", "126", "文件类型"),
+        (lambda: upload(b"\xff\xd8\xff broken jpeg", "b.jpg"), "45", "126", "图片"),
+        (lambda: None, "45", "126", "签到照片"),
+        (lambda: upload(jpeg_bytes(lat=45.7, lon=126.6, taken=datetime(2020, 1, 1, 9, 0))), None, None, "早于派单"),
+    ],
+)
 def test_sign_in_bad_photo_saves_nothing(app, ctx, photo, lat, lon, message):
     from app.services import visits
 
@@ -144,6 +160,7 @@ def test_new_sign_in_replaces_the_old_photo(app, ctx):
 
 # --- report and hazards ----------------------------------------------------------------------------
 
+
 def test_submit_without_sign_in_is_refused(ctx):
     from app.services import visits
 
@@ -178,13 +195,16 @@ def test_report_without_hazards_goes_to_the_org_review(ctx):
     assert order.status == O.ORG_REVIEW and order.visit.submitted_at is not None
 
 
-@pytest.mark.parametrize("data,field", [
-    (dict(level="unknown"), "level"),
-    (dict(category_id="99999"), "category_id"),
-    (dict(description=""), "description"),
-    (dict(suggestion=" "), "suggestion"),
-    (dict(standard_id="1"), "standard_id"),  # a 一般 hazard cannot cite the major-hazard standard
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        (dict(level="unknown"), "level"),
+        (dict(category_id="99999"), "category_id"),
+        (dict(description=""), "description"),
+        (dict(suggestion=" "), "suggestion"),
+        (dict(standard_id="1"), "standard_id"),  # a 一般 hazard cannot cite the major-hazard standard
+    ],
+)
 def test_hazard_bad_input_saves_nothing(app, ctx, data, field):
     from app.extensions import db
     from app.models import Hazard
@@ -207,8 +227,12 @@ def test_hazard_with_a_non_image_photo_saves_nothing(app, ctx):
     oid, _p, _h = order_in("in_service")
     keys = _stored_keys(app)
     with pytest.raises(Invalid):
-        visits.add_hazard(oid, user("expert_demo"), hazard_data(),
-                          [upload(jpeg_bytes()), upload(b"%PDF-1.4 not a photo\n%%EOF", "x.pdf", "application/pdf")])
+        visits.add_hazard(
+            oid,
+            user("expert_demo"),
+            hazard_data(),
+            [upload(jpeg_bytes()), upload(b"%PDF-1.4 not a photo\n%%EOF", "x.pdf", "application/pdf")],
+        )
     assert db.session.query(Hazard).filter_by(order_id=oid).count() == 0
     assert _stored_keys(app) == keys
 
@@ -222,8 +246,12 @@ def test_major_hazard_cites_the_standard_and_can_be_removed(ctx):
     exp = user("expert_demo")
     standard = db.session.query(MajorHazardStandard).first()
     first = visits.add_hazard(oid, exp, hazard_data(), [])
-    major = visits.add_hazard(oid, exp, hazard_data(level="major", category_code="10", standard_id=str(standard.id)),
-                              [upload(jpeg_bytes()), upload(jpeg_bytes(colour=(1, 2, 3)))])
+    major = visits.add_hazard(
+        oid,
+        exp,
+        hazard_data(level="major", category_code="10", standard_id=str(standard.id)),
+        [upload(jpeg_bytes()), upload(jpeg_bytes(colour=(1, 2, 3)))],
+    )
     assert (first.seq, major.seq) == (1, 2)
     assert major.standard_id == standard.id and len(major.photos) == 2
     visits.remove_hazard(first.id, exp)
@@ -231,6 +259,7 @@ def test_major_hazard_cites_the_standard_and_can_be_removed(ctx):
 
 
 # --- rectification and acceptance -----------------------------------------------------------------
+
 
 def test_rectification_return_and_acceptance_loop(ctx):
     from app.services import visits
@@ -273,6 +302,7 @@ def test_other_enterprise_cannot_rectify(ctx):
 
 # --- reviews --------------------------------------------------------------------------------------
 
+
 def test_reviews_fail_back_to_the_expert_and_pass_to_completion(ctx):
     from app.extensions import db
     from app.models import Review
@@ -303,6 +333,7 @@ def test_reviews_fail_back_to_the_expert_and_pass_to_completion(ctx):
 
 # --- the report PDF -------------------------------------------------------------------------------
 
+
 def test_report_pdf_text_is_extractable_and_photos_embedded(app, ctx):
     from app.storage import get_storage
 
@@ -314,12 +345,24 @@ def test_report_pdf_text_is_extractable_and_photos_embedded(app, ctx):
         path = os.path.join(tmp, "report.pdf")
         with open(path, "wb") as fh:
             fh.write(pdf)
-        text = subprocess.run(["pdftotext", "-enc", "UTF-8", path, "-"], capture_output=True, check=True).stdout.decode()
+        text = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", path, "-"], capture_output=True, check=True
+        ).stdout.decode()
         images = subprocess.run(["pdfimages", "-list", path], capture_output=True, check=True).stdout.decode()
         fonts = subprocess.run(["pdffonts", path], capture_output=True, check=True).stdout.decode()
     flat = "".join(text.split())  # table cells wrap lines
-    for needle in ("事故预防服务报告", order.order_no, order.project.name, "王建国", "注册安全工程师", "签到",
-                   "作业井四周封闭不严", "已整改", "验收合格", "事故预防机构审核"):
+    for needle in (
+        "事故预防服务报告",
+        order.order_no,
+        order.project.name,
+        "王建国",
+        "注册安全工程师",
+        "签到",
+        "作业井四周封闭不严",
+        "已整改",
+        "验收合格",
+        "事故预防机构审核",
+    ):
         assert needle in flat, needle
     assert re.search(r"第1页/共\d+页", flat)
     # one sign-in photo, two hazard photos and two rectification photos

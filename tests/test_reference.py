@@ -1,4 +1,5 @@
 """Reference data loader against an in-memory SQLite database; no Flask app needed."""
+
 from decimal import Decimal
 
 import pytest
@@ -8,17 +9,45 @@ from sqlalchemy.orm import Session
 
 import app.models  # noqa: F401  (registers every table on Model.metadata)
 from app.models import (
-    FloatRule, HazardCategory, InsuranceCompany, MajorHazardStandard, Plan, Region, ServiceItem, Setting,
+    FloatRule,
+    HazardCategory,
+    InsuranceCompany,
+    MajorHazardStandard,
+    Plan,
+    Region,
+    ServiceItem,
+    Setting,
     TitleLevel,
 )
-from app.reference import CITY_CODES, load_reference_data
-from app.reference import data
+from app.reference import CITY_CODES, data, load_reference_data
 
 ORDER = [
-    "人保财险", "国寿财险", "太平财险", "中意财险", "英大财险", "太平洋财险", "阳光财险", "申能财险", "都邦财险",
-    "平安财险", "中银财险", "中原农业财险", "华泰保险", "安华农业财险", "中华财险", "大家财险", "安盟保险",
-    "大地财险", "阳光农业财险", "永诚财险", "华安财险",
-    "昆仑保险经纪", "中汇保险经纪", "江泰保险经纪", "鲲鹏保险经纪", "合翔保险经纪",
+    "人保财险",
+    "国寿财险",
+    "太平财险",
+    "中意财险",
+    "英大财险",
+    "太平洋财险",
+    "阳光财险",
+    "申能财险",
+    "都邦财险",
+    "平安财险",
+    "中银财险",
+    "中原农业财险",
+    "华泰保险",
+    "安华农业财险",
+    "中华财险",
+    "大家财险",
+    "安盟保险",
+    "大地财险",
+    "阳光农业财险",
+    "永诚财险",
+    "华安财险",
+    "昆仑保险经纪",
+    "中汇保险经纪",
+    "江泰保险经纪",
+    "鲲鹏保险经纪",
+    "合翔保险经纪",
 ]
 
 
@@ -58,8 +87,11 @@ def test_regions(loaded):
     assert mohe.full_name == "黑龙江省大兴安岭地区漠河市"
     assert s.get(Region, "230100").parent_code == "230000"
     # Every county hangs under an existing city.
-    orphans = [r.code for r in s.scalars(select(Region).where(Region.level == "county"))
-               if r.parent is None or r.parent.level != "city"]
+    orphans = [
+        r.code
+        for r in s.scalars(select(Region).where(Region.level == "county"))
+        if r.parent is None or r.parent.level != "city"
+    ]
     assert orphans == []
 
 
@@ -115,10 +147,21 @@ def test_lists(loaded):
 
 def test_major_hazard_standard_covers_every_area(loaded):
     s, _ = loaded
-    areas = set(s.scalars(select(MajorHazardStandard.area).where(
-        MajorHazardStandard.version == "建质规〔2024〕5号")))
-    assert areas == {"施工安全管理", "基坑工程", "模板工程和支撑体系", "脚手架工程", "人工挖孔桩", "起重机械及吊装",
-                     "高处作业", "施工临时用电", "有限空间作业", "拆除工程", "暗挖工程", "其他"}
+    areas = set(s.scalars(select(MajorHazardStandard.area).where(MajorHazardStandard.version == "建质规〔2024〕5号")))
+    assert areas == {
+        "施工安全管理",
+        "基坑工程",
+        "模板工程和支撑体系",
+        "脚手架工程",
+        "人工挖孔桩",
+        "起重机械及吊装",
+        "高处作业",
+        "施工临时用电",
+        "有限空间作业",
+        "拆除工程",
+        "暗挖工程",
+        "其他",
+    }
 
 
 def _applicable(rules, deaths, injuries):

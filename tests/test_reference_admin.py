@@ -1,13 +1,27 @@
 """Administrators edit every reference table through the generated views; others cannot."""
+
 import pytest
 
 from app.extensions import db
 from app.models import Plan, Setting
 
-ROUTES = ["/admin/regions", "/admin/companies", "/admin/plans", "/admin/float-rules", "/admin/service-items",
-          "/admin/hazard-categories", "/admin/titles", "/admin/major-hazards", "/admin/orgs",
-          "/admin/departments", "/admin/enterprises", "/admin/settings", "/registry", "/admin/flow",
-          "/admin/audit"]
+ROUTES = [
+    "/admin/regions",
+    "/admin/companies",
+    "/admin/plans",
+    "/admin/float-rules",
+    "/admin/service-items",
+    "/admin/hazard-categories",
+    "/admin/titles",
+    "/admin/major-hazards",
+    "/admin/orgs",
+    "/admin/departments",
+    "/admin/enterprises",
+    "/admin/settings",
+    "/registry",
+    "/admin/flow",
+    "/admin/audit",
+]
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -29,8 +43,10 @@ def test_others_cannot_edit_reference_data(app, as_user, username):
 
 def test_admin_edits_a_setting(app, as_user):
     client = as_user("admin")
-    response = client.post("/admin/settings/edit/prevention_fee_share",
-                           data={"key": "prevention_fee_share", "value": "0.20", "description": "事故预防费占保费比例"})
+    response = client.post(
+        "/admin/settings/edit/prevention_fee_share",
+        data={"key": "prevention_fee_share", "value": "0.20", "description": "事故预防费占保费比例"},
+    )
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Setting, "prevention_fee_share").value == "0.20"

@@ -1,4 +1,5 @@
 """run.py answers bad input with one clear line, not a traceback."""
+
 import os
 import socket
 import subprocess
@@ -9,8 +10,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _run(args, env_extra, tmp_path):
     env = dict(os.environ, INSTANCE_DIR=str(tmp_path), **env_extra)
-    return subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "run.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_broken_database_url(tmp_path):

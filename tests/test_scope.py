@@ -3,19 +3,35 @@
 A small world with two of each kind of party is built directly (test setup, not a workflow): for
 each demo account the rows it may see are exactly the expected ones.
 """
+
 from datetime import date
 
 import pytest
+from chains import insured_chain
 from sqlalchemy import select
 
+from app.demo_data import make_credit_code, make_id_number
 from app.extensions import db
 from app.models import (
-    Application, AppUser, Claim, DispatchOrder, Enterprise, Expert, FlowEvent, Hazard,
-    InsuranceCompany, Plan, Policy, PreventionOrg, Project, RegistryProject, Review, ServiceVisit, TitleLevel,
+    Application,
+    AppUser,
+    Claim,
+    DispatchOrder,
+    Enterprise,
+    Expert,
+    FlowEvent,
+    Hazard,
+    InsuranceCompany,
+    Plan,
+    Policy,
+    PreventionOrg,
+    Project,
+    RegistryProject,
+    Review,
+    ServiceVisit,
+    TitleLevel,
 )
 from app.security.scope import criterion, party_of
-from app.demo_data import make_credit_code, make_id_number
-from chains import insured_chain
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +43,12 @@ def world(app):
         title = s.query(TitleLevel).filter_by(code="senior").one()
         demo = {u.username: u for u in s.query(AppUser)}
         # Fresh enterprises and accounts: other tests link the demo enterprises to more companies.
-        ent_a = Enterprise(name="范围测试企业甲", region_code="230103", credit_code=make_credit_code("230103", 77000001))
-        ent_b = Enterprise(name="范围测试企业乙", region_code="230202", credit_code=make_credit_code("230202", 77000002))
+        ent_a = Enterprise(
+            name="范围测试企业甲", region_code="230103", credit_code=make_credit_code("230103", 77000001)
+        )
+        ent_b = Enterprise(
+            name="范围测试企业乙", region_code="230202", credit_code=make_credit_code("230202", 77000002)
+        )
         s.add_all([ent_a, ent_b])
         s.flush()
         from flask_appbuilder.security.sqla.models import Role
@@ -38,24 +58,51 @@ def world(app):
 
         role = s.query(Role).filter_by(name="Enterprise").one()
         for username, ent in (("scope_ent_a", ent_a), ("scope_ent_b", ent_b)):
-            s.add(AppUser(username=username, first_name="范围", last_name="测试", email=f"{username}@example.invalid",
-                          active=True, roles=[role], party_kind="enterprise", enterprise_id=ent.id, is_demo=True,
-                          password=generate_password_hash("Demo@2026"), password_changed_at=utcnow()))
+            s.add(
+                AppUser(
+                    username=username,
+                    first_name="范围",
+                    last_name="测试",
+                    email=f"{username}@example.invalid",
+                    active=True,
+                    roles=[role],
+                    party_kind="enterprise",
+                    enterprise_id=ent.id,
+                    is_demo=True,
+                    password=generate_password_hash("Demo@2026"),
+                    password_changed_at=utcnow(),
+                )
+            )
         org_a = demo["org_demo"].org
         exp_a = demo["expert_demo"].expert
         org_b = PreventionOrg(name="测试预防机构乙", region_code="230202")
         s.add(org_b)
         s.flush()
-        exp_b = Expert(name="测试专家乙", id_number=make_id_number("230202", date(1980, 1, 2), 456),
-                       title_level_id=title.id, org_id=org_b.id)
+        exp_b = Expert(
+            name="测试专家乙",
+            id_number=make_id_number("230202", date(1980, 1, 2), 456),
+            title_level_id=title.id,
+            org_id=org_b.id,
+        )
         s.add(exp_b)
         s.flush()
         rows = {}
 
         def chain(key, ent, region, insurer, broker, org, expert):
-            made = insured_chain(s, key=key, code="SCOPE", name="范围测试项目", enterprise=ent, region=region,
-                                 insurer=insurer, broker=broker, plan=plan, org=org, expert=expert,
-                                 order_status="in_service")
+            made = insured_chain(
+                s,
+                key=key,
+                code="SCOPE",
+                name="范围测试项目",
+                enterprise=ent,
+                region=region,
+                insurer=insurer,
+                broker=broker,
+                plan=plan,
+                org=org,
+                expert=expert,
+                order_status="in_service",
+            )
             o, p, a = made["DispatchOrder"], made["Project"], made["Application"]
             v = ServiceVisit(order_id=o.id)
             h = Hazard(order_id=o.id, region_code=region, seq=1, level="general", category_id=1, description="d")
@@ -74,8 +121,21 @@ def world(app):
         return ids
 
 
-MODELS = {m.__name__: m for m in (Project, Application, Policy, Claim, DispatchOrder, ServiceVisit, Hazard,
-                                  Review, RegistryProject, Enterprise)}
+MODELS = {
+    m.__name__: m
+    for m in (
+        Project,
+        Application,
+        Policy,
+        Claim,
+        DispatchOrder,
+        ServiceVisit,
+        Hazard,
+        Review,
+        RegistryProject,
+        Enterprise,
+    )
+}
 
 # account -> chains whose rows it sees, per model ("*": both; none listed: neither)
 EXPECTED = {
@@ -84,10 +144,12 @@ EXPECTED = {
     "insurer_picc": {m: {"A"} for m in MODELS if m != "RegistryProject"},
     "insurer_pingan": {m: {"B"} for m in MODELS if m != "RegistryProject"},
     "broker_kunlun": {m: {"A"} for m in MODELS if m != "RegistryProject"},
-    "org_demo": {m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review",
-                                    "Enterprise")},
-    "expert_demo": {m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review",
-                                       "Enterprise")},
+    "org_demo": {
+        m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
+    },
+    "expert_demo": {
+        m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
+    },
     "dept_harbin": {m: {"A"} for m in MODELS},
     "dept_province": {m: {"A", "B"} for m in MODELS},
     "admin": {m: {"A", "B"} for m in MODELS},
@@ -113,8 +175,12 @@ def test_experts_are_scoped(app, world):
     with app.test_request_context():
         # expert B's org is this world's own; expert A (the demo expert) may work for other insurers'
         # orders made by other tests, so insurer_pingan's view of A is not asserted
-        for username, visible in (("org_demo", {"A"}), ("expert_demo", {"A"}), ("insurer_picc", {"A"}),
-                                  ("dept_province", {"A", "B"})):
+        for username, visible in (
+            ("org_demo", {"A"}),
+            ("expert_demo", {"A"}),
+            ("insurer_picc", {"A"}),
+            ("dept_province", {"A", "B"}),
+        ):
             user = db.session.query(AppUser).filter_by(username=username).one()
             crit = criterion(Expert, user)
             stmt = select(Expert.id).where(Expert.id.in_(world["experts"].values()))
@@ -138,8 +204,14 @@ def test_user_without_party_or_admin_sees_nothing(app, world):
     with app.test_request_context():
         from flask_appbuilder.security.sqla.models import Role
 
-        u = AppUser(username="no_party_user", first_name="无", last_name="单位", email="np@example.invalid",
-                    active=True, roles=[db.session.query(Role).filter_by(name="Department").one()])
+        u = AppUser(
+            username="no_party_user",
+            first_name="无",
+            last_name="单位",
+            email="np@example.invalid",
+            active=True,
+            roles=[db.session.query(Role).filter_by(name="Department").one()],
+        )
         db.session.add(u)
         db.session.flush()
         stmt = select(Project.id).where(criterion(Project, u))

@@ -1,4 +1,5 @@
 """Identifier validators (plain functions and WTForms wrappers); no Flask app needed."""
+
 import pytest
 from stdnum.cn import ric, uscc
 from wtforms import Form, StringField
@@ -31,13 +32,16 @@ def test_credit_code_normalised():
     assert v.validate_credit_code(" " + VALID_USCC.lower() + " ") == VALID_USCC
 
 
-@pytest.mark.parametrize("code", [
-    "9123019930088715XA",  # wrong check character
-    "9123019930088715X",  # 17 chars
-    "9123019930088715IU",  # I is not in the alphabet
-    "",
-    None,
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "9123019930088715XA",  # wrong check character
+        "9123019930088715X",  # 17 chars
+        "9123019930088715IU",  # I is not in the alphabet
+        "",
+        None,
+    ],
+)
 def test_credit_code_invalid(code):
     with pytest.raises(ValidationError):
         v.validate_credit_code(code)
@@ -59,18 +63,22 @@ def test_id_number_wrong_check_digit():
         v.validate_id_number(wrong)
 
 
-@pytest.mark.parametrize("number", [
-    with_check("23010219901307123"),  # month 13
-    with_check("23010219900230123"),  # 30 February
-    "2301021990030712",  # too short
-    "",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        with_check("23010219901307123"),  # month 13
+        with_check("23010219900230123"),  # 30 February
+        "2301021990030712",  # too short
+        "",
+    ],
+)
 def test_id_number_invalid(number):
     with pytest.raises(ValidationError):
         v.validate_id_number(number)
 
 
 # --- mobile / email ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mobile", ["13800138000", "19945678901", " 138 0013 8000 "])
 def test_mobile_valid(mobile):
@@ -91,6 +99,7 @@ def test_email():
 
 
 # --- 行政区划代码 ----------------------------------------------------------------------------
+
 
 def test_region_code_shape_without_session():
     assert v.validate_region_code("230102") == "230102"
@@ -150,9 +159,15 @@ def test_project_code_full_width_is_recognised():
     assert v.check_project_code("２４０８－２３０１０２－０４－０１－９９６７０８", known_region=KNOWN) == []
 
 
-@pytest.mark.parametrize("code", [
-    "GF-2017-0201", "ZCZB-B2312CG006", "SZSG0207G240918001001001", "[230127]FDGJCSJ20230003",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "GF-2017-0201",
+        "ZCZB-B2312CG006",
+        "SZSG0207G240918001001001",
+        "[230127]FDGJCSJ20230003",
+    ],
+)
 def test_contract_and_bid_codes_accepted(code):
     assert v.check_project_code(code, known_region=KNOWN) == []
 
@@ -169,26 +184,29 @@ def test_project_code_max_length_ok():
 
 # --- WTForms wrappers ----------------------------------------------------------------------
 
+
 class _Form(Form):
     credit = StringField(validators=[v.CreditCode()])
     ident = StringField(validators=[v.IdNumber()])
     mobile = StringField(validators=[v.Mobile()])
     email = StringField(validators=[v.Email()])
-    county = StringField(validators=[v.RegionCode(level="county",
-                                                  session=_FakeSession({"232701": _R("county"),
-                                                                        "230100": _R("city")}))])
+    county = StringField(
+        validators=[v.RegionCode(level="county", session=_FakeSession({"232701": _R("county"), "230100": _R("city")}))]
+    )
 
 
 def test_form_valid_and_empty_values_pass():
-    form = _Form(data=dict(credit=VALID_USCC, ident=VALID_RIC, mobile="13800138000",
-                           email="a@example.com", county="232701"))
+    form = _Form(
+        data=dict(credit=VALID_USCC, ident=VALID_RIC, mobile="13800138000", email="a@example.com", county="232701")
+    )
     assert form.validate(), form.errors
     assert _Form(data={}).validate()
 
 
 def test_form_invalid_values():
-    form = _Form(data=dict(credit="9123019930088715XA", ident=VALID_RIC[:-1] + "Y", mobile="123",
-                           email="nope", county="230100"))
+    form = _Form(
+        data=dict(credit="9123019930088715XA", ident=VALID_RIC[:-1] + "Y", mobile="123", email="nope", county="230100")
+    )
     assert not form.validate()
     assert set(form.errors) == {"credit", "ident", "mobile", "email", "county"}
 

@@ -1,4 +1,5 @@
 """Applications (投保信息): read, review (复审通过 / 不通过), issue the policy (出单, multipart with PDFs)."""
+
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -6,16 +7,53 @@ from flask_babel import lazy_gettext as _
 from app.models import Application
 
 from .base import (
-    READ, Day, Id, InputSchema, Money, ScopedModelRestApi, Str, Text, acting_user, date_order, fields, openapi,
-    raise_if, service, validates_schema,
+    READ,
+    Day,
+    Id,
+    InputSchema,
+    Money,
+    ScopedModelRestApi,
+    Str,
+    Text,
+    acting_user,
+    date_order,
+    fields,
+    openapi,
+    raise_if,
+    service,
+    validates_schema,
 )
 from .policies import PolicyApi
 
-COLUMNS = ["id", "status", "project_id", "project.name", "project.project_code", "project.investment",
-           "enterprise_id", "enterprise.name", "region_code", "insurer_id", "insurer.short_name", "broker_id",
-           "broker.short_name", "plan_id", "plan.code", "contact_phone", "agreed", "review_opinion", "submitted_at",
-           "reviewed_at", "created_at", "updated_at", "version"]
-POLICY_FILES = {"policy_file": "保单 PDF (at most 20 MB)", "agreement_file": "用户协议 PDF, JPEG or PNG (at most 20 MB)"}
+COLUMNS = [
+    "id",
+    "status",
+    "project_id",
+    "project.name",
+    "project.project_code",
+    "project.investment",
+    "enterprise_id",
+    "enterprise.name",
+    "region_code",
+    "insurer_id",
+    "insurer.short_name",
+    "broker_id",
+    "broker.short_name",
+    "plan_id",
+    "plan.code",
+    "contact_phone",
+    "agreed",
+    "review_opinion",
+    "submitted_at",
+    "reviewed_at",
+    "created_at",
+    "updated_at",
+    "version",
+]
+POLICY_FILES = {
+    "policy_file": "保单 PDF (at most 20 MB)",
+    "agreement_file": "用户协议 PDF, JPEG or PNG (at most 20 MB)",
+}
 
 
 class ApproveSchema(InputSchema):
@@ -76,20 +114,25 @@ class ApplicationApi(ScopedModelRestApi):
     @expose("/<int:pk>/reject", methods=["POST"])
     @protect()
     @safe
-    @openapi("Reject an application awaiting review (复审不通过: pending_review → rejected); opinion required",
-             body="RejectSchema")
+    @openapi(
+        "Reject an application awaiting review (复审不通过: pending_review → rejected); opinion required",
+        body="RejectSchema",
+    )
     def reject(self, pk):
         return self._review(pk, "reject", RejectSchema)
 
     @expose("/<int:pk>/policy", methods=["POST"])
     @protect()
     @safe
-    @openapi("Issue the policy of an approved application (出单: approved → insured), with its PDF files",
-             body="IssuePolicySchema", ok=201, multipart_files=POLICY_FILES)
+    @openapi(
+        "Issue the policy of an approved application (出单: approved → insured), with its PDF files",
+        body="IssuePolicySchema",
+        ok=201,
+        multipart_files=POLICY_FILES,
+    )
     def issue_policy(self, pk):
         def run(data, files):
             policy = service("policies").issue_policy(pk, acting_user(), data, files)
             return {"id": policy.id, "result": self.dump(policy, PolicyApi)}
 
         return self.write(run, IssuePolicySchema, file_fields=("policy_file", "agreement_file"), status=201)
-

@@ -8,6 +8,7 @@ service function, mapping its errors: NotFound 404, Forbidden 403, Invalid 422, 
 upload over its size cap 413, any other refused upload 422. Nothing is half-written: the service
 commits once or rolls back.
 """
+
 import importlib
 import json
 
@@ -73,17 +74,35 @@ def openapi(summary, method="post", body=None, ok=200, pk=True, multipart_files=
     lines = [summary, "---", f"{method}:", f"  summary: {json.dumps(summary, ensure_ascii=False)}", "  parameters:"]
     lines += ["  " + p for p in params]
     if body and multipart_files:
-        props = "".join(f"\n              {f}: {{type: string, format: binary, description: {d}}}"
-                        for f, d in multipart_files.items())
-        lines += ["  requestBody:", "    required: true", "    content:", "      multipart/form-data:",
-                  "        schema:", "          allOf:", f"          - {{$ref: '#/components/schemas/{body}'}}",
-                  "          - type: object", f"            required: [{', '.join(multipart_files)}]",
-                  "            properties:" + props]
+        props = "".join(
+            f"\n              {f}: {{type: string, format: binary, description: {d}}}"
+            for f, d in multipart_files.items()
+        )
+        lines += [
+            "  requestBody:",
+            "    required: true",
+            "    content:",
+            "      multipart/form-data:",
+            "        schema:",
+            "          allOf:",
+            f"          - {{$ref: '#/components/schemas/{body}'}}",
+            "          - type: object",
+            f"            required: [{', '.join(multipart_files)}]",
+            "            properties:" + props,
+        ]
     elif body:
-        lines += ["  requestBody:", "    required: true", "    content:", "      application/json:",
-                  f"        schema: {{$ref: '#/components/schemas/{body}'}}"]
-    lines += ["  responses:", f"    {ok}: {{description: Done; id and the row as result, content: "
-              "{application/json: {schema: {type: object}}}}"]
+        lines += [
+            "  requestBody:",
+            "    required: true",
+            "    content:",
+            "      application/json:",
+            f"        schema: {{$ref: '#/components/schemas/{body}'}}",
+        ]
+    lines += [
+        "  responses:",
+        f"    {ok}: {{description: Done; id and the row as result, content: "
+        "{application/json: {schema: {type: object}}}}",
+    ]
     if multipart_files:
         lines.append("    413: {description: A file is larger than its limit}")
     lines += ["    " + line for line in ERROR_RESPONSES]
@@ -98,8 +117,10 @@ def openapi(summary, method="post", body=None, ok=200, pk=True, multipart_files=
 def field_errors(messages):
     """marshmallow/service messages → {field: [text, …]} (nested for lists and nested objects)."""
     if isinstance(messages, dict):
-        return {str(k): field_errors(v) if isinstance(v, dict) else [str(m) for m in _as_list(v)]
-                for k, v in messages.items()}
+        return {
+            str(k): field_errors(v) if isinstance(v, dict) else [str(m) for m in _as_list(v)]
+            for k, v in messages.items()
+        }
     return {"_schema": [str(m) for m in _as_list(messages)]}
 
 
@@ -114,8 +135,13 @@ def service(name):
 
 # Input schemas: Chinese field messages (msgids are Chinese; English comes from the catalog).
 def _messages():
-    return {"required": _("必填"), "null": _("不能为空"), "invalid": _("格式不正确"),
-            "too_large": _("数值过大"), "special": _("数值无效")}
+    return {
+        "required": _("必填"),
+        "null": _("不能为空"),
+        "invalid": _("格式不正确"),
+        "too_large": _("数值过大"),
+        "special": _("数值无效"),
+    }
 
 
 def Str(max_len, required=False, **kw):
@@ -140,9 +166,14 @@ def Id(required=False, **kw):
 
 
 def Money(required=False, **kw):
-    return fields.Decimal(required=required, places=2, allow_nan=False,
-                          validate=validate.Range(min=0, max=999_999_999_999, error=_("金额须在 {min} 至 {max} 之间")),
-                          error_messages=_messages(), **kw)
+    return fields.Decimal(
+        required=required,
+        places=2,
+        allow_nan=False,
+        validate=validate.Range(min=0, max=999_999_999_999, error=_("金额须在 {min} 至 {max} 之间")),
+        error_messages=_messages(),
+        **kw,
+    )
 
 
 def Day(required=False, **kw):
@@ -150,9 +181,13 @@ def Day(required=False, **kw):
 
 
 def IdList(required=False, max_items=200, **kw):
-    return fields.List(Id(), required=required,
-                       validate=validate.Length(min=1, max=max_items, error=_("须有 {min} 至 {max} 项")),
-                       error_messages=_messages(), **kw)
+    return fields.List(
+        Id(),
+        required=required,
+        validate=validate.Length(min=1, max=max_items, error=_("须有 {min} 至 {max} 项")),
+        error_messages=_messages(),
+        **kw,
+    )
 
 
 class InputSchema(Schema):
@@ -342,13 +377,38 @@ def audit_api_write(user, status, key=None, message=None, replayed=False):
         detail += " replayed"
     if message is not None:
         detail += f" {message}"
-    db.session.add(AuditEvent(
-        action="api_write", result="ok" if status < 400 else str(status), user_id=user.id,
-        username=user.username, party_kind=party.kind, party_name=user.party_name,
-        ip=(request.remote_addr or "")[:45], detail=detail[:2000],
-    ))
+    db.session.add(
+        AuditEvent(
+            action="api_write",
+            result="ok" if status < 400 else str(status),
+            user_id=user.id,
+            username=user.username,
+            party_kind=party.kind,
+            party_name=user.party_name,
+            ip=(request.remote_addr or "")[:45],
+            detail=detail[:2000],
+        )
+    )
     db.session.commit()
 
 
-__all__ = ["ScopedModelRestApi", "InputSchema", "ApiError", "READ", "acting_user", "service", "validates_schema", "date_order", "raise_if", "openapi",
-           "Str", "Text", "Int", "Id", "Money", "Day", "IdList", "fields"]
+__all__ = [
+    "ScopedModelRestApi",
+    "InputSchema",
+    "ApiError",
+    "READ",
+    "acting_user",
+    "service",
+    "validates_schema",
+    "date_order",
+    "raise_if",
+    "openapi",
+    "Str",
+    "Text",
+    "Int",
+    "Id",
+    "Money",
+    "Day",
+    "IdList",
+    "fields",
+]

@@ -1,4 +1,5 @@
 """Claims (理赔): read, add to a policy, correct."""
+
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -7,13 +8,39 @@ from app.models import Claim
 from app.services.base import NotFound
 
 from .base import (
-    READ, Day, InputSchema, Int, Money, ScopedModelRestApi, Str, acting_user, date_order, openapi, raise_if,
-    service, validates_schema,
+    READ,
+    Day,
+    InputSchema,
+    Int,
+    Money,
+    ScopedModelRestApi,
+    Str,
+    acting_user,
+    date_order,
+    openapi,
+    raise_if,
+    service,
+    validates_schema,
 )
 
-COLUMNS = ["id", "policy_id", "policy.policy_no", "policy.ledger_no", "enterprise_id", "insurer_id", "region_code",
-           "injured_count", "death_count", "estimated_loss", "settled_date", "settled_amount", "submitted_date",
-           "remark", "created_at", "updated_at"]
+COLUMNS = [
+    "id",
+    "policy_id",
+    "policy.policy_no",
+    "policy.ledger_no",
+    "enterprise_id",
+    "insurer_id",
+    "region_code",
+    "injured_count",
+    "death_count",
+    "estimated_loss",
+    "settled_date",
+    "settled_amount",
+    "submitted_date",
+    "remark",
+    "created_at",
+    "updated_at",
+]
 
 
 class ClaimSchema(InputSchema):
@@ -69,4 +96,3 @@ class ClaimApi(ScopedModelRestApi):
             return {"id": claim.id, "result": self.dump(claim)}
 
         return self.write(run, ClaimPatchSchema)
-

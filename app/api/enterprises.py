@@ -1,12 +1,25 @@
 """Enterprises (建筑施工企业) the caller may see: an insurer or broker sees the enterprises of its applications."""
+
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.models import Enterprise
 
 from .base import ScopedModelRestApi
 
-COLUMNS = ["id", "name", "credit_code", "region_code", "registered_address", "business_address", "contact_name",
-           "contact_mobile", "contact_email", "legal_name", "legal_mobile", "created_at"]
+COLUMNS = [
+    "id",
+    "name",
+    "credit_code",
+    "region_code",
+    "registered_address",
+    "business_address",
+    "contact_name",
+    "contact_mobile",
+    "contact_email",
+    "legal_name",
+    "legal_mobile",
+    "created_at",
+]
 
 
 class EnterpriseApi(ScopedModelRestApi):

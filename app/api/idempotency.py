@@ -12,6 +12,7 @@ committed in the service's own transaction. Two concurrent requests with one key
 the winner has finished, gets the winner's response. A write that fails leaves no record, so the
 client may retry with the same key.
 """
+
 import hashlib
 import json
 from datetime import timedelta
@@ -58,7 +59,7 @@ def fingerprint(data, files):
         h.update(b"\0" + field.encode() + b"\0" + (fs.filename or "").encode("utf-8") + b"\0")
         stream = fs.stream
         pos = stream.tell()
-        for chunk in iter(lambda: stream.read(65536), b""):
+        for chunk in iter(lambda stream=stream: stream.read(65536), b""):
             h.update(chunk)
         stream.seek(pos)
     return h.hexdigest()
@@ -89,8 +90,14 @@ def begin(user_id, key, request_hash):
     record = _find(user_id, key)
     if record is not None:
         return "replay", replay_or_refuse(record, request_hash)
-    record = IdempotencyRecord(user_id=user_id, key=key, endpoint=request.path[:255], request_hash=request_hash,
-                               created_at=now, expires_at=now + TTL)
+    record = IdempotencyRecord(
+        user_id=user_id,
+        key=key,
+        endpoint=request.path[:255],
+        request_hash=request_hash,
+        created_at=now,
+        expires_at=now + TTL,
+    )
     db.session.add(record)
     return "new", record
 

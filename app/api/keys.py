@@ -9,6 +9,7 @@ that user, so app/security/scope.py and the role matrix apply exactly as for the
 Revoking a key deactivates its user. FAB's protect() calls the security manager's
 ``extract_api_key_from_request`` / ``validate_api_key``, which delegate here.
 """
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -86,15 +87,30 @@ def issue_key(company_id, name, admin_user):
     tag = secrets.token_hex(4)
     now = utcnow()
     user = AppUser(
-        username=f"apikey-{tag}", first_name=company.short_name, last_name="API", email=f"apikey-{tag}@api.invalid",
-        active=True, roles=[role], party_kind=PARTY_OF_KIND[company.kind], company_id=company.id,
-        password=generate_password_hash(secrets.token_urlsafe(32)), password_changed_at=now,
-        created_on=now, changed_on=now,
+        username=f"apikey-{tag}",
+        first_name=company.short_name,
+        last_name="API",
+        email=f"apikey-{tag}@api.invalid",
+        active=True,
+        roles=[role],
+        party_kind=PARTY_OF_KIND[company.kind],
+        company_id=company.id,
+        password=generate_password_hash(secrets.token_urlsafe(32)),
+        password_changed_at=now,
+        created_on=now,
+        changed_on=now,
     )
     db.session.add(user)
     db.session.flush()
-    key = ApiKey(name=name, company_id=company.id, user_id=user.id, key_hash=digest(raw), key_hint=raw[:10],
-                 created_at=now, created_by_id=getattr(admin_user, "id", None))
+    key = ApiKey(
+        name=name,
+        company_id=company.id,
+        user_id=user.id,
+        key_hash=digest(raw),
+        key_hint=raw[:10],
+        created_at=now,
+        created_by_id=getattr(admin_user, "id", None),
+    )
     db.session.add(key)
     db.session.commit()
     return key, raw

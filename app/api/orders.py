@@ -1,4 +1,5 @@
 """Dispatch orders (派单): read; dispatch (insurer); accept or refuse (prevention org)."""
+
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -6,14 +7,54 @@ from flask_babel import lazy_gettext as _
 from app.models import DispatchOrder
 
 from .base import (
-    READ, Day, Id, IdList, InputSchema, Money, ScopedModelRestApi, Str, Text, acting_user, date_order, openapi,
-    raise_if, service, validates_schema,
+    READ,
+    Day,
+    Id,
+    IdList,
+    InputSchema,
+    Money,
+    ScopedModelRestApi,
+    Str,
+    Text,
+    acting_user,
+    date_order,
+    openapi,
+    raise_if,
+    service,
+    validates_schema,
 )
 
-COLUMNS = ["id", "order_no", "status", "parent_id", "policy_id", "policy.policy_no", "project_id", "project.name",
-           "enterprise_id", "region_code", "insurer_id", "insurer.short_name", "org_id", "org.name", "expert_id",
-           "expert.name", "service_place", "start_date", "end_date", "deadline", "required_title_id", "fee",
-           "refuse_reason", "accepted_at", "completed_at", "created_at", "updated_at", "version"]
+COLUMNS = [
+    "id",
+    "order_no",
+    "status",
+    "parent_id",
+    "policy_id",
+    "policy.policy_no",
+    "project_id",
+    "project.name",
+    "enterprise_id",
+    "region_code",
+    "insurer_id",
+    "insurer.short_name",
+    "org_id",
+    "org.name",
+    "expert_id",
+    "expert.name",
+    "service_place",
+    "start_date",
+    "end_date",
+    "deadline",
+    "required_title_id",
+    "fee",
+    "refuse_reason",
+    "accepted_at",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "version",
+]
+
 
 class DispatchSchema(InputSchema):
     """派单: to a prevention org (org_id) or to one of the insurer's own experts (expert_id)."""
@@ -51,15 +92,26 @@ class DispatchOrderApi(ScopedModelRestApi):
     openapi_spec_component_schemas = (DispatchSchema, RefuseSchema)
     list_columns = COLUMNS
     show_columns = COLUMNS
-    search_columns = ["order_no", "status", "policy", "project", "org", "expert", "deadline", "start_date",
-                      "created_at", "region_code"]
+    search_columns = [
+        "order_no",
+        "status",
+        "policy",
+        "project",
+        "org",
+        "expert",
+        "deadline",
+        "start_date",
+        "created_at",
+        "region_code",
+    ]
     order_columns = ["id", "order_no", "status", "deadline", "start_date", "created_at"]
 
     @expose("/", methods=["POST"])
     @protect()
     @safe
-    @openapi("Dispatch prevention-service orders for one or more policies (派单)", body="DispatchSchema", ok=201,
-             pk=False)
+    @openapi(
+        "Dispatch prevention-service orders for one or more policies (派单)", body="DispatchSchema", ok=201, pk=False
+    )
     def dispatch(self):
         def run(data, files):
             orders = service("orders").dispatch(acting_user(), data.pop("policy_ids"), data)
@@ -88,8 +140,9 @@ class DispatchOrderApi(ScopedModelRestApi):
     @expose("/<int:pk>/refuse", methods=["POST"])
     @protect()
     @safe
-    @openapi("Refuse an order dispatched to the caller's organisation (拒绝: pending → refused); reason required",
-             body="RefuseSchema")
+    @openapi(
+        "Refuse an order dispatched to the caller's organisation (拒绝: pending → refused); reason required",
+        body="RefuseSchema",
+    )
     def refuse(self, pk):
         return self._decide(pk, "refuse", RefuseSchema)
-

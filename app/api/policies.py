@@ -1,4 +1,5 @@
 """Policies and the ledger (保单信息 / 保单台帐): read; add a claim to a policy."""
+
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -7,11 +8,36 @@ from app.models import Policy
 from .base import READ, ScopedModelRestApi, acting_user, openapi, service
 from .claims import ClaimApi, ClaimSchema
 
-COLUMNS = ["id", "ledger_no", "policy_no", "status", "application_id", "project_id", "project_name", "project_code",
-           "builder_name", "enterprise_id", "enterprise.name", "enterprise.contact_mobile", "region_code",
-           "insurer_id", "insurer.short_name", "broker_id", "plan_id", "plan.code", "premium", "proposed_premium",
-           "float_ratio", "premium_deviation_reason", "start_date", "end_date", "policy_file_id", "agreement_file_id",
-           "created_at", "updated_at"]
+COLUMNS = [
+    "id",
+    "ledger_no",
+    "policy_no",
+    "status",
+    "application_id",
+    "project_id",
+    "project_name",
+    "project_code",
+    "builder_name",
+    "enterprise_id",
+    "enterprise.name",
+    "enterprise.contact_mobile",
+    "region_code",
+    "insurer_id",
+    "insurer.short_name",
+    "broker_id",
+    "plan_id",
+    "plan.code",
+    "premium",
+    "proposed_premium",
+    "float_ratio",
+    "premium_deviation_reason",
+    "start_date",
+    "end_date",
+    "policy_file_id",
+    "agreement_file_id",
+    "created_at",
+    "updated_at",
+]
 
 
 class PolicyApi(ScopedModelRestApi):
@@ -24,8 +50,19 @@ class PolicyApi(ScopedModelRestApi):
     openapi_spec_component_schemas = (ClaimSchema,)
     list_columns = COLUMNS
     show_columns = COLUMNS + ["surrender_reason"]
-    search_columns = ["ledger_no", "policy_no", "project_name", "project_code", "enterprise", "insurer", "status",
-                      "start_date", "end_date", "created_at", "region_code"]
+    search_columns = [
+        "ledger_no",
+        "policy_no",
+        "project_name",
+        "project_code",
+        "enterprise",
+        "insurer",
+        "status",
+        "start_date",
+        "end_date",
+        "created_at",
+        "region_code",
+    ]
     order_columns = ["id", "ledger_no", "policy_no", "premium", "start_date", "end_date", "created_at"]
 
     @expose("/<int:pk>/claims", methods=["POST"])

@@ -1,12 +1,26 @@
 """Projects (项目信息) in the caller's scope."""
+
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.models import Project
 
 from .base import ScopedModelRestApi
 
-COLUMNS = ["id", "project_code", "name", "enterprise_id", "enterprise.name", "region_code", "builder_name",
-           "address", "investment", "planned_start", "planned_end", "insurance_status", "created_at"]
+COLUMNS = [
+    "id",
+    "project_code",
+    "name",
+    "enterprise_id",
+    "enterprise.name",
+    "region_code",
+    "builder_name",
+    "address",
+    "investment",
+    "planned_start",
+    "planned_end",
+    "insurance_status",
+    "created_at",
+]
 
 
 class ProjectApi(ScopedModelRestApi):

@@ -1,4 +1,5 @@
 """Every REST resource is registered here, called once from app.views.registry.register_views."""
+
 from .applications import ApplicationApi
 from .claims import ClaimApi
 from .enterprises import EnterpriseApi

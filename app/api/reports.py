@@ -1,4 +1,5 @@
 """Service reports (事故预防服务报告): the expert's submitted visit records, read-only."""
+
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -6,9 +7,24 @@ from app.models import ServiceVisit
 
 from .base import ScopedModelRestApi
 
-COLUMNS = ["id", "order_id", "order.order_no", "order.status", "order.project_id", "order.policy_id",
-           "order.expert_id", "signin_time", "signin_address", "signin_lat", "signin_lon", "service_record",
-           "conclusion", "report_file_id", "signed_scan_file_id", "submitted_at"]
+COLUMNS = [
+    "id",
+    "order_id",
+    "order.order_no",
+    "order.status",
+    "order.project_id",
+    "order.policy_id",
+    "order.expert_id",
+    "signin_time",
+    "signin_address",
+    "signin_lat",
+    "signin_lon",
+    "service_record",
+    "conclusion",
+    "report_file_id",
+    "signed_scan_file_id",
+    "submitted_at",
+]
 
 
 class SubmittedFilter(BaseFilter):

@@ -1,4 +1,5 @@
 """All models, imported once so that Model.metadata knows every table."""
+
 from .api import ApiKey, IdempotencyRecord  # noqa: F401
 from .audit import AuditEvent, FlowEvent  # noqa: F401
 from .files import StoredFile  # noqa: F401
@@ -7,7 +8,14 @@ from .parties import Department, Enterprise, Expert, InsuranceCompany, Preventio
 from .prevention import DispatchOrder, Hazard, HazardPhoto, Review, ServiceVisit, order_service_item  # noqa: F401
 from .projects import Project, RegistryProject  # noqa: F401
 from .reference import (  # noqa: F401
-    FloatRule, HazardCategory, MajorHazardStandard, Plan, Region, ServiceItem, Setting, TitleLevel,
+    FloatRule,
+    HazardCategory,
+    MajorHazardStandard,
+    Plan,
+    Region,
+    ServiceItem,
+    Setting,
+    TitleLevel,
 )
 from .security import LoginChallenge, UserSession  # noqa: F401
 from .user import AppUser  # noqa: F401

@@ -1,4 +1,5 @@
 """REST API: per-company keys and the idempotency records of API writes."""
+
 from flask_appbuilder import Model
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship

@@ -1,4 +1,5 @@
 """Status sets: value stored in the database, translated label, colour for badges (NetBox choices)."""
+
 from flask_babel import lazy_gettext as _
 
 

@@ -1,6 +1,16 @@
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import relationship
@@ -9,8 +19,13 @@ from .base import TimestampMixin, VersionMixin
 from .enums import ApplicationStatus, PolicyStatus
 
 APPLICATION_FILE_SLOTS = (
-    "business_license", "contract", "legal_id_back", "legal_id_front", "safety_permit",
-    "construction_qualification", "agreement",
+    "business_license",
+    "contract",
+    "legal_id_back",
+    "legal_id_front",
+    "safety_permit",
+    "construction_qualification",
+    "agreement",
 )
 
 
@@ -26,7 +41,9 @@ class Application(TimestampMixin, VersionMixin, Model):
         # the lists' default order (id desc) inside each party's scope
         Index("ix_application_insurer_id", "insurer_id", "id"),
         Index("ix_application_broker_id", "broker_id", "id"),
-        Index("ix_application_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        Index(
+            "ix_application_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}
+        ),
     )
     id = Column(Integer, primary_key=True)
     project_id = Column(Integer, ForeignKey("project.id"), nullable=False, index=True)
@@ -59,8 +76,7 @@ class Application(TimestampMixin, VersionMixin, Model):
     legal_id_back_file = relationship("StoredFile", foreign_keys=[legal_id_back_file_id])
     legal_id_front_file = relationship("StoredFile", foreign_keys=[legal_id_front_file_id])
     safety_permit_file = relationship("StoredFile", foreign_keys=[safety_permit_file_id])
-    construction_qualification_file = relationship(
-        "StoredFile", foreign_keys=[construction_qualification_file_id])
+    construction_qualification_file = relationship("StoredFile", foreign_keys=[construction_qualification_file_id])
     agreement_file = relationship("StoredFile", foreign_keys=[agreement_file_id])
     policy = relationship("Policy", back_populates="application", uselist=False)
 

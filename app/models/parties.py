@@ -8,8 +8,7 @@ broker_partnership = Table(
     "broker_partnership",
     Model.metadata,
     Column("broker_id", Integer, ForeignKey("insurance_company.id", ondelete="CASCADE"), primary_key=True),
-    Column("insurer_id", Integer, ForeignKey("insurance_company.id", ondelete="CASCADE"), primary_key=True,
-           index=True),
+    Column("insurer_id", Integer, ForeignKey("insurance_company.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 

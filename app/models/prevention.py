@@ -1,6 +1,16 @@
 from flask_appbuilder import Model
 from sqlalchemy import (
-    CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, Numeric, String, Table,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import relationship

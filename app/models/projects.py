@@ -1,6 +1,16 @@
 from flask_appbuilder import Model
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
 )
 from sqlalchemy.orm import relationship
 
@@ -12,15 +22,21 @@ class Project(TimestampMixin, VersionMixin, Model):
     __tablename__ = "project"
     __table_args__ = (
         CheckConstraint("investment >= 0", name="ck_project_investment"),
-        CheckConstraint("planned_end IS NULL OR planned_start IS NULL OR planned_end >= planned_start",
-                        name="ck_project_dates"),
+        CheckConstraint(
+            "planned_end IS NULL OR planned_start IS NULL OR planned_end >= planned_start", name="ck_project_dates"
+        ),
         Index("ix_project_enterprise", "enterprise_id", "id"),
         Index("ix_project_region_status", "region_code", "insurance_status", "id"),
         Index("ix_project_status_id", "insurance_status", "id"),  # 投保状态 filter in id desc order
         # region prefixes (a city/county department's scope, the city filter) are LIKE '2301%': on
         # PostgreSQL only a pattern_ops index serves them when the collation is not C
         Index("ix_project_region_prefix", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
-        Index("ix_project_status_region", "insurance_status", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        Index(
+            "ix_project_status_region",
+            "insurance_status",
+            "region_code",
+            postgresql_ops={"region_code": "varchar_pattern_ops"},
+        ),
         # the departments' list filtered by city and 投保状态, deep in id order: no btree serves a prefix,
         # an equality and the id order at once, so the id walk checks both from the index itself
         # (PostgreSQL INCLUDE: an index-only scan, 4× faster than checking each row in the heap)

@@ -1,4 +1,5 @@
 """Server-side login state: one row per signed-in browser session and one per CA login challenge."""
+
 from flask_appbuilder import Model
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 

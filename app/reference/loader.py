@@ -3,10 +3,18 @@
 Rows are matched on their natural key and only missing ones are inserted: the admin may edit
 names, limits or rates later, and a re-run (every deploy) must not undo that.
 """
+
 from sqlalchemy import select
 
 from ..models import (
-    FloatRule, HazardCategory, InsuranceCompany, MajorHazardStandard, Plan, Region, ServiceItem, Setting,
+    FloatRule,
+    HazardCategory,
+    InsuranceCompany,
+    MajorHazardStandard,
+    Plan,
+    Region,
+    ServiceItem,
+    Setting,
     TitleLevel,
 )
 from ..models.enums import CompanyKind
@@ -64,30 +72,69 @@ def load_reference_data(session, commit=True):
     """Insert missing reference rows; returns the number of inserted rows per table."""
     counts = {"region": _load_regions(session)}
     counts["insurance_company"], counts["broker_partnership"] = _load_companies(session)
-    counts["plan"] = len(_insert_missing(
-        session, Plan, [Plan.code, Plan.effective_from],
-        [dict(p, effective_from=data.PLAN_EFFECTIVE_FROM, is_sample=True) for p in data.PLANS],
-        lambda r: (r["code"], r["effective_from"])))
-    counts["service_item"] = len(_insert_missing(
-        session, ServiceItem, [ServiceItem.code],
-        [dict(code=c, name=n, sort_order=i) for i, (c, n) in enumerate(data.SERVICE_ITEMS, start=1)],
-        lambda r: r["code"]))
-    counts["hazard_category"] = len(_insert_missing(
-        session, HazardCategory, [HazardCategory.code],
-        [dict(code=c, name=n) for c, n in data.HAZARD_CATEGORIES], lambda r: r["code"]))
-    counts["title_level"] = len(_insert_missing(
-        session, TitleLevel, [TitleLevel.code],
-        [dict(code=c, name=n, rank=r) for c, n, r in data.TITLE_LEVELS], lambda r: r["code"]))
-    counts["major_hazard_standard"] = len(_insert_missing(
-        session, MajorHazardStandard, [MajorHazardStandard.version, MajorHazardStandard.item],
-        [dict(version=data.MAJOR_HAZARD_VERSION, area=a, item=i, text=t) for a, i, t in data.MAJOR_HAZARD_ITEMS],
-        lambda r: (r["version"], r["item"])))
-    counts["float_rule"] = len(_insert_missing(
-        session, FloatRule, [FloatRule.name],
-        [dict(r, is_sample=True) for r in data.FLOAT_RULES], lambda r: r["name"]))
-    counts["setting"] = len(_insert_missing(
-        session, Setting, [Setting.key],
-        [dict(key=k, value=v, description=d) for k, v, d in data.SETTINGS], lambda r: r["key"]))
+    counts["plan"] = len(
+        _insert_missing(
+            session,
+            Plan,
+            [Plan.code, Plan.effective_from],
+            [dict(p, effective_from=data.PLAN_EFFECTIVE_FROM, is_sample=True) for p in data.PLANS],
+            lambda r: (r["code"], r["effective_from"]),
+        )
+    )
+    counts["service_item"] = len(
+        _insert_missing(
+            session,
+            ServiceItem,
+            [ServiceItem.code],
+            [dict(code=c, name=n, sort_order=i) for i, (c, n) in enumerate(data.SERVICE_ITEMS, start=1)],
+            lambda r: r["code"],
+        )
+    )
+    counts["hazard_category"] = len(
+        _insert_missing(
+            session,
+            HazardCategory,
+            [HazardCategory.code],
+            [dict(code=c, name=n) for c, n in data.HAZARD_CATEGORIES],
+            lambda r: r["code"],
+        )
+    )
+    counts["title_level"] = len(
+        _insert_missing(
+            session,
+            TitleLevel,
+            [TitleLevel.code],
+            [dict(code=c, name=n, rank=r) for c, n, r in data.TITLE_LEVELS],
+            lambda r: r["code"],
+        )
+    )
+    counts["major_hazard_standard"] = len(
+        _insert_missing(
+            session,
+            MajorHazardStandard,
+            [MajorHazardStandard.version, MajorHazardStandard.item],
+            [dict(version=data.MAJOR_HAZARD_VERSION, area=a, item=i, text=t) for a, i, t in data.MAJOR_HAZARD_ITEMS],
+            lambda r: (r["version"], r["item"]),
+        )
+    )
+    counts["float_rule"] = len(
+        _insert_missing(
+            session,
+            FloatRule,
+            [FloatRule.name],
+            [dict(r, is_sample=True) for r in data.FLOAT_RULES],
+            lambda r: r["name"],
+        )
+    )
+    counts["setting"] = len(
+        _insert_missing(
+            session,
+            Setting,
+            [Setting.key],
+            [dict(key=k, value=v, description=d) for k, v, d in data.SETTINGS],
+            lambda r: r["key"],
+        )
+    )
     if commit:
         session.commit()
     return counts

@@ -1,13 +1,21 @@
 """《用户协议》 as a PDF, pre-filled with the enterprise's and the project's data, to print, stamp, scan
 and upload (manual 附件 1). WeasyPrint with the WenQuanYi Micro Hei font embedded."""
+
 from datetime import date
 
 from flask import render_template
 
 
 def agreement_html(enterprise, project, insurer=None, broker=None, plan=None, today=None):
-    return render_template("insurance/agreement_pdf.html", enterprise=enterprise, project=project,
-                           insurer=insurer, broker=broker, plan=plan, today=today or date.today())
+    return render_template(
+        "insurance/agreement_pdf.html",
+        enterprise=enterprise,
+        project=project,
+        insurer=insurer,
+        broker=broker,
+        plan=plan,
+        today=today or date.today(),
+    )
 
 
 def agreement_pdf(enterprise, project, insurer=None, broker=None, plan=None, today=None) -> bytes:

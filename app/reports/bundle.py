@@ -1,4 +1,5 @@
 """资料下载: every file of an application (and its policy) in one zip, named in readable Chinese."""
+
 import os
 import tempfile
 import zipfile

@@ -6,6 +6,7 @@ write-only mode on 100,000 rows, docs/benchmarks.md) or the csv module, so memor
 whatever the row count. The caller passes the
 very query its list shows (STYLE.md trap 7: an export that builds its own query drifts and leaks).
 """
+
 import csv
 import io
 import os
@@ -14,8 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
-from flask import Response, stream_with_context
 import xlsxwriter
+from flask import Response, stream_with_context
 
 from app.extensions import db
 
@@ -111,9 +112,13 @@ class SheetWriter:
         when = getattr(ws, "_write_datetime", ws.write_datetime)
         self.text = text
         self.writers = {
-            str: text, int: number, float: number, Decimal: lambda r, c, v: number(r, c, float(v)),
+            str: text,
+            int: number,
+            float: number,
+            Decimal: lambda r, c, v: number(r, c, float(v)),
             bool: lambda r, c, v: number(r, c, int(v)),
-            datetime: lambda r, c, v: when(r, c, v, time_fmt), date: lambda r, c, v: when(r, c, v, date_fmt),
+            datetime: lambda r, c, v: when(r, c, v, time_fmt),
+            date: lambda r, c, v: when(r, c, v, date_fmt),
         }
 
     def row(self, r, values):
@@ -131,8 +136,9 @@ class SheetWriter:
 def write_xlsx(path, columns, rows, title="Sheet1"):
     """Write ``rows`` (lists of cell values from ``iter_rows``) under a bold header row to an .xlsx at
     ``path``."""
-    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
-                                    "tmpdir": os.path.dirname(path) or None})
+    wb = xlsxwriter.Workbook(
+        path, {"constant_memory": True, "remove_timezone": True, "tmpdir": os.path.dirname(path) or None}
+    )
     ws = wb.add_worksheet(_sheet_title(title))
     bold = wb.add_format({"bold": True})
     for c, column in enumerate(columns):
@@ -160,6 +166,7 @@ def export_response(query, columns, filename, fmt="xlsx"):
 
     audit_event("export", f"{filename}.{fmt}")
     if fmt == "csv":
+
         def generate():
             buffer = io.StringIO()
             writer = csv.writer(buffer)
@@ -178,8 +185,9 @@ def export_response(query, columns, filename, fmt="xlsx"):
         return response
 
     # The archive is complete only at close(): write it to a temporary file, then stream that file.
-    return spooled_xlsx(lambda path: write_xlsx(path, columns, iter_rows(query, columns), title=filename),
-                        filename + ".xlsx")
+    return spooled_xlsx(
+        lambda path: write_xlsx(path, columns, iter_rows(query, columns), title=filename), filename + ".xlsx"
+    )
 
 
 def spooled_xlsx(write, filename):

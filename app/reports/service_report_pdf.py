@@ -1,6 +1,7 @@
 """事故预防服务报告 as PDF (WeasyPrint): project, experts and qualifications, sign-in, service record,
 hazards with their photos and rectification, reviews. The CJK font is embedded, photos are inlined
 as data URIs (no URL fetching), pages are numbered."""
+
 import base64
 from datetime import timedelta
 
@@ -36,9 +37,18 @@ def report_html(order):
     from app.models.enums import HazardLevel, HazardStatus, OrderStatus, ReviewStage, Verdict
 
     return render_template(
-        "prevention/report_pdf.html", order=order, visit=order.visit, hazards=order.hazards,
-        reviews=order.reviews, data_uri=data_uri, beijing=beijing, font_family=FONT_FAMILY,
-        HazardLevel=HazardLevel, HazardStatus=HazardStatus, OrderStatus=OrderStatus, ReviewStage=ReviewStage,
+        "prevention/report_pdf.html",
+        order=order,
+        visit=order.visit,
+        hazards=order.hazards,
+        reviews=order.reviews,
+        data_uri=data_uri,
+        beijing=beijing,
+        font_family=FONT_FAMILY,
+        HazardLevel=HazardLevel,
+        HazardStatus=HazardStatus,
+        OrderStatus=OrderStatus,
+        ReviewStage=ReviewStage,
         Verdict=Verdict,
     )
 

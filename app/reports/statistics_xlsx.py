@@ -4,6 +4,7 @@ Pure: takes the reports computed by app.services.statistics and an iterable of d
 with XlsxWriter in constant-memory mode: each row goes to disk as it is written, so a detail sheet of a
 province's year (10⁵ rows at 150× the province's size) streams instead of building a cell tree.
 """
+
 import os
 from decimal import Decimal
 
@@ -17,8 +18,13 @@ FORMATS = {"count": "#,##0", "money": "#,##0.00", "ratio": "0.00%"}
 
 def _period_text(report):
     p, q = report.period, report.previous
-    return gettext("统计期间：%(a)s 至 %(b)s；去年同期：%(c)s 至 %(d)s", a=p.start.isoformat(), b=p.end.isoformat(),
-                   c=q.start.isoformat(), d=q.end.isoformat())
+    return gettext(
+        "统计期间：%(a)s 至 %(b)s；去年同期：%(c)s 至 %(d)s",
+        a=p.start.isoformat(),
+        b=p.end.isoformat(),
+        c=q.start.isoformat(),
+        d=q.end.isoformat(),
+    )
 
 
 def summary_header(report):
@@ -34,10 +40,14 @@ def summary_header(report):
 class _Styles:
     def __init__(self, wb):
         self.bold = wb.add_format({"bold": True})
-        self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter",
-                                   "text_wrap": True})
-        self.figures = {(kind, bold): wb.add_format({"num_format": fmt, "bold": bold})
-                        for kind, fmt in FORMATS.items() for bold in (False, True)}
+        self.head = wb.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter", "text_wrap": True}
+        )
+        self.figures = {
+            (kind, bold): wb.add_format({"num_format": fmt, "bold": bold})
+            for kind, fmt in FORMATS.items()
+            for bold in (False, True)
+        }
 
 
 def _number(value):
@@ -70,8 +80,14 @@ def _write_summary(wb, styles, sheet_title, report):
                 ws.write_number(r, c, _number(value), fmt)
                 c += 1
         r += 1
-    ws.write_string(r + 1, 0, gettext("经纪公司行统计载明该经纪公司的保单（派单、理赔），这些保单同时计入其保险公司；"
-                                      "合计按保单计一次。占比、整改率的增减为百分点。"))
+    ws.write_string(
+        r + 1,
+        0,
+        gettext(
+            "经纪公司行统计载明该经纪公司的保单（派单、理赔），这些保单同时计入其保险公司；"
+            "合计按保单计一次。占比、整改率的增减为百分点。"
+        ),
+    )
 
 
 def write_workbook(path, cumulative, month, detail_headers, detail_rows, status_columns=None):
@@ -81,10 +97,12 @@ def write_workbook(path, cumulative, month, detail_headers, detail_rows, status_
     ``detail_rows`` is any iterable of tuples (streamed); ``status_columns`` maps a column index to
     the ChoiceSet whose labels replace the stored codes.
     """
-    labels = {i: {value: str(label) for value, label in choices.choices()}
-              for i, choices in (status_columns or {}).items()}
-    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
-                                    "tmpdir": os.path.dirname(path) or None})
+    labels = {
+        i: {value: str(label) for value, label in choices.choices()} for i, choices in (status_columns or {}).items()
+    }
+    wb = xlsxwriter.Workbook(
+        path, {"constant_memory": True, "remove_timezone": True, "tmpdir": os.path.dirname(path) or None}
+    )
     styles = _Styles(wb)
     _write_summary(wb, styles, gettext("截止本月累计"), cumulative)
     _write_summary(wb, styles, gettext("本月"), month)

@@ -1,5 +1,6 @@
 """Security audit: every login, failed login, lockout, unlock, password change, certificate binding and
 logout is written as an AuditEvent with time, account, party, client address and result."""
+
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _
 
@@ -44,9 +45,14 @@ def record(action, user=None, username=None, result="ok", detail=None, commit=Tr
     party_kind = getattr(user, "party_kind", None)
     party_name = getattr(user, "party_name", "") if user is not None else ""
     event = AuditEvent(
-        created_at=clock.now(), action=action, result=result,
-        user_id=getattr(user, "id", None), username=(username or getattr(user, "username", None) or "")[:64],
-        party_kind=party_kind, party_name=(party_name or "")[:128], ip=client_ip(),
+        created_at=clock.now(),
+        action=action,
+        result=result,
+        user_id=getattr(user, "id", None),
+        username=(username or getattr(user, "username", None) or "")[:64],
+        party_kind=party_kind,
+        party_name=(party_name or "")[:128],
+        ip=client_ip(),
         detail=str(detail)[:2000] if detail else None,
     )
     db.session.add(event)
@@ -79,14 +85,18 @@ def audit_event(action, detail="", result="ok", user=None):
 
     user = user if user is not None else current_user_obj()
     row = dict(
-        created_at=clock.now(), action=str(action)[:32], result=str(result)[:16],
-        user_id=getattr(user, "id", None), username=(getattr(user, "username", None) or "")[:64] or None,
+        created_at=clock.now(),
+        action=str(action)[:32],
+        result=str(result)[:16],
+        user_id=getattr(user, "id", None),
+        username=(getattr(user, "username", None) or "")[:64] or None,
         party_kind=getattr(user, "party_kind", None),
         party_name=((getattr(user, "party_name", "") or "")[:128]) if user is not None else None,
-        ip=client_ip(), detail=str(detail or "")[:2000],
+        ip=client_ip(),
+        detail=str(detail or "")[:2000],
     )
     try:
         with db.engine.begin() as conn:
             conn.execute(AuditEvent.__table__.insert().values(**row))
-    except Exception:  # noqa: BLE001
+    except Exception:
         logging.getLogger(__name__).exception("audit event not recorded: %s", row)

@@ -13,13 +13,14 @@ certificates issued in China lack SAN and AKI, so the verifier's extension polic
 FAB_NOTES). The 统一社会信用代码 is read from the subject fields in ``CA_CREDIT_CODE_FIELDS`` (default
 serialNumber, then OU) and its check character verified. SM2 certificates are not supported.
 """
+
 import base64
 import ipaddress
 import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -40,8 +41,12 @@ from app.validators import ValidationError, validate_credit_code
 from . import clock
 
 SUBJECT_FIELDS = {
-    "serialNumber": NameOID.SERIAL_NUMBER, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "O": NameOID.ORGANIZATION_NAME,
-    "CN": NameOID.COMMON_NAME, "UID": NameOID.USER_ID, "title": NameOID.TITLE,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "O": NameOID.ORGANIZATION_NAME,
+    "CN": NameOID.COMMON_NAME,
+    "UID": NameOID.USER_ID,
+    "title": NameOID.TITLE,
 }
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
 _bundle_cache = {}
@@ -68,6 +73,7 @@ class CertIdentity:
 
 # ---------------------------------------------------------------- trust store and verification
 
+
 def bundle_path():
     path = current_app.config.get("CA_BUNDLE")
     if not path and current_app.config.get("DEMO_MODE"):
@@ -81,8 +87,12 @@ def trusted_roots():
     path = bundle_path()
     if not path or not os.path.exists(path):
         if current_app.config.get("DEMO_MODE"):
-            raise CertificateError(_("演示环境尚未生成测试CA。请运行 flask ca init-test-ca 和 flask ca issue --uscc 统一社会信用代码 --name 企业名称 生成测试证书后再试。"),
-                                   "no_bundle")
+            raise CertificateError(
+                _(
+                    "演示环境尚未生成测试CA。请运行 flask ca init-test-ca 和 flask ca issue --uscc 统一社会信用代码 --name 企业名称 生成测试证书后再试。"  # noqa: E501
+                ),
+                "no_bundle",
+            )
         raise CertificateError(_("系统尚未配置受信任的CA证书（CA_BUNDLE），暂不能使用证书登录"), "no_bundle")
     mtime = os.path.getmtime(path)
     cached = _bundle_cache.get(path)
@@ -124,9 +134,13 @@ def fingerprint(cert):
 
 def _verifier(now):
     ca_policy = ExtensionPolicy.permit_all().require_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
-    return (PolicyBuilder().store(Store(trusted_roots())).time(now.replace(tzinfo=timezone.utc))
-            .extension_policies(ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all())
-            .build_client_verifier())
+    return (
+        PolicyBuilder()
+        .store(Store(trusted_roots()))
+        .time(now.replace(tzinfo=UTC))
+        .extension_policies(ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all())
+        .build_client_verifier()
+    )
 
 
 def _check_usage(cert):
@@ -155,8 +169,9 @@ def verify_certificate(certs):
     leaf, intermediates = certs[0], list(certs[1:])
     now = clock.now()
     if now > leaf.not_valid_after_utc.replace(tzinfo=None):
-        raise CertificateError(_("证书已过期（有效期至 %(d)s），请更新数字证书", d=f"{leaf.not_valid_after_utc:%Y-%m-%d}"),
-                               "expired")
+        raise CertificateError(
+            _("证书已过期（有效期至 %(d)s），请更新数字证书", d=f"{leaf.not_valid_after_utc:%Y-%m-%d}"), "expired"
+        )
     if now < leaf.not_valid_before_utc.replace(tzinfo=None):
         raise CertificateError(_("证书尚未生效"), "not_yet_valid")
     try:
@@ -164,8 +179,13 @@ def verify_certificate(certs):
     except VerificationError:
         raise CertificateError(_("证书不是由受信任的CA签发，或证书链不完整，不能登录"), "untrusted") from None
     _check_usage(leaf)
-    return CertIdentity(certificate=leaf, fingerprint=fingerprint(leaf), credit_code=credit_code_of(leaf),
-                        name=subject_name(leaf), subject=leaf.subject.rfc4514_string())
+    return CertIdentity(
+        certificate=leaf,
+        fingerprint=fingerprint(leaf),
+        credit_code=credit_code_of(leaf),
+        name=subject_name(leaf),
+        subject=leaf.subject.rfc4514_string(),
+    )
 
 
 def _field_oid(name):
@@ -200,6 +220,7 @@ def subject_name(cert):
 
 # ---------------------------------------------------------------- proxy mode
 
+
 def _peer_address():
     """The address of the direct peer (before ProxyFix rewrote REMOTE_ADDR, if it did)."""
     original = request.environ.get("werkzeug.proxy_fix.orig", {})
@@ -230,6 +251,7 @@ def proxy_certificates():
 
 # ---------------------------------------------------------------- signed challenge
 
+
 def challenge_message(nonce):
     """The bytes a client signs: fixed prefix + nonce (``flask ca sign`` and the login page agree)."""
     return f"AZX-LOGIN:{nonce}".encode()
@@ -239,8 +261,14 @@ def issue_challenge():
     now = clock.now()
     nonce = secrets.token_urlsafe(24)
     db.session.query(LoginChallenge).filter(LoginChallenge.expires_at < now - timedelta(hours=1)).delete()
-    db.session.add(LoginChallenge(nonce=nonce, created_at=now, ip=(request.remote_addr or "")[:45] or None,
-                                  expires_at=now + timedelta(seconds=current_app.config.get("CA_CHALLENGE_SECONDS", 120))))
+    db.session.add(
+        LoginChallenge(
+            nonce=nonce,
+            created_at=now,
+            ip=(request.remote_addr or "")[:45] or None,
+            expires_at=now + timedelta(seconds=current_app.config.get("CA_CHALLENGE_SECONDS", 120)),
+        )
+    )
     db.session.commit()
     return nonce
 
@@ -271,8 +299,9 @@ def verify_signature(cert, message, signature_b64):
         elif isinstance(key, ec.EllipticCurvePublicKey):
             size = (key.curve.key_size + 7) // 8
             if len(signature) == 2 * size:  # WebCrypto gives r||s; cryptography wants DER
-                signature = encode_dss_signature(int.from_bytes(signature[:size], "big"),
-                                                 int.from_bytes(signature[size:], "big"))
+                signature = encode_dss_signature(
+                    int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+                )
             key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
         else:
             raise CertificateError(_("不支持该证书的密钥算法（支持 RSA 和 ECDSA）"), "signature")
@@ -288,4 +317,3 @@ def verify_challenge(nonce, certificate_pem, signature_b64):
     identity = verify_certificate(certs)
     verify_signature(identity.certificate, challenge_message(nonce), signature_b64)
     return identity
-

@@ -1,6 +1,7 @@
 """The security manager: the extended user model, permission checks cached per request, and the login
 rules FAB lacks — lockout stored in the database, the password policy and its forced changes,
 server-side sessions (idle/absolute timeout, revocation at logout), certificate login and audit."""
+
 from datetime import timedelta
 
 from flask import current_app, flash, g, has_request_context, redirect, request, url_for
@@ -24,8 +25,8 @@ PASSWORD_CHANGE_EXEMPT = {"AccountView.password", "static", "appbuilder.static",
 class PlatformSecurityManager(SecurityManager):
     user_model = AppUser
 
-    from app.views.auth import PlatformAuthDBView as authdbview  # noqa: E402
-    from app.views.auth import ResetMyPasswordRedirectView as resetmypasswordview  # noqa: E402
+    from app.views.auth import PlatformAuthDBView as authdbview
+    from app.views.auth import ResetMyPasswordRedirectView as resetmypasswordview
 
     # ------------------------------------------------------------ permissions, cached per request
     def _user_permissions(self, user):
@@ -68,12 +69,19 @@ class PlatformSecurityManager(SecurityManager):
         now = clock.now()
         if user is None or not user.is_active or is_null_password(password):
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], password or "x")
-            audit.record("login_failed", user=user, username=username[:64], result="fail",
-                         detail="unknown or inactive account" if user is None or not user.is_active else "empty password")
+            audit.record(
+                "login_failed",
+                user=user,
+                username=username[:64],
+                result="fail",
+                detail="unknown or inactive account" if user is None or not user.is_active else "empty password",
+            )
             return None
         correct = check_password_hash(user.password or "", password)
         if user.locked_until is not None and user.locked_until > now:
-            audit.record("login_failed", user=user, result="fail", detail=f"locked until {user.locked_until:%Y-%m-%d %H:%M}")
+            audit.record(
+                "login_failed", user=user, result="fail", detail=f"locked until {user.locked_until:%Y-%m-%d %H:%M}"
+            )
             return None
         if not correct:
             self._register_failure(user, now)
@@ -95,7 +103,7 @@ class PlatformSecurityManager(SecurityManager):
         The row is locked while counting so that parallel workers do not lose failures."""
         cfg = current_app.config
         window = timedelta(minutes=cfg.get("LOCKOUT_WINDOW_MINUTES", 15))
-        row = (db.session.query(AppUser).filter_by(id=user.id).populate_existing().with_for_update().one())
+        row = db.session.query(AppUser).filter_by(id=user.id).populate_existing().with_for_update().one()
         if row.failed_window_start is None or now - row.failed_window_start > window:
             row.failed_window_start = now
             row.fail_login_count = 1
@@ -108,8 +116,13 @@ class PlatformSecurityManager(SecurityManager):
             row.fail_login_count = 0
         audit.record("login_failed", user=row, result="fail", detail="wrong password", commit=False)
         if locked:
-            audit.record("lockout", user=row, result="ok", commit=False,
-                         detail=f"locked until {row.locked_until:%Y-%m-%d %H:%M} UTC")
+            audit.record(
+                "lockout",
+                user=row,
+                result="ok",
+                commit=False,
+                detail=f"locked until {row.locked_until:%Y-%m-%d %H:%M} UTC",
+            )
         db.session.commit()
 
     def password_login(self, username, password):
@@ -139,18 +152,25 @@ class PlatformSecurityManager(SecurityManager):
             raise CertificateError(_("该账号已停用，请联系管理员"), "inactive", account=user.username)
         user.login_count = (user.login_count or 0) + 1
         user.last_login = clock.now()
-        if user.party_kind == PartyKind.ENTERPRISE and user.enterprise is not None and user.enterprise.first_login_at is None:
+        if (
+            user.party_kind == PartyKind.ENTERPRISE
+            and user.enterprise is not None
+            and user.enterprise.first_login_at is None
+        ):
             user.enterprise.first_login_at = clock.now()
         db.session.commit()
-        self.start_session(user, "certificate", detail=f"certificate {identity.fingerprint[:16]} {identity.subject}"[:500])
+        self.start_session(
+            user, "certificate", detail=f"certificate {identity.fingerprint[:16]} {identity.subject}"[:500]
+        )
         return user, created
 
     # ------------------------------------------------------------ sessions
     def load_user(self, pk):
         """Flask-Login's user loader: the user only while this browser's server-side session lives."""
         # roles and groups in the same query: the permission check reads both on every request
-        user = self.session.get(self.user_model, int(pk),
-                                options=[joinedload(self.user_model.roles), joinedload(self.user_model.groups)])
+        user = self.session.get(
+            self.user_model, int(pk), options=[joinedload(self.user_model.roles), joinedload(self.user_model.groups)]
+        )
         if user is None or not user.is_active:
             return None
         record = sessions.check(user.id)
@@ -174,9 +194,13 @@ class PlatformSecurityManager(SecurityManager):
         user = g.user
         if getattr(user, "is_authenticated", False):
             record = sessions.current()
-            if (record is not None and record.method == "password" and request.endpoint not in PASSWORD_CHANGE_EXEMPT
-                    and request.endpoint != f"{type(self.auth_view).__name__}.logout"
-                    and passwords.change_due(user)):
+            if (
+                record is not None
+                and record.method == "password"
+                and request.endpoint not in PASSWORD_CHANGE_EXEMPT
+                and request.endpoint != f"{type(self.auth_view).__name__}.logout"
+                and passwords.change_due(user)
+            ):
                 flash(_("首次登录或密码已到期，请先修改密码"), "warning")
                 return redirect(url_for("AccountView.password"))
         elif g.pop("azx_session_end", None):
@@ -205,8 +229,10 @@ class PlatformSecurityManager(SecurityManager):
 
     def _set_password(self, user, password, must_change):
         user.password = generate_password_hash(
-            password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+            password,
+            method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+        )
         user.must_change_password = must_change
         user.password_changed_at = None if must_change else clock.now()
 
@@ -219,8 +245,11 @@ class PlatformSecurityManager(SecurityManager):
         if not own:
             sessions.revoke_all(user.id, "password_reset")
         self.update_user(user)
-        audit.record("password_change" if own else "password_reset", user=user,
-                     detail=None if own else f"by {getattr(g.user, 'username', '')}")
+        audit.record(
+            "password_change" if own else "password_reset",
+            user=user,
+            detail=None if own else f"by {getattr(g.user, 'username', '')}",
+        )
 
     # REST API keys (app/api/keys.py): FAB's protect() asks these two when FAB_API_KEY_ENABLED is on.
     @staticmethod

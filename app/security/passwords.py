@@ -1,5 +1,6 @@
 """The password policy: at least 8 characters from 3 of the 4 classes (upper, lower, digit, other),
 not the username; changed at first login and every ``password_max_age_days`` (Setting, else config)."""
+
 import secrets
 import string
 import time
@@ -27,10 +28,14 @@ def password_problems(password, username=None):
     min_length = current_app.config.get("PASSWORD_MIN_LENGTH", 8)
     if len(password) < min_length:
         problems.append(_("密码长度至少 %(n)s 位", n=min_length))
-    classes = sum([
-        any(c.islower() for c in password), any(c.isupper() for c in password),
-        any(c.isdigit() for c in password), any(not c.isalnum() for c in password),
-    ])
+    classes = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
     if classes < 3:
         problems.append(_("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类"))
     if username and username.strip() and username.strip().lower() in password.lower():
@@ -75,6 +80,10 @@ def one_time_password(length=12):
     alphabet = string.ascii_letters + string.digits + "@#%+=-"
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
-                and any(c.isdigit() for c in candidate) and any(not c.isalnum() for c in candidate)):
+        if (
+            any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+            and any(not c.isalnum() for c in candidate)
+        ):
             return candidate

@@ -6,6 +6,7 @@ database-stored roles at start and through ``flask roles sync``; administrators 
 of their own in FAB's security pages (those are left untouched). Admin gets every permission.
 """
 
+
 def N_(text):
     """Marks a label for translation (rendered through gettext by the menu templates)."""
     return text
@@ -79,8 +80,17 @@ SELF_SERVICE = [
     ("can_download", "File"),
 ]
 
-INSURER_MENUS = ["ins_applications", "ins_policies", "ins_ledger", "insured_projects", "ins_orders",
-                 "ins_experts", "ins_report_review", "ins_reports", "ins_member"]
+INSURER_MENUS = [
+    "ins_applications",
+    "ins_policies",
+    "ins_ledger",
+    "insured_projects",
+    "ins_orders",
+    "ins_experts",
+    "ins_report_review",
+    "ins_reports",
+    "ins_member",
+]
 
 ROLES = {
     "Enterprise": {
@@ -147,19 +157,39 @@ ROLES = {
             "Registry": ["read", "import"],
             "AuditLog": ["read"],
         },
-        "menus": ["dept_enterprises", "dept_projects", "dept_statistics", "dept_dashboard",
-                  "insured_projects", "dept_reports"],
+        "menus": [
+            "dept_enterprises",
+            "dept_projects",
+            "dept_statistics",
+            "dept_dashboard",
+            "insured_projects",
+            "dept_reports",
+        ],
     },
 }
 
 # REST API (app/api): each role reads what its party sees (the scope narrows the rows) and writes as the
 # workflows allow it; API keys act as Insurer or Broker service users. Admin issues keys ("ApiKeyAdmin").
 _API_DOCS = {"OpenApi": ["get"], "SwaggerView": ["show"]}
-_API_READ = {r: ["read"] for r in ("ApiEnterprise", "ApiProject", "ApiApplication", "ApiPolicy", "ApiClaim",
-                                    "ApiDispatchOrder", "ApiServiceReport")}
+_API_READ = {
+    r: ["read"]
+    for r in (
+        "ApiEnterprise",
+        "ApiProject",
+        "ApiApplication",
+        "ApiPolicy",
+        "ApiClaim",
+        "ApiDispatchOrder",
+        "ApiServiceReport",
+    )
+}
 API_PERMISSIONS = {
-    "Insurer": {"ApiApplication": ["read", "review", "issue"], "ApiPolicy": ["read", "claim"],
-                "ApiClaim": ["read", "write"], "ApiDispatchOrder": ["read", "dispatch"]},
+    "Insurer": {
+        "ApiApplication": ["read", "review", "issue"],
+        "ApiPolicy": ["read", "claim"],
+        "ApiClaim": ["read", "write"],
+        "ApiDispatchOrder": ["read", "dispatch"],
+    },
     "Broker": {"ApiApplication": ["read", "review"]},
     "PreventionOrg": {"ApiDispatchOrder": ["read", "accept"]},
     "Enterprise": {},

@@ -18,6 +18,7 @@ Use:
     get_scoped_or_404(Model, pk)      -> the row, or abort(404) when absent or out of scope
     ScopeFilter                       -> a FAB BaseFilter for base_filters / query_rel_fields
 """
+
 from dataclasses import dataclass
 
 from flask import abort, g, has_request_context
@@ -26,10 +27,26 @@ from sqlalchemy import and_, exists, false, or_, select
 
 from app.extensions import db
 from app.models import (
-    Application, AppUser, AuditEvent, Claim, Department, DispatchOrder, Enterprise, Expert, FlowEvent, Hazard,
-    HazardPhoto, Policy, Project, RegistryProject, Review, ServiceVisit, StoredFile,
+    Application,
+    AppUser,
+    AuditEvent,
+    Claim,
+    Department,
+    DispatchOrder,
+    Enterprise,
+    Expert,
+    FlowEvent,
+    Hazard,
+    HazardPhoto,
+    Policy,
+    Project,
+    RegistryProject,
+    Review,
+    ServiceVisit,
+    StoredFile,
 )
-from app.models.enums import ApplicationStatus, PartyKind as P, RegionLevel
+from app.models.enums import ApplicationStatus, RegionLevel
+from app.models.enums import PartyKind as P
 
 ADMIN_ROLE = "Admin"
 
@@ -145,8 +162,10 @@ def _enterprise_rule(party):
     if k in (P.ORG, P.EXPERT):
         return exists().where(DispatchOrder.enterprise_id == eid, _orders_of(party))
     if k == P.DEPARTMENT:
-        return or_(_in_region(Enterprise.region_code, party),
-                   exists().where(Project.enterprise_id == eid, _in_region(Project.region_code, party)))
+        return or_(
+            _in_region(Enterprise.region_code, party),
+            exists().where(Project.enterprise_id == eid, _in_region(Project.region_code, party)),
+        )
     return false()
 
 
@@ -233,15 +252,24 @@ def _own_user_rule(party):
     return AppUser.id == party.user_id if party.user_id else false()
 
 
-_FLOW_ENTITIES = {"application": Application, "policy": Policy, "dispatch_order": DispatchOrder,
-                  "hazard": Hazard, "claim": Claim, "project": Project, "enterprise": Enterprise}
+_FLOW_ENTITIES = {
+    "application": Application,
+    "policy": Policy,
+    "dispatch_order": DispatchOrder,
+    "hazard": Hazard,
+    "claim": Claim,
+    "project": Project,
+    "enterprise": Enterprise,
+}
 
 
 def _flow_rule(party):
-    return or_(*[
-        and_(FlowEvent.entity_type == name, FlowEvent.entity_id.in_(select(m.id).where(RULES[m](party))))
-        for name, m in _FLOW_ENTITIES.items()
-    ])
+    return or_(
+        *[
+            and_(FlowEvent.entity_type == name, FlowEvent.entity_id.in_(select(m.id).where(RULES[m](party))))
+            for name, m in _FLOW_ENTITIES.items()
+        ]
+    )
 
 
 RULES = {
@@ -322,8 +350,13 @@ def get_scoped_or_404(model, pk, user=None):
 
 # Files: a StoredFile is visible when its owner row is.
 FILE_OWNERS = {
-    "enterprise": Enterprise, "application": Application, "policy": Policy, "expert": Expert,
-    "service_visit": ServiceVisit, "hazard": Hazard, "dispatch_order": DispatchOrder,
+    "enterprise": Enterprise,
+    "application": Application,
+    "policy": Policy,
+    "expert": Expert,
+    "service_visit": ServiceVisit,
+    "hazard": Hazard,
+    "dispatch_order": DispatchOrder,
     "registry_import": RegistryProject,
 }
 

@@ -2,6 +2,7 @@
 login creates a UserSession row; the cookie carries a random token whose hash names that row. Every
 request checks the row: revoked, idle longer than SESSION_IDLE_MINUTES or older than
 SESSION_ABSOLUTE_HOURS means signed out. Logout revokes the row, so a copied cookie stops working."""
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -40,8 +41,13 @@ def start(user, method):
     now = clock.now()
     token = secrets.token_urlsafe(32)
     record = UserSession(
-        token_hash=_hash(token), user_id=user.id, method=method, created_at=now, last_seen_at=now,
-        expires_at=now + _absolute(), ip=(request.remote_addr or "")[:45] or None,
+        token_hash=_hash(token),
+        user_id=user.id,
+        method=method,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + _absolute(),
+        ip=(request.remote_addr or "")[:45] or None,
         user_agent=(request.user_agent.string or "")[:255] or None,
     )
     db.session.add(record)
@@ -78,7 +84,8 @@ def check(user_id):
 
 def revoke(record, reason, now=None):
     db.session.execute(
-        update(UserSession).where(UserSession.id == record.id, UserSession.revoked_at.is_(None))
+        update(UserSession)
+        .where(UserSession.id == record.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now or clock.now(), end_reason=reason)
     )
     db.session.commit()
@@ -98,7 +105,8 @@ def end_current(reason="logout"):
 def revoke_all(user_id, reason):
     """Sign a user out everywhere (deactivation, password reset by an administrator)."""
     db.session.execute(
-        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=clock.now(), end_reason=reason)
     )
 

@@ -1,6 +1,7 @@
 """Account actions: the enterprise a first certificate login creates, and what administrators do to
 accounts (department accounts with a one-time password, activation, unlocking, certificate binding).
 Each validates, changes, writes the audit event and commits once."""
+
 import re
 import secrets
 
@@ -34,16 +35,31 @@ def enterprise_user_for_certificate(identity):
     administrator first: they are refused here."""
     code = identity.credit_code
     if code is None:
-        raise CertificateError(_("该证书尚未绑定平台账号，且证书中没有统一社会信用代码。保险机构、事故预防机构和专家的证书须先由平台管理员绑定到账号。"),
-                               "unbound")
-    if (db.session.query(InsuranceCompany.id).filter_by(credit_code=code).first()
-            or db.session.query(PreventionOrg.id).filter_by(credit_code=code).first()):
-        raise CertificateError(_("该证书尚未绑定平台账号。保险机构、经纪公司、事故预防机构和专家的证书须先由平台管理员绑定到账号后才能登录。"),
-                               "unbound", account=code)
+        raise CertificateError(
+            _(
+                "该证书尚未绑定平台账号，且证书中没有统一社会信用代码。保险机构、事故预防机构和专家的证书须先由平台管理员绑定到账号。"
+            ),
+            "unbound",
+        )
+    if (
+        db.session.query(InsuranceCompany.id).filter_by(credit_code=code).first()
+        or db.session.query(PreventionOrg.id).filter_by(credit_code=code).first()
+    ):
+        raise CertificateError(
+            _(
+                "该证书尚未绑定平台账号。保险机构、经纪公司、事故预防机构和专家的证书须先由平台管理员绑定到账号后才能登录。"
+            ),
+            "unbound",
+            account=code,
+        )
     enterprise = db.session.query(Enterprise).filter_by(credit_code=code).first()
     if enterprise is not None:
-        user = (db.session.query(AppUser).filter_by(party_kind=PartyKind.ENTERPRISE, enterprise_id=enterprise.id)
-                .order_by(AppUser.id).first())
+        user = (
+            db.session.query(AppUser)
+            .filter_by(party_kind=PartyKind.ENTERPRISE, enterprise_id=enterprise.id)
+            .order_by(AppUser.id)
+            .first()
+        )
         if user is not None:
             return user, False
     try:
@@ -59,19 +75,34 @@ def _register_enterprise(identity, enterprise):
     now = clock.now()
     if enterprise is None:
         region = db.session.get(Region, code[2:8])
-        enterprise = Enterprise(name=(identity.name or code)[:128], credit_code=code,
-                                region_code=region.code if region else None)
+        enterprise = Enterprise(
+            name=(identity.name or code)[:128], credit_code=code, region_code=region.code if region else None
+        )
         db.session.add(enterprise)
         db.session.flush()
     username = code if not db.session.query(AppUser.id).filter_by(username=code).first() else f"{code}-{enterprise.id}"
-    user = AppUser(username=username, first_name=(identity.name or code)[:64], last_name="",
-                   email=f"{username.lower()}@cert.invalid", active=True, roles=[_role("Enterprise")],
-                   password=_unusable_password(), password_changed_at=now, party_kind=PartyKind.ENTERPRISE,
-                   enterprise_id=enterprise.id, created_on=now, changed_on=now)
+    user = AppUser(
+        username=username,
+        first_name=(identity.name or code)[:64],
+        last_name="",
+        email=f"{username.lower()}@cert.invalid",
+        active=True,
+        roles=[_role("Enterprise")],
+        password=_unusable_password(),
+        password_changed_at=now,
+        party_kind=PartyKind.ENTERPRISE,
+        enterprise_id=enterprise.id,
+        created_on=now,
+        changed_on=now,
+    )
     db.session.add(user)
     db.session.flush()
-    audit.record("enterprise_register", user=user, commit=False,
-                 detail=f"{enterprise.name} {code} certificate {identity.fingerprint}")
+    audit.record(
+        "enterprise_register",
+        user=user,
+        commit=False,
+        detail=f"{enterprise.name} {code} certificate {identity.fingerprint}",
+    )
     db.session.commit()
     return user
 
@@ -112,10 +143,20 @@ def create_department_account(admin, department_id, username, full_name, email=N
     password = passwords.one_time_password()
     now = clock.now()
     with unit_of_work():
-        user = AppUser(username=username, first_name=full_name[:64], last_name="",
-                       email=email or f"{username.lower()}@dept.invalid", active=True, roles=[_role("Department")],
-                       party_kind=PartyKind.DEPARTMENT, department_id=department.id, must_change_password=True,
-                       password_changed_at=None, created_on=now, changed_on=now)
+        user = AppUser(
+            username=username,
+            first_name=full_name[:64],
+            last_name="",
+            email=email or f"{username.lower()}@dept.invalid",
+            active=True,
+            roles=[_role("Department")],
+            party_kind=PartyKind.DEPARTMENT,
+            department_id=department.id,
+            must_change_password=True,
+            password_changed_at=None,
+            created_on=now,
+            changed_on=now,
+        )
         current_app.appbuilder.sm._set_password(user, password, must_change=True)
         db.session.add(user)
         db.session.flush()
@@ -144,8 +185,12 @@ def set_active(admin, user_id, active):
         user.active = bool(active)
         if not active:
             sessions.revoke_all(user.id, "deactivated")
-        audit.record("account_activate" if active else "account_deactivate", user=user, commit=False,
-                     detail=f"by {admin.username}")
+        audit.record(
+            "account_activate" if active else "account_deactivate",
+            user=user,
+            commit=False,
+            detail=f"by {admin.username}",
+        )
     return user
 
 
@@ -166,14 +211,21 @@ def bind_certificate(admin, user_id, certificate_pem):
         identity = ca.verify_certificate(ca.load_pem_certificates(certificate_pem or ""))
     except CertificateError as exc:
         raise Invalid(exc.message, {"certificate": exc.message}) from None
-    other = db.session.query(AppUser).filter(AppUser.cert_fingerprint == identity.fingerprint,
-                                             AppUser.id != user.id).first()
+    other = (
+        db.session.query(AppUser)
+        .filter(AppUser.cert_fingerprint == identity.fingerprint, AppUser.id != user.id)
+        .first()
+    )
     if other is not None:
         raise Conflict(_("该证书已绑定账号 %(u)s", u=other.username))
     with unit_of_work():
         user.cert_fingerprint = identity.fingerprint
-        audit.record("cert_bind", user=user, commit=False,
-                     detail=f"by {admin.username}; {identity.subject}; sha256 {identity.fingerprint}")
+        audit.record(
+            "cert_bind",
+            user=user,
+            commit=False,
+            detail=f"by {admin.username}; {identity.subject}; sha256 {identity.fingerprint}",
+        )
     return identity
 
 

@@ -1,4 +1,5 @@
 """投保申请 (在线填报, 审核): the enterprise fills and submits, the insurer or named broker reviews."""
+
 import re
 
 from flask_babel import lazy_gettext as _
@@ -7,7 +8,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Application, InsuranceCompany, Plan, Project
 from app.models.base import utcnow
-from app.models.enums import ApplicationStatus as A, CompanyKind, FileKind, PartyKind as P
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import CompanyKind, FileKind
+from app.models.enums import PartyKind as P
 from app.models.insurance import APPLICATION_FILE_SLOTS
 from app.security.scope import party_of
 from app.storage import UploadError, attach, discard, store_upload
@@ -115,8 +118,10 @@ def save_application(user, project_id, data: dict, files: dict, application_id=N
                 raise Conflict(_("当前状态不允许修改，可能已被提交，请刷新后重试"))
         else:
             open_app = session.execute(
-                select(Application.id).where(Application.project_id == project.id,
-                                             Application.status.in_(OPEN_STATES)).limit(1)).first()
+                select(Application.id)
+                .where(Application.project_id == project.id, Application.status.in_(OPEN_STATES))
+                .limit(1)
+            ).first()
             if open_app is not None:
                 raise Conflict(_("该项目已有投保申请，请在原申请上修改"))
             app = None
@@ -124,8 +129,12 @@ def save_application(user, project_id, data: dict, files: dict, application_id=N
         broker, insurer, plan, phone = _validate(data, errors)
         errors.raise_if_any()
         if app is None:
-            app = Application(project_id=project.id, enterprise_id=project.enterprise_id,
-                              region_code=project.region_code, status=A.DRAFT)
+            app = Application(
+                project_id=project.id,
+                enterprise_id=project.enterprise_id,
+                region_code=project.region_code,
+                status=A.DRAFT,
+            )
             session.add(app)
         app.broker_id = broker.id if broker else None
         app.insurer_id = insurer.id
@@ -169,8 +178,9 @@ def _review(application_id, user, name, opinion):
         raise Invalid(_("审核意见不能超过1000个字符"), errors={"comment": [_("审核意见不能超过1000个字符")]})
     with unit_of_work():
         project_id = app.project_id
-        to = transition(app, APPLICATION, name, user, comment=opinion,
-                        values={"review_opinion": opinion, "reviewed_at": utcnow()})
+        to = transition(
+            app, APPLICATION, name, user, comment=opinion, values={"review_opinion": opinion, "reviewed_at": utcnow()}
+        )
         set_project_status(project_id, to)
     return app
 

@@ -5,6 +5,7 @@ A service function validates (scoped fetch, allowed transition, rules), changes,
 and commits once. Views and the REST API call services and map their errors:
 NotFound → 404, Forbidden → 403, Invalid → 422, Conflict → 409.
 """
+
 from contextlib import contextmanager
 
 from flask_babel import lazy_gettext as _
@@ -88,10 +89,16 @@ def unit_of_work():
 def record_flow(entity_type, entity_id, action, from_status, to_status, user, comment=None):
     party = party_of(user) if user is not None else None
     ev = FlowEvent(
-        entity_type=entity_type, entity_id=entity_id, action=action, from_status=from_status,
-        to_status=to_status, user_id=getattr(user, "id", None), username=getattr(user, "username", None),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        user_id=getattr(user, "id", None),
+        username=getattr(user, "username", None),
         party_kind=party.kind if party else None,
-        party_name=getattr(user, "party_name", "") if user is not None else "", comment=comment,
+        party_name=getattr(user, "party_name", "") if user is not None else "",
+        comment=comment,
         created_at=utcnow(),
     )
     db.session.add(ev)

@@ -1,4 +1,5 @@
 """理赔: the insurer records accidents and settlements per policy; every change goes to the timeline."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -14,8 +15,12 @@ from .base import Forbidden, fetch, record_flow, unit_of_work
 from .inputs import FieldErrors
 
 FIELDS = {
-    "injured_count": _("伤残人数"), "death_count": _("死亡人数"), "estimated_loss": _("估损金额"),
-    "settled_date": _("已决日期"), "settled_amount": _("已决金额"), "submitted_date": _("提交日期"),
+    "injured_count": _("伤残人数"),
+    "death_count": _("死亡人数"),
+    "estimated_loss": _("估损金额"),
+    "settled_date": _("已决日期"),
+    "settled_amount": _("已决金额"),
+    "submitted_date": _("提交日期"),
     "remark": _("备注"),
 }
 
@@ -53,8 +58,13 @@ def add_claim(policy_id, user, data) -> Claim:
     policy = fetch(Policy, policy_id, user)
     values = _read(data)
     with unit_of_work() as session:
-        claim = Claim(policy_id=policy.id, insurer_id=policy.insurer_id, enterprise_id=policy.enterprise_id,
-                      region_code=policy.region_code, **values)
+        claim = Claim(
+            policy_id=policy.id,
+            insurer_id=policy.insurer_id,
+            enterprise_id=policy.enterprise_id,
+            region_code=policy.region_code,
+            **values,
+        )
         session.add(claim)
         session.flush()
         record_flow("policy", policy.id, "claim_add", None, None, user, comment=_describe(values))
@@ -71,13 +81,21 @@ def update_claim(claim_id, user, data) -> Claim:
         for key, value in changed.items():
             setattr(claim, key, value)
         if changed:
-            record_flow("policy", claim.policy_id, "claim_update", None, None, user,
-                        comment=_("理赔%(id)s修改：", id=claim.id) + _describe(changed))
+            record_flow(
+                "policy",
+                claim.policy_id,
+                "claim_update",
+                None,
+                None,
+                user,
+                comment=_("理赔%(id)s修改：", id=claim.id) + _describe(changed),
+            )
     return claim
 
 
 def settled_total(policy_id) -> Decimal:
     """累计金额 (元): the settled amounts of the policy's claims."""
-    total = db.session.execute(select(func.coalesce(func.sum(Claim.settled_amount), 0))
-                               .where(Claim.policy_id == policy_id)).scalar()
+    total = db.session.execute(
+        select(func.coalesce(func.sum(Claim.settled_amount), 0)).where(Claim.policy_id == policy_id)
+    ).scalar()
     return Decimal(total or 0).quantize(Decimal("0.01"))

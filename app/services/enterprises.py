@@ -1,10 +1,13 @@
 """企业信息 and 项目信息: the enterprise keeps its own record and adds its projects."""
+
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Enterprise, Project, Region
-from app.models.enums import ApplicationStatus as A, PartyKind as P, ProjectInsuranceStatus, RegionLevel
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import PartyKind as P
+from app.models.enums import ProjectInsuranceStatus, RegionLevel
 from app.security.scope import party_of
 from app.validators import check_project_code, validate_email, validate_mobile, validate_region_code
 
@@ -12,8 +15,14 @@ from .applications import store_files
 from .base import Conflict, Forbidden, check_version, fetch, unit_of_work
 from .inputs import FieldErrors
 
-ENTERPRISE_FILE_SLOTS = ("business_license", "qualification", "legal_id_qr", "legal_id_front", "legal_id_back",
-                         "safety_permit")
+ENTERPRISE_FILE_SLOTS = (
+    "business_license",
+    "qualification",
+    "legal_id_qr",
+    "legal_id_front",
+    "legal_id_back",
+    "safety_permit",
+)
 # A project's data is fixed once an application for it is under review or insured.
 PROJECT_EDITABLE = (ProjectInsuranceStatus.UNINSURED, A.DRAFT, A.REJECTED, A.EXPIRED, A.SURRENDERED)
 
@@ -66,8 +75,13 @@ def save_project(user, data: dict, project_id=None):
     enterprise = _own_enterprise(user)
     errors = FieldErrors()
     values = dict(
-        region_code=errors.check(data, "region_code", lambda v: validate_region_code(
-            v, session=db.session, level=RegionLevel.COUNTY), required=True, label=_("行政区划代码")),
+        region_code=errors.check(
+            data,
+            "region_code",
+            lambda v: validate_region_code(v, session=db.session, level=RegionLevel.COUNTY),
+            required=True,
+            label=_("行政区划代码"),
+        ),
         project_code=errors.text(data, "project_code", required=True, max_len=64, label=_("项目代码")),
         name=errors.text(data, "name", required=True, label=_("项目名称")),
         investment=errors.decimal(data, "investment", required=True, label=_("投资规模")),
@@ -95,9 +109,13 @@ def save_project(user, data: dict, project_id=None):
             if project.insurance_status not in PROJECT_EDITABLE:
                 raise Conflict(_("项目已提交投保，不能修改"))
         else:
-            duplicate = session.execute(select(Project.id).where(
-                Project.enterprise_id == enterprise.id, Project.project_code == values["project_code"],
-                Project.name == values["name"])).first()
+            duplicate = session.execute(
+                select(Project.id).where(
+                    Project.enterprise_id == enterprise.id,
+                    Project.project_code == values["project_code"],
+                    Project.name == values["name"],
+                )
+            ).first()
             if duplicate is not None:
                 errors.add("name", _("该项目已存在"))
                 errors.raise_if_any()

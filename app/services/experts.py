@@ -1,5 +1,6 @@
 """专业技术人员 of a prevention org or an insurer: add (身份证号 check digit validated, ID and
 certificate scans) and 删除 = 解约 (deactivated; history kept; no new assignments)."""
+
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
@@ -37,18 +38,27 @@ def create_expert(user, data, id_file=None, cert_file=None):
         values["id_number"] = validate_id_number(data.get("id_number"))
     except ValidationError as exc:
         errors["id_number"] = [exc.message]
-    title = db.session.get(TitleLevel, int(data["title_level_id"])) if str(
-        data.get("title_level_id") or "").isdigit() else None
+    title = (
+        db.session.get(TitleLevel, int(data["title_level_id"]))
+        if str(data.get("title_level_id") or "").isdigit()
+        else None
+    )
     if title is None:
         errors["title_level_id"] = [_("请选择职称")]
-    for field, label in (("qualification", _("执业资质")), ("residence", _("常驻地点")), ("service_area", _("服务地点"))):
+    for field, label in (
+        ("qualification", _("执业资质")),
+        ("residence", _("常驻地点")),
+        ("service_area", _("服务地点")),
+    ):
         values[field] = (data.get(field) or "").strip()
         if len(values[field]) > 255:
             errors[field] = [_("%(label)s过长", label=label)]
     if not values["qualification"]:
         errors["qualification"] = [_("请填写执业资质")]
-    if "id_number" in values and db.session.execute(
-            select(Expert.id).where(Expert.id_number == values["id_number"])).first():
+    if (
+        "id_number" in values
+        and db.session.execute(select(Expert.id).where(Expert.id_number == values["id_number"])).first()
+    ):
         errors["id_number"] = [_("该身份证号已登记")]
     if errors:
         raise Invalid(_("专业技术人员信息有误，请检查后重新提交"), errors=errors)

@@ -10,6 +10,7 @@ investment, show within that time).
 Each worker process keeps its own entries (bounded in number); nothing is shared or written
 anywhere, so there is nothing to invalidate across processes.
 """
+
 import threading
 import time
 from collections import OrderedDict
@@ -31,8 +32,11 @@ def generation():
 
     if has_request_context() and "_figures_generation" in g:
         return g._figures_generation
-    value = tuple(db.session.execute(select(*[select(func.max(model.id)).scalar_subquery()
-                                              for model in (FlowEvent, AuditEvent, Application)])).one())
+    value = tuple(
+        db.session.execute(
+            select(*[select(func.max(model.id)).scalar_subquery() for model in (FlowEvent, AuditEvent, Application)])
+        ).one()
+    )
     if has_request_context():
         g._figures_generation = value
     return value

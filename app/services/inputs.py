@@ -1,4 +1,5 @@
 """Reading form values into typed values, collecting per-field messages (for Invalid.errors)."""
+
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 

@@ -3,6 +3,7 @@
 Every function takes the acting user, fetches through the scope, moves the order through the ORDER
 workflow (app/workflows) and commits once.
 """
+
 import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,7 +14,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import DispatchOrder, Expert, Policy, PreventionOrg, ServiceItem, Setting, TitleLevel
 from app.models.base import utcnow
-from app.models.enums import OrderStatus as O, PartyKind as P, PolicyStatus
+from app.models.enums import OrderStatus as O
+from app.models.enums import PartyKind as P
+from app.models.enums import PolicyStatus
 from app.security.scope import party_of
 from app.workflows import ORDER
 
@@ -51,7 +54,8 @@ def prevention_fund(policy) -> Decimal:
 
 def fund_used(policy_id, exclude_order_id=None) -> Decimal:
     stmt = select(func.coalesce(func.sum(DispatchOrder.fee), 0)).where(
-        DispatchOrder.policy_id == policy_id, DispatchOrder.status.notin_(CLOSED_WITHOUT_SERVICE))
+        DispatchOrder.policy_id == policy_id, DispatchOrder.status.notin_(CLOSED_WITHOUT_SERVICE)
+    )
     if exclude_order_id is not None:
         stmt = stmt.where(DispatchOrder.id != exclude_order_id)
     return Decimal(db.session.execute(stmt).scalar() or 0)
@@ -84,7 +88,7 @@ def new_order_no(today=None):
     """PD + YYYYMMDD + 6 random digits, unique."""
     stamp = (today or utcnow().date()).strftime("%Y%m%d")
     for _attempt in range(20):
-        no = f"PD{stamp}{secrets.randbelow(10 ** 6):06d}"
+        no = f"PD{stamp}{secrets.randbelow(10**6):06d}"
         exists = db.session.execute(select(DispatchOrder.id).where(DispatchOrder.order_no == no)).first()
         if exists is None:
             return no
@@ -105,8 +109,14 @@ def _check_expert(expert, order_like, errors, field="expert_id"):
         return
     required = order_like.get("required_title")
     if required is not None and expert.title_level.rank < required.rank:
-        errors[field] = [_("%(name)s 的职称（%(title)s）低于派单要求（%(required)s）", name=expert.name,
-                           title=expert.title_level.name, required=required.name)]
+        errors[field] = [
+            _(
+                "%(name)s 的职称（%(title)s）低于派单要求（%(required)s）",
+                name=expert.name,
+                title=expert.title_level.name,
+                required=required.name,
+            )
+        ]
 
 
 def _validate(user, data):
@@ -124,8 +134,9 @@ def _validate(user, data):
     else:
         expert = db.session.get(Expert, expert_id)
     item_ids = {i for i in (_int(v) for v in (data.get("service_item_ids") or [])) if i}
-    items = db.session.scalars(select(ServiceItem).where(ServiceItem.id.in_(item_ids),
-                                                         ServiceItem.active.is_(True))).all()
+    items = db.session.scalars(
+        select(ServiceItem).where(ServiceItem.id.in_(item_ids), ServiceItem.active.is_(True))
+    ).all()
     if not item_ids or len(items) != len(item_ids):
         errors["service_item_ids"] = [_("请选择服务内容")]
     place = (data.get("service_place") or "").strip()
@@ -164,8 +175,17 @@ def _validate(user, data):
         _check_expert(expert, {"org_id": None, "insurer_id": party.id, "required_title": title}, errors)
     if errors:
         raise Invalid(_("派单信息有误，请检查后重新提交"), errors=errors)
-    return dict(org=org, expert=expert, items=items, service_place=place, start_date=start, end_date=end,
-                deadline=deadline, required_title=title, fee=fee)
+    return dict(
+        org=org,
+        expert=expert,
+        items=items,
+        service_place=place,
+        start_date=start,
+        end_date=end,
+        deadline=deadline,
+        required_title=title,
+        fee=fee,
+    )
 
 
 def _lock_policy(policy_id):
@@ -177,26 +197,49 @@ def _create_order(user, policy, values, parent=None):
     fund, used = prevention_fund(policy), fund_used(policy.id)
     if used + values["fee"] > fund:
         raise Invalid(
-            _("保单 %(no)s 的事故预防费将超出可用额度：额度 %(fund)s 元（保费 × %(share)s），已派 %(used)s 元，"
-              "本次 %(fee)s 元", no=policy.policy_no, fund=f"{fund:,.2f}", share=f"{fee_share():.0%}",
-              used=f"{used:,.2f}", fee=f"{values['fee']:,.2f}"),
-            errors={"fee": [_("超出保单事故预防费额度")]})
+            _(
+                "保单 %(no)s 的事故预防费将超出可用额度：额度 %(fund)s 元（保费 × %(share)s），已派 %(used)s 元，"
+                "本次 %(fee)s 元",
+                no=policy.policy_no,
+                fund=f"{fund:,.2f}",
+                share=f"{fee_share():.0%}",
+                used=f"{used:,.2f}",
+                fee=f"{values['fee']:,.2f}",
+            ),
+            errors={"fee": [_("超出保单事故预防费额度")]},
+        )
     to_expert = values["expert"] is not None
     order = DispatchOrder(
-        order_no=new_order_no(), parent_id=parent.id if parent else None, policy_id=policy.id,
-        project_id=policy.project_id, enterprise_id=policy.enterprise_id, region_code=policy.region_code,
-        insurer_id=policy.insurer_id, org_id=values["org"].id if values["org"] else None,
-        expert_id=values["expert"].id if to_expert else None, service_place=values["service_place"],
-        start_date=values["start_date"], end_date=values["end_date"], deadline=values["deadline"],
+        order_no=new_order_no(),
+        parent_id=parent.id if parent else None,
+        policy_id=policy.id,
+        project_id=policy.project_id,
+        enterprise_id=policy.enterprise_id,
+        region_code=policy.region_code,
+        insurer_id=policy.insurer_id,
+        org_id=values["org"].id if values["org"] else None,
+        expert_id=values["expert"].id if to_expert else None,
+        service_place=values["service_place"],
+        start_date=values["start_date"],
+        end_date=values["end_date"],
+        deadline=values["deadline"],
         required_title_id=values["required_title"].id if values["required_title"] else None,
-        fee=values["fee"], status=O.ASSIGNED if to_expert else O.PENDING,
+        fee=values["fee"],
+        status=O.ASSIGNED if to_expert else O.PENDING,
     )
     order.service_items = list(values["items"])
     db.session.add(order)
     db.session.flush()
     target = values["expert"] if to_expert else values["org"]
-    record_flow(ORDER.entity_type, order.id, "redispatch" if parent else "dispatch", None, order.status, user,
-                comment=str(_("派单至 %(target)s", target=target.name)))
+    record_flow(
+        ORDER.entity_type,
+        order.id,
+        "redispatch" if parent else "dispatch",
+        None,
+        order.status,
+        user,
+        comment=str(_("派单至 %(target)s", target=target.name)),
+    )
     return order
 
 
@@ -262,12 +305,21 @@ def assign(order_id, user, expert_id):
             raise Forbidden(_("该派单由事故预防机构指派专家"))
         expert = db.session.get(Expert, _int(expert_id)) if _int(expert_id) else None
         errors = {}
-        _check_expert(expert, {"org_id": order.org_id, "insurer_id": order.insurer_id,
-                               "required_title": order.required_title}, errors)
+        _check_expert(
+            expert,
+            {"org_id": order.org_id, "insurer_id": order.insurer_id, "required_title": order.required_title},
+            errors,
+        )
         if errors:
             raise Invalid(errors["expert_id"][0], errors=errors)
-        transition(order, ORDER, "assign", user, comment=str(_("指派专家 %(name)s", name=expert.name)),
-                   values={"expert_id": expert.id})
+        transition(
+            order,
+            ORDER,
+            "assign",
+            user,
+            comment=str(_("指派专家 %(name)s", name=expert.name)),
+            values={"expert_id": expert.id},
+        )
     return order
 
 
@@ -298,13 +350,22 @@ def check_timeouts(today=None) -> int:
     sources = ORDER["timeout"].sources
     with unit_of_work():
         ids = db.session.scalars(
-            select(DispatchOrder.id).where(DispatchOrder.status.in_(sources), DispatchOrder.deadline < today,
-                                           DispatchOrder.accepted_at.is_(None)).order_by(DispatchOrder.id)
+            select(DispatchOrder.id)
+            .where(
+                DispatchOrder.status.in_(sources), DispatchOrder.deadline < today, DispatchOrder.accepted_at.is_(None)
+            )
+            .order_by(DispatchOrder.id)
         ).all()
         changed = 0
         for oid in ids:
             order = db.session.get(DispatchOrder, oid)
-            transition(order, ORDER, "timeout", None, system=True,
-                       comment=str(_("截止日期 %(d)s 前未接单", d=order.deadline.isoformat())))
+            transition(
+                order,
+                ORDER,
+                "timeout",
+                None,
+                system=True,
+                comment=str(_("截止日期 %(d)s 前未接单", d=order.deadline.isoformat())),
+            )
             changed += 1
     return changed

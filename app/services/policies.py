@@ -1,4 +1,5 @@
 """保单: the premium proposal, 提交 (issue), expiry and surrender."""
+
 import secrets
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -12,7 +13,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Application, Claim, FloatRule, Plan, Policy, Setting
 from app.models.base import utcnow
-from app.models.enums import ApplicationStatus as A, PartyKind as P, PolicyStatus
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import PartyKind as P
+from app.models.enums import PolicyStatus
 from app.security.scope import party_of
 from app.workflows import APPLICATION
 
@@ -28,11 +31,20 @@ def prior_year_accidents(enterprise_id, today=None):
     """(deaths, injuries, claims) of the enterprise's claims submitted in the previous calendar year,
     on any of its policies with any insurer."""
     year = (today or date.today()).year - 1
-    claims = db.session.execute(
-        select(Claim).where(Claim.enterprise_id == enterprise_id,
-                            Claim.submitted_date >= date(year, 1, 1), Claim.submitted_date <= date(year, 12, 31),
-                            (Claim.death_count > 0) | (Claim.injured_count > 0))
-        .order_by(Claim.submitted_date, Claim.id)).scalars().all()
+    claims = (
+        db.session.execute(
+            select(Claim)
+            .where(
+                Claim.enterprise_id == enterprise_id,
+                Claim.submitted_date >= date(year, 1, 1),
+                Claim.submitted_date <= date(year, 12, 31),
+                (Claim.death_count > 0) | (Claim.injured_count > 0),
+            )
+            .order_by(Claim.submitted_date, Claim.id)
+        )
+        .scalars()
+        .all()
+    )
     return sum(c.death_count for c in claims), sum(c.injured_count for c in claims), claims
 
 
@@ -57,8 +69,13 @@ def propose_premium(application, plan=None, today=None) -> dict:
     rule = float_rule_for(deaths, injuries)
     ratio = Decimal(rule.ratio) if rule is not None else Decimal("0")
     plan = plan or application.plan
-    return dict(proposed=premium_for(application.project.investment, plan, ratio), float_ratio=ratio,
-                rule=rule, deaths=deaths, injuries=injuries)
+    return dict(
+        proposed=premium_for(application.project.investment, plan, ratio),
+        float_ratio=ratio,
+        rule=rule,
+        deaths=deaths,
+        injuries=injuries,
+    )
 
 
 def premium_tolerance():
@@ -97,9 +114,13 @@ def _validate_issue(app, data, files, insurer_id, errors):
         errors.add("plan_id", _("请选择方案"))
     if values["start_date"] and values["end_date"] and values["end_date"] <= values["start_date"]:
         errors.add("end_date", _("终止日期须晚于生效日期"))
-    if values["policy_no"] and db.session.execute(
+    if (
+        values["policy_no"]
+        and db.session.execute(
             select(Policy.id).where(Policy.insurer_id == insurer_id, Policy.policy_no == values["policy_no"])
-    ).first() is not None:
+        ).first()
+        is not None
+    ):
         errors.add("policy_no", _("保单号已存在"))
     for slot in POLICY_FILE_SLOTS:
         if present(files, slot) is None:
@@ -111,9 +132,14 @@ def _validate_issue(app, data, files, insurer_id, errors):
         proposed = proposal["proposed"]
         deviation = abs(values["premium"] - proposed) / proposed if proposed else Decimal("0")
         if deviation > premium_tolerance() and not values["premium_deviation_reason"]:
-            errors.add("premium_deviation_reason",
-                       _("保费与建议保费%(p)s元偏离超过%(t)s%%，请说明原因", p=proposed,
-                         t=(premium_tolerance() * 100).normalize()))
+            errors.add(
+                "premium_deviation_reason",
+                _(
+                    "保费与建议保费%(p)s元偏离超过%(t)s%%，请说明原因",
+                    p=proposed,
+                    t=(premium_tolerance() * 100).normalize(),
+                ),
+            )
     return plan, proposal, values
 
 
@@ -130,17 +156,28 @@ def issue_policy(application_id, user, data: dict, files: dict) -> Policy:
         plan, proposal, values = _validate_issue(app, data, files, app.insurer_id, errors)
         errors.raise_if_any()
         project_id = app.project_id
-        policy = Policy(application_id=app.id, project_id=project_id, enterprise_id=app.enterprise_id,
-                        region_code=app.region_code, insurer_id=app.insurer_id, broker_id=app.broker_id,
-                        plan_id=plan.id, proposed_premium=proposal["proposed"], float_ratio=proposal["float_ratio"],
-                        ledger_no=new_ledger_no(), status=PolicyStatus.ACTIVE, **values)
+        policy = Policy(
+            application_id=app.id,
+            project_id=project_id,
+            enterprise_id=app.enterprise_id,
+            region_code=app.region_code,
+            insurer_id=app.insurer_id,
+            broker_id=app.broker_id,
+            plan_id=plan.id,
+            proposed_premium=proposal["proposed"],
+            float_ratio=proposal["float_ratio"],
+            ledger_no=new_ledger_no(),
+            status=PolicyStatus.ACTIVE,
+            **values,
+        )
         session.add(policy)
         session.flush()
         store_files(session, policy, files, POLICY_FILE_SLOTS, user, errors, suffix="")
         errors.raise_if_any(_("上传文件有误，未保存"))
         to = transition(app, APPLICATION, "issue_policy", user, comment=values["policy_no"])
-        record_flow("policy", policy.id, "issue", None, PolicyStatus.ACTIVE, user,
-                    comment=values["premium_deviation_reason"])
+        record_flow(
+            "policy", policy.id, "issue", None, PolicyStatus.ACTIVE, user, comment=values["premium_deviation_reason"]
+        )
         set_project_status(project_id, to)
     return policy
 
@@ -155,8 +192,13 @@ def display_status(policy, today=None):
 def expire_policies(today=None) -> int:
     """Mark active policies past their 终止日期 as 已到期 (with their application and project). Idempotent."""
     today = today or date.today()
-    ids = db.session.execute(select(Policy.id).where(Policy.status == PolicyStatus.ACTIVE,
-                                                     Policy.end_date < today).order_by(Policy.id)).scalars().all()
+    ids = (
+        db.session.execute(
+            select(Policy.id).where(Policy.status == PolicyStatus.ACTIVE, Policy.end_date < today).order_by(Policy.id)
+        )
+        .scalars()
+        .all()
+    )
     done = 0
     for policy_id in ids:
         with unit_of_work() as session:

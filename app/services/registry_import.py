@@ -7,6 +7,7 @@ stored file and, only when no row has an error, upserts everything in one transa
 all or nothing. Unchanged rows are not touched, so importing the same file twice changes nothing.
 Only Admin and the province department may import (the registry covers the whole province).
 """
+
 import functools
 import io
 import itertools
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
-from lxml import etree
 from flask_babel import lazy_gettext as _
+from lxml import etree
 from sqlalchemy import insert, select, update
 
 from app.extensions import db
@@ -52,8 +53,21 @@ COLUMNS = [
 HEADERS = [c[1] for c in COLUMNS]
 TEXT_FIELDS = ["project_code", "name", "region_code", "enterprise_name", "credit_code", "builder_name"]
 COMPARED = TEXT_FIELDS + ["investment", "valid"]
-VALID_WORDS = {"": True, "是": True, "有效": True, "1": True, "Y": True, "YES": True, "TRUE": True,
-               "否": False, "无效": False, "0": False, "N": False, "NO": False, "FALSE": False}
+VALID_WORDS = {
+    "": True,
+    "是": True,
+    "有效": True,
+    "1": True,
+    "Y": True,
+    "YES": True,
+    "TRUE": True,
+    "否": False,
+    "无效": False,
+    "0": False,
+    "N": False,
+    "NO": False,
+    "FALSE": False,
+}
 
 
 @dataclass
@@ -174,10 +188,10 @@ def read_rows(data: bytes, result: RegistryImport):
     """The sheet as a DataFrame of stripped strings named by field, or None (header errors set)."""
     try:
         rows = list(itertools.islice(sheet_rows(data), MAX_ROWS + 2))  # header + one row too many
-    except (KeyError, ValueError, IndexError, AttributeError, OSError, zipfile.BadZipFile,
-            etree.XMLSyntaxError) as exc:
-        result.header_errors.append(_("无法读取文件：请上传 Excel (.xlsx) 格式的住建厅项目表（%(err)s）",
-                                      err=type(exc).__name__))
+    except (KeyError, ValueError, IndexError, AttributeError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
+        result.header_errors.append(
+            _("无法读取文件：请上传 Excel (.xlsx) 格式的住建厅项目表（%(err)s）", err=type(exc).__name__)
+        )
         return None
     if not rows:
         result.header_errors.append(_("文件中没有数据行"))
@@ -188,8 +202,9 @@ def read_rows(data: bytes, result: RegistryImport):
     by_header = {_header(h): h for h in frame.columns}
     missing = [header for _f, header, required, _n in COLUMNS if required and header not in by_header]
     if missing:
-        result.header_errors.append(_("表头缺少：%(cols)s。表头应为：%(all)s", cols="、".join(missing),
-                                      all="、".join(HEADERS)))
+        result.header_errors.append(
+            _("表头缺少：%(cols)s。表头应为：%(all)s", cols="、".join(missing), all="、".join(HEADERS))
+        )
         return None
     if len(frame) > MAX_ROWS:
         result.header_errors.append(_("行数超过上限 %(n)d 行，请分批导入", n=MAX_ROWS))
@@ -207,8 +222,11 @@ def read_rows(data: bytes, result: RegistryImport):
 def _map_unique(series, check):
     """Apply ``check`` (value → (normalised, error or None, warnings)) once per distinct value."""
     results = {value: check(value) for value in series.unique()}
-    return (series.map(lambda v: results[v][0]), series.map(lambda v: results[v][1]),
-            series.map(lambda v: results[v][2]))
+    return (
+        series.map(lambda v: results[v][0]),
+        series.map(lambda v: results[v][1]),
+        series.map(lambda v: results[v][2]),
+    )
 
 
 def _credit(value):
@@ -272,8 +290,13 @@ def validate(frame, known_regions):
         rows_of = frame[dup].groupby("project_code")["row"].apply(lambda r: "、".join(str(x) for x in r))
         listing = frame.loc[dup, "project_code"].map(rows_of)
         errors[dup] = pd.Series(
-            [msgs + [str(_("项目代码在文件中重复（第%(rows)s行）", rows=rows))] for msgs, rows in zip(errors[dup], listing)],
-            index=listing.index, dtype=object)
+            [
+                msgs + [str(_("项目代码在文件中重复（第%(rows)s行）", rows=rows))]
+                for msgs, rows in zip(errors[dup], listing)
+            ],
+            index=listing.index,
+            dtype=object,
+        )
     return errors, code_warning
 
 
@@ -282,7 +305,7 @@ def _existing(codes):
     columns = [RegistryProject.id] + [getattr(RegistryProject, f) for f in COMPARED]
     parts = []
     for start in range(0, len(codes), BATCH):
-        chunk = codes[start:start + BATCH]
+        chunk = codes[start : start + BATCH]
         rows = db.session.execute(select(*columns).where(RegistryProject.project_code.in_(chunk))).all()
         parts.append(pd.DataFrame(rows, columns=["id"] + COMPARED))
     if not parts:
@@ -332,11 +355,15 @@ def preview(data: bytes, user) -> RegistryImport:
     errors, warnings = validate(frame, known)
     failing = errors[errors.map(len) > 0]
     result.error_count = len(failing)
-    result.errors = [RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], msgs)
-                     for i, msgs in failing.head(SHOWN_ERRORS).items()]
+    result.errors = [
+        RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], msgs)
+        for i, msgs in failing.head(SHOWN_ERRORS).items()
+    ]
     warned = warnings[warnings.notna()]
-    result.warnings = [RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], [w])
-                       for i, w in warned.head(SHOWN_ERRORS).items()]
+    result.warnings = [
+        RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], [w])
+        for i, w in warned.head(SHOWN_ERRORS).items()
+    ]
     if result.error_count:
         return result
     frame = _diff(frame)
@@ -407,8 +434,8 @@ def import_steps(token, user):
     changed = list(_records(changed_frame, batch_name, now))
     for record, pk in zip(changed, changed_frame["id"].astype(int)):
         record["id"] = int(pk)
-    batches = [(insert(RegistryProject), new[i:i + BATCH]) for i in range(0, len(new), BATCH)]
-    batches += [(update(RegistryProject), changed[i:i + BATCH]) for i in range(0, len(changed), BATCH)]
+    batches = [(insert(RegistryProject), new[i : i + BATCH]) for i in range(0, len(new), BATCH)]
+    batches += [(update(RegistryProject), changed[i : i + BATCH]) for i in range(0, len(changed), BATCH)]
     total, done = len(new) + len(changed), 0
     yield done, total
     try:
@@ -424,8 +451,11 @@ def import_steps(token, user):
     from app.models import AppUser
     from app.security.audit import audit_event
 
-    audit_event("registry_import", f"{batch_name}: {result.new} new, {result.changed} changed, "
-                                   f"{result.unchanged} unchanged", user=db.session.get(AppUser, user_id))
+    audit_event(
+        "registry_import",
+        f"{batch_name}: {result.new} new, {result.changed} changed, {result.unchanged} unchanged",
+        user=db.session.get(AppUser, user_id),
+    )
     result.frame = None
     return result
 

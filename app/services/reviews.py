@@ -3,12 +3,14 @@
 The stage follows the order's state: 待审核 is the org's review, 待保险机构审核 the insurer's. The
 insurer's pass completes the order and archives the 事故预防服务报告 PDF with the visit.
 """
+
 from flask_babel import lazy_gettext as _
 
 from app.extensions import db
 from app.models import DispatchOrder, Review
 from app.models.base import utcnow
-from app.models.enums import OrderStatus as O, ReviewStage, Verdict
+from app.models.enums import OrderStatus as O
+from app.models.enums import ReviewStage, Verdict
 from app.storage import attach, store_bytes
 from app.workflows import ORDER
 
@@ -37,8 +39,16 @@ def review(order_id, user, passed: bool, opinion):
         if completing:
             values["completed_at"] = utcnow()
         transition(order, ORDER, pass_name if passed else fail_name, user, comment=opinion or None, values=values)
-        db.session.add(Review(order_id=order.id, stage=stage, verdict=Verdict.PASS if passed else Verdict.FAIL,
-                              opinion=opinion, reviewer_id=user.id, created_at=utcnow()))
+        db.session.add(
+            Review(
+                order_id=order.id,
+                stage=stage,
+                verdict=Verdict.PASS if passed else Verdict.FAIL,
+                opinion=opinion,
+                reviewer_id=user.id,
+                created_at=utcnow(),
+            )
+        )
         db.session.flush()
         if completing:
             archive_report(order, user)
@@ -52,8 +62,14 @@ def archive_report(order, user):
     db.session.refresh(order)
     visit = order.visit
     pdf = render_service_report(order)
-    stored = store_bytes(db.session, pdf, f"事故预防服务报告_{order.order_no}.pdf", "report_pdf",
-                         user_id=user.id if user else None, validate=False)
+    stored = store_bytes(
+        db.session,
+        pdf,
+        f"事故预防服务报告_{order.order_no}.pdf",
+        "report_pdf",
+        user_id=user.id if user else None,
+        validate=False,
+    )
     attach(stored, visit)
     visit.report_file = stored
     return stored

@@ -6,6 +6,7 @@ user's scope (``scoped_select``): a city department sees its own region, the pro
 all. Python only merges the handful of aggregate rows (one per company or city) and derives ratios.
 Periods and definitions are documented in docs/decisions.md.
 """
+
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,11 +17,25 @@ from sqlalchemy import case, distinct, exists, func, literal_column, select
 
 from app.extensions import db
 from app.models import (
-    Claim, DispatchOrder, Enterprise, Hazard, HazardCategory, InsuranceCompany, Policy, Project, Region,
-    RegistryProject, Setting,
+    Claim,
+    DispatchOrder,
+    Enterprise,
+    Hazard,
+    HazardCategory,
+    InsuranceCompany,
+    Policy,
+    Project,
+    Region,
+    RegistryProject,
+    Setting,
 )
 from app.models.enums import (
-    ApplicationStatus, HazardLevel, HazardStatus, OrderStatus, PolicyStatus, RegionLevel,
+    ApplicationStatus,
+    HazardLevel,
+    HazardStatus,
+    OrderStatus,
+    PolicyStatus,
+    RegionLevel,
 )
 from app.security.scope import party_of, scoped_select
 
@@ -57,7 +72,8 @@ class Period:
 
     def contains_time(self, column):
         return (column >= datetime.combine(self.start, time.min)) & (
-            column < datetime.combine(self.end + timedelta(days=1), time.min))
+            column < datetime.combine(self.end + timedelta(days=1), time.min)
+        )
 
     def previous_year(self):
         return Period(_same_day_year_before(self.start), _same_day_year_before(self.end))
@@ -110,19 +126,27 @@ class Metric:
 
 METRICS = {
     "insurance": [
-        Metric("policies", _("保单数"), "count"), Metric("policy_share", _("保单占比"), "ratio"),
-        Metric("premium", _("保费数"), "money"), Metric("premium_share", _("保费占比"), "ratio"),
-        Metric("prevention_fund", _("事故预防费"), "money"), Metric("prevention_spent", _("事故预防费已使用"), "money"),
+        Metric("policies", _("保单数"), "count"),
+        Metric("policy_share", _("保单占比"), "ratio"),
+        Metric("premium", _("保费数"), "money"),
+        Metric("premium_share", _("保费占比"), "ratio"),
+        Metric("prevention_fund", _("事故预防费"), "money"),
+        Metric("prevention_spent", _("事故预防费已使用"), "money"),
     ],
     "prevention": [
-        Metric("orders", _("派单数"), "count"), Metric("completed", _("完成数"), "count"),
-        Metric("hazards_general", _("一般安全隐患"), "count"), Metric("hazards_major", _("重大事故隐患"), "count"),
-        Metric("rectified", _("已整改"), "count"), Metric("rectify_rate", _("整改率"), "ratio"),
+        Metric("orders", _("派单数"), "count"),
+        Metric("completed", _("完成数"), "count"),
+        Metric("hazards_general", _("一般安全隐患"), "count"),
+        Metric("hazards_major", _("重大事故隐患"), "count"),
+        Metric("rectified", _("已整改"), "count"),
+        Metric("rectify_rate", _("整改率"), "ratio"),
         Metric("fee_spent", _("事故预防费用"), "money"),
     ],
     "claims": [
-        Metric("claims", _("理赔数"), "count"), Metric("injured", _("伤残人数"), "count"),
-        Metric("deaths", _("死亡人数"), "count"), Metric("estimated", _("估损金额"), "money"),
+        Metric("claims", _("理赔数"), "count"),
+        Metric("injured", _("伤残人数"), "count"),
+        Metric("deaths", _("死亡人数"), "count"),
+        Metric("estimated", _("估损金额"), "money"),
         Metric("settled", _("已决金额"), "money"),
     ],
 }
@@ -162,13 +186,15 @@ def _insurance_figures(user, period):
 
     def policies(group):
         return scoped_select(Policy, user, *_columns(group, func.count(Policy.id), _sum(Policy.premium))).where(
-            period.contains_date(Policy.start_date), live)
+            period.contains_date(Policy.start_date), live
+        )
 
     def spent(group):
-        return (scoped_select(DispatchOrder, user, *_columns(group, _sum(DispatchOrder.fee)))
-                .join(Policy, Policy.id == DispatchOrder.policy_id)
-                .where(period.contains_time(DispatchOrder.created_at),
-                       DispatchOrder.status.notin_(UNSERVED_ORDER_STATUSES)))
+        return (
+            scoped_select(DispatchOrder, user, *_columns(group, _sum(DispatchOrder.fee)))
+            .join(Policy, Policy.id == DispatchOrder.policy_id)
+            .where(period.contains_time(DispatchOrder.created_at), DispatchOrder.status.notin_(UNSERVED_ORDER_STATUSES))
+        )
 
     rows, total = _grouped(policies, ("policies", "premium"))
     spent_rows, spent_total = _grouped(spent, ("prevention_spent",))
@@ -187,19 +213,37 @@ def _insurance_figures(user, period):
 
 def _prevention_figures(user, period):
     def orders(group):
-        return (scoped_select(DispatchOrder, user, *_columns(
-            group, func.count(DispatchOrder.id), _count_if(DispatchOrder.status == OrderStatus.COMPLETED),
-            _sum(case((DispatchOrder.status.notin_(UNSERVED_ORDER_STATUSES), DispatchOrder.fee), else_=0))))
+        return (
+            scoped_select(
+                DispatchOrder,
+                user,
+                *_columns(
+                    group,
+                    func.count(DispatchOrder.id),
+                    _count_if(DispatchOrder.status == OrderStatus.COMPLETED),
+                    _sum(case((DispatchOrder.status.notin_(UNSERVED_ORDER_STATUSES), DispatchOrder.fee), else_=0)),
+                ),
+            )
             .join(Policy, Policy.id == DispatchOrder.policy_id)
-            .where(period.contains_time(DispatchOrder.created_at)))
+            .where(period.contains_time(DispatchOrder.created_at))
+        )
 
     def hazards(group):
-        return (scoped_select(Hazard, user, *_columns(
-            group, _count_if(Hazard.level == HazardLevel.GENERAL), _count_if(Hazard.level == HazardLevel.MAJOR),
-            _count_if(Hazard.status == HazardStatus.PASSED)))
+        return (
+            scoped_select(
+                Hazard,
+                user,
+                *_columns(
+                    group,
+                    _count_if(Hazard.level == HazardLevel.GENERAL),
+                    _count_if(Hazard.level == HazardLevel.MAJOR),
+                    _count_if(Hazard.status == HazardStatus.PASSED),
+                ),
+            )
             .join(DispatchOrder, DispatchOrder.id == Hazard.order_id)
             .join(Policy, Policy.id == DispatchOrder.policy_id)
-            .where(period.contains_time(DispatchOrder.created_at)))
+            .where(period.contains_time(DispatchOrder.created_at))
+        )
 
     rows, total = _grouped(orders, ("orders", "completed", "fee_spent"))
     hazard_rows, hazard_total = _grouped(hazards, ("hazards_general", "hazards_major", "rectified"))
@@ -216,11 +260,22 @@ def _prevention_figures(user, period):
 
 def _claims_figures(user, period):
     def claims(group):
-        return (scoped_select(Claim, user, *_columns(
-            group, func.count(Claim.id), _sum(Claim.injured_count), _sum(Claim.death_count),
-            _sum(Claim.estimated_loss), _sum(Claim.settled_amount)))
+        return (
+            scoped_select(
+                Claim,
+                user,
+                *_columns(
+                    group,
+                    func.count(Claim.id),
+                    _sum(Claim.injured_count),
+                    _sum(Claim.death_count),
+                    _sum(Claim.estimated_loss),
+                    _sum(Claim.settled_amount),
+                ),
+            )
             .join(Policy, Policy.id == Claim.policy_id)
-            .where(period.contains_date(Claim.submitted_date)))
+            .where(period.contains_date(Claim.submitted_date))
+        )
 
     rows, total = _grouped(claims, ("claims", "injured", "deaths", "estimated", "settled"))
     for values in list(rows.values()) + [total]:
@@ -268,8 +323,10 @@ class CompanyReport:
 def companies():
     """The insurers then the brokers, in 登录平台顺序 (reference data, visible to every user)."""
     return db.session.execute(
-        select(InsuranceCompany.id, InsuranceCompany.short_name, InsuranceCompany.kind)
-        .order_by(InsuranceCompany.login_order, InsuranceCompany.id)).all()
+        select(InsuranceCompany.id, InsuranceCompany.short_name, InsuranceCompany.kind).order_by(
+            InsuranceCompany.login_order, InsuranceCompany.id
+        )
+    ).all()
 
 
 def company_report(report, user, period) -> CompanyReport:
@@ -290,8 +347,10 @@ def company_report(report, user, period) -> CompanyReport:
             out[m.key] = (c, p, _change(m, c, p))
         return out
 
-    rows = [CompanyRow(seq, name, kind, triples(cur_rows.get(cid, {}), prev_rows.get(cid, {})))
-            for seq, (cid, name, kind) in enumerate(companies(), start=1)]
+    rows = [
+        CompanyRow(seq, name, kind, triples(cur_rows.get(cid, {}), prev_rows.get(cid, {})))
+        for seq, (cid, name, kind) in enumerate(companies(), start=1)
+    ]
     total = CompanyRow(None, str(_("合计")), None, triples(cur_total, prev_total))
     title = str(_("截止%(y)04d年%(m)02d月%(d)02d日数据", y=period.end.year, m=period.end.month, d=period.end.day))
     return CompanyReport(report, title, period, previous, metrics, rows, total)
@@ -307,45 +366,132 @@ def detail_rows(report, user, period):
     ins = InsuranceCompany.__table__.alias("ins")
     brk = InsuranceCompany.__table__.alias("brk")
     if report == "insurance":
-        headers = [_("保单号"), _("项目名称"), _("项目代码"), _("行政区划代码"), _("投保单位"), _("保险机构"),
-                   _("经纪公司"), _("保费(元)"), _("生效日期"), _("终止日期"), _("保单状态")]
-        stmt = (scoped_select(Policy, user, Policy.policy_no, Policy.project_name, Policy.project_code,
-                              Policy.region_code, Enterprise.name, ins.c.short_name, brk.c.short_name,
-                              Policy.premium, Policy.start_date, Policy.end_date, Policy.status)
-                .join(Enterprise, Enterprise.id == Policy.enterprise_id)
-                .join(ins, ins.c.id == Policy.insurer_id).outerjoin(brk, brk.c.id == Policy.broker_id)
-                .where(period.contains_date(Policy.start_date), Policy.status != PolicyStatus.SURRENDERED)
-                .order_by(Policy.start_date, Policy.id))
+        headers = [
+            _("保单号"),
+            _("项目名称"),
+            _("项目代码"),
+            _("行政区划代码"),
+            _("投保单位"),
+            _("保险机构"),
+            _("经纪公司"),
+            _("保费(元)"),
+            _("生效日期"),
+            _("终止日期"),
+            _("保单状态"),
+        ]
+        stmt = (
+            scoped_select(
+                Policy,
+                user,
+                Policy.policy_no,
+                Policy.project_name,
+                Policy.project_code,
+                Policy.region_code,
+                Enterprise.name,
+                ins.c.short_name,
+                brk.c.short_name,
+                Policy.premium,
+                Policy.start_date,
+                Policy.end_date,
+                Policy.status,
+            )
+            .join(Enterprise, Enterprise.id == Policy.enterprise_id)
+            .join(ins, ins.c.id == Policy.insurer_id)
+            .outerjoin(brk, brk.c.id == Policy.broker_id)
+            .where(period.contains_date(Policy.start_date), Policy.status != PolicyStatus.SURRENDERED)
+            .order_by(Policy.start_date, Policy.id)
+        )
         return headers, stmt, {10: PolicyStatus}
     if report == "prevention":
-        hazards = (select(Hazard.order_id, func.count(Hazard.id).label("n"),
-                          _count_if(Hazard.level == HazardLevel.MAJOR).label("major"),
-                          _count_if(Hazard.status == HazardStatus.PASSED).label("passed"))
-                   .group_by(Hazard.order_id).subquery())
-        headers = [_("派单号"), _("项目名称"), _("项目代码"), _("行政区划代码"), _("保险机构"), _("经纪公司"),
-                   _("派单日期"), _("派单状态"), _("隐患数"), _("重大事故隐患"), _("已整改"), _("费用(元)")]
-        stmt = (scoped_select(DispatchOrder, user, DispatchOrder.order_no, Project.name, Project.project_code,
-                              DispatchOrder.region_code, ins.c.short_name, brk.c.short_name,
-                              func.date(DispatchOrder.created_at), DispatchOrder.status,
-                              func.coalesce(hazards.c.n, 0), func.coalesce(hazards.c.major, 0),
-                              func.coalesce(hazards.c.passed, 0), DispatchOrder.fee)
-                .join(Project, Project.id == DispatchOrder.project_id)
-                .join(Policy, Policy.id == DispatchOrder.policy_id)
-                .join(ins, ins.c.id == Policy.insurer_id).outerjoin(brk, brk.c.id == Policy.broker_id)
-                .outerjoin(hazards, hazards.c.order_id == DispatchOrder.id)
-                .where(period.contains_time(DispatchOrder.created_at))
-                .order_by(DispatchOrder.created_at, DispatchOrder.id))
+        hazards = (
+            select(
+                Hazard.order_id,
+                func.count(Hazard.id).label("n"),
+                _count_if(Hazard.level == HazardLevel.MAJOR).label("major"),
+                _count_if(Hazard.status == HazardStatus.PASSED).label("passed"),
+            )
+            .group_by(Hazard.order_id)
+            .subquery()
+        )
+        headers = [
+            _("派单号"),
+            _("项目名称"),
+            _("项目代码"),
+            _("行政区划代码"),
+            _("保险机构"),
+            _("经纪公司"),
+            _("派单日期"),
+            _("派单状态"),
+            _("隐患数"),
+            _("重大事故隐患"),
+            _("已整改"),
+            _("费用(元)"),
+        ]
+        stmt = (
+            scoped_select(
+                DispatchOrder,
+                user,
+                DispatchOrder.order_no,
+                Project.name,
+                Project.project_code,
+                DispatchOrder.region_code,
+                ins.c.short_name,
+                brk.c.short_name,
+                func.date(DispatchOrder.created_at),
+                DispatchOrder.status,
+                func.coalesce(hazards.c.n, 0),
+                func.coalesce(hazards.c.major, 0),
+                func.coalesce(hazards.c.passed, 0),
+                DispatchOrder.fee,
+            )
+            .join(Project, Project.id == DispatchOrder.project_id)
+            .join(Policy, Policy.id == DispatchOrder.policy_id)
+            .join(ins, ins.c.id == Policy.insurer_id)
+            .outerjoin(brk, brk.c.id == Policy.broker_id)
+            .outerjoin(hazards, hazards.c.order_id == DispatchOrder.id)
+            .where(period.contains_time(DispatchOrder.created_at))
+            .order_by(DispatchOrder.created_at, DispatchOrder.id)
+        )
         return headers, stmt, {7: OrderStatus}
-    headers = [_("保单号"), _("项目名称"), _("项目代码"), _("行政区划代码"), _("保险机构"), _("经纪公司"),
-               _("提交日期"), _("伤残人数"), _("死亡人数"), _("估损金额"), _("已决日期"), _("已决金额"), _("备注")]
-    stmt = (scoped_select(Claim, user, Policy.policy_no, Policy.project_name, Policy.project_code,
-                          Claim.region_code, ins.c.short_name, brk.c.short_name, Claim.submitted_date,
-                          Claim.injured_count, Claim.death_count, Claim.estimated_loss, Claim.settled_date,
-                          Claim.settled_amount, Claim.remark)
-            .join(Policy, Policy.id == Claim.policy_id)
-            .join(ins, ins.c.id == Policy.insurer_id).outerjoin(brk, brk.c.id == Policy.broker_id)
-            .where(period.contains_date(Claim.submitted_date))
-            .order_by(Claim.submitted_date, Claim.id))
+    headers = [
+        _("保单号"),
+        _("项目名称"),
+        _("项目代码"),
+        _("行政区划代码"),
+        _("保险机构"),
+        _("经纪公司"),
+        _("提交日期"),
+        _("伤残人数"),
+        _("死亡人数"),
+        _("估损金额"),
+        _("已决日期"),
+        _("已决金额"),
+        _("备注"),
+    ]
+    stmt = (
+        scoped_select(
+            Claim,
+            user,
+            Policy.policy_no,
+            Policy.project_name,
+            Policy.project_code,
+            Claim.region_code,
+            ins.c.short_name,
+            brk.c.short_name,
+            Claim.submitted_date,
+            Claim.injured_count,
+            Claim.death_count,
+            Claim.estimated_loss,
+            Claim.settled_date,
+            Claim.settled_amount,
+            Claim.remark,
+        )
+        .join(Policy, Policy.id == Claim.policy_id)
+        .join(ins, ins.c.id == Policy.insurer_id)
+        .outerjoin(brk, brk.c.id == Policy.broker_id)
+        .where(period.contains_date(Claim.submitted_date))
+        .order_by(Claim.submitted_date, Claim.id)
+    )
     return headers, stmt, {}
 
 
@@ -364,7 +510,8 @@ def _city_of(column):
 def _cities_in_scope(user):
     party = party_of(user)
     cities = db.session.execute(
-        select(Region.code, Region.name).where(Region.level == RegionLevel.CITY).order_by(Region.code)).all()
+        select(Region.code, Region.name).where(Region.level == RegionLevel.CITY).order_by(Region.code)
+    ).all()
     if party.sees_all or not party.region_prefix:
         return cities if party.sees_all else []
     prefix = party.region_prefix[:4]
@@ -391,41 +538,64 @@ def dashboard(user):
 def _dashboard(user):
     valid = RegistryProject.valid.is_(True)
     registry_total, registry_enterprises = db.session.execute(
-        scoped_select(RegistryProject, user, func.count(RegistryProject.id),
-                      func.count(distinct(RegistryProject.credit_code))).where(valid)).one()
+        scoped_select(
+            RegistryProject, user, func.count(RegistryProject.id), func.count(distinct(RegistryProject.credit_code))
+        ).where(valid)
+    ).one()
     registered = db.session.execute(
         scoped_select(RegistryProject, user, func.count(distinct(RegistryProject.credit_code))).where(
-            valid, exists().where(Enterprise.credit_code == RegistryProject.credit_code))).scalar_one()
+            valid, exists().where(Enterprise.credit_code == RegistryProject.credit_code)
+        )
+    ).scalar_one()
     logged_in = db.session.execute(scoped_select(Enterprise, user, func.count(Enterprise.id))).scalar_one()
-    insured = db.session.execute(scoped_select(Project, user, func.count(Project.id)).where(
-        Project.insurance_status == INSURED)).scalar_one()
+    insured = db.session.execute(
+        scoped_select(Project, user, func.count(Project.id)).where(Project.insurance_status == INSURED)
+    ).scalar_one()
     claims, settled = db.session.execute(
-        scoped_select(Claim, user, func.count(Claim.id), _sum(Claim.settled_amount))).one()
+        scoped_select(Claim, user, func.count(Claim.id), _sum(Claim.settled_amount))
+    ).one()
 
-    registry_by_city = _by_city(scoped_select(
-        RegistryProject, user, _city_of(RegistryProject.region_code), func.count(RegistryProject.id))
-        .where(valid).group_by(_city_of(RegistryProject.region_code)))
-    insured_by_city = _by_city(scoped_select(
-        Project, user, _city_of(Project.region_code), func.count(Project.id))
-        .where(Project.insurance_status == INSURED).group_by(_city_of(Project.region_code)))
-    claims_by_city = _by_city(scoped_select(
-        Claim, user, _city_of(Claim.region_code), func.count(Claim.id), _sum(Claim.settled_amount))
-        .group_by(_city_of(Claim.region_code)))
+    registry_by_city = _by_city(
+        scoped_select(RegistryProject, user, _city_of(RegistryProject.region_code), func.count(RegistryProject.id))
+        .where(valid)
+        .group_by(_city_of(RegistryProject.region_code))
+    )
+    insured_by_city = _by_city(
+        scoped_select(Project, user, _city_of(Project.region_code), func.count(Project.id))
+        .where(Project.insurance_status == INSURED)
+        .group_by(_city_of(Project.region_code))
+    )
+    claims_by_city = _by_city(
+        scoped_select(
+            Claim, user, _city_of(Claim.region_code), func.count(Claim.id), _sum(Claim.settled_amount)
+        ).group_by(_city_of(Claim.region_code))
+    )
     cities = []
     for code, name in _cities_in_scope(user):
         key = code[:4]
         city_total = registry_by_city.get(key, (0,))[0]
         city_insured = insured_by_city.get(key, (0,))[0]
         city_claims, city_settled = claims_by_city.get(key, (0, 0))
-        cities.append({"code": code, "name": name, "projects": int(city_total), "insured": int(city_insured),
-                       "insured_ratio": ratio(city_insured, city_total), "claims": int(city_claims),
-                       "settled": money(city_settled)})
+        cities.append(
+            {
+                "code": code,
+                "name": name,
+                "projects": int(city_total),
+                "insured": int(city_insured),
+                "insured_ratio": ratio(city_insured, city_total),
+                "claims": int(city_claims),
+                "settled": money(city_settled),
+            }
+        )
 
     categories = db.session.execute(
-        scoped_select(Hazard, user, HazardCategory.name, func.count(Hazard.id),
-                      _count_if(Hazard.status == HazardStatus.PASSED))
+        scoped_select(
+            Hazard, user, HazardCategory.name, func.count(Hazard.id), _count_if(Hazard.status == HazardStatus.PASSED)
+        )
         .join(HazardCategory, HazardCategory.id == Hazard.category_id)
-        .group_by(HazardCategory.code, HazardCategory.name).order_by(HazardCategory.code)).all()
+        .group_by(HazardCategory.code, HazardCategory.name)
+        .order_by(HazardCategory.code)
+    ).all()
     hazards_found = sum(int(c[1]) for c in categories)
     hazards_rectified = sum(int(c[2]) for c in categories)
     return {
@@ -439,8 +609,10 @@ def _dashboard(user):
         "claims": int(claims),
         "settled": money(settled),
         "cities": cities,
-        "hazard_categories": [{"name": name, "found": int(found), "rectified": int(done),
-                               "rate": ratio(done, found)} for name, found, done in categories],
+        "hazard_categories": [
+            {"name": name, "found": int(found), "rectified": int(done), "rate": ratio(done, found)}
+            for name, found, done in categories
+        ],
         "hazards_found": hazards_found,
         "hazards_rectified": hazards_rectified,
         "rectify_rate": ratio(hazards_rectified, hazards_found),

@@ -4,7 +4,8 @@ the expert's acceptance (验收) of each rectified hazard.
 Each function takes the acting user, fetches through the scope and commits once; bad input raises
 Invalid and leaves nothing behind (files written meanwhile are deleted on rollback).
 """
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
@@ -12,7 +13,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import DispatchOrder, Hazard, HazardCategory, HazardPhoto, MajorHazardStandard, ServiceVisit
 from app.models.base import utcnow
-from app.models.enums import HazardLevel, HazardStatus as H, OrderStatus as O
+from app.models.enums import HazardLevel
+from app.models.enums import HazardStatus as H
+from app.models.enums import OrderStatus as O
 from app.security.scope import party_of
 from app.storage import UploadError, attach, discard, store_upload
 from app.workflows import HAZARD, ORDER, TransitionError
@@ -26,6 +29,7 @@ MAX_PHOTOS = 9
 
 
 # --- EXIF -----------------------------------------------------------------------------------------
+
 
 def _degrees(value, ref):
     d, m, s = (float(x) for x in value)
@@ -46,7 +50,7 @@ def _exif_datetime(text, offset=None):
             tz = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
         except ValueError:
             pass
-    return local.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+    return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
 def read_exif_position(exif):
@@ -81,12 +85,16 @@ def read_exif_position(exif):
             sub = exif.get_ifd(EXIF_IFD) or {}
         except Exception:
             sub = {}
-        taken = (_exif_datetime(sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_ORIGINAL))
-                 if sub.get(TAG_DATETIME_ORIGINAL) else _exif_datetime(exif.get(TAG_DATETIME)))
+        taken = (
+            _exif_datetime(sub.get(TAG_DATETIME_ORIGINAL), sub.get(TAG_OFFSET_ORIGINAL))
+            if sub.get(TAG_DATETIME_ORIGINAL)
+            else _exif_datetime(exif.get(TAG_DATETIME))
+        )
     return lat, lon, taken
 
 
 # --- guards ---------------------------------------------------------------------------------------
+
 
 def _guard(order, user, transition_name, workflow=ORDER):
     """Allow an edit exactly when ``transition_name`` could fire now (same parties, same states)."""
@@ -109,8 +117,9 @@ def _store_photos(files, kind, hazard, photo_kind, user):
         try:
             stored = store_upload(db.session, fs, kind, user_id=user.id)
         except UploadError as exc:
-            raise Invalid(_("照片 %(name)s：%(msg)s", name=fs.filename, msg=exc.message),
-                          errors={"photos": [exc.message]}) from exc
+            raise Invalid(
+                _("照片 %(name)s：%(msg)s", name=fs.filename, msg=exc.message), errors={"photos": [exc.message]}
+            ) from exc
         db.session.flush()
         attach(stored, hazard)
         db.session.add(HazardPhoto(hazard_id=hazard.id, file_id=stored.id, kind=photo_kind))
@@ -137,6 +146,7 @@ def _coord(value, low, high):
 
 # --- the expert's visit ---------------------------------------------------------------------------
 
+
 def sign_in(order_id, user, photo, lat=None, lon=None):
     """签到 with a site photo: position and time from its EXIF, else the browser's geolocation."""
     with unit_of_work():
@@ -155,15 +165,20 @@ def sign_in(order_id, user, photo, lat=None, lon=None):
         else:
             lat, lon = _coord(lat, -90, 90), _coord(lon, -180, 180)
             if lat is None or lon is None:
-                raise Invalid(_("签到照片不含位置信息（EXIF GPS），且未获取到浏览器定位：请开启手机定位后重新拍照或允许网页获取位置"),
-                              errors={"photo": [_("无法确定签到位置")]})
+                raise Invalid(
+                    _(
+                        "签到照片不含位置信息（EXIF GPS），且未获取到浏览器定位：请开启手机定位后重新拍照或允许网页获取位置"  # noqa: E501
+                    ),
+                    errors={"photo": [_("无法确定签到位置")]},
+                )
             source = "browser"
         if taken is not None:
             if taken > now + timedelta(hours=1):
                 raise Invalid(_("照片拍摄时间晚于当前时间，请检查手机时间"), errors={"photo": [_("拍摄时间无效")]})
             if taken < order.created_at - timedelta(days=1):
-                raise Invalid(_("照片拍摄时间早于派单时间，请在现场重新拍照签到"),
-                              errors={"photo": [_("拍摄时间早于派单")]})
+                raise Invalid(
+                    _("照片拍摄时间早于派单时间，请在现场重新拍照签到"), errors={"photo": [_("拍摄时间早于派单")]}
+                )
         visit = _visit(order)
         old = visit.signin_photo_file
         attach(stored, visit)
@@ -172,8 +187,15 @@ def sign_in(order_id, user, photo, lat=None, lon=None):
         visit.signin_time = taken or now
         if old is not None:
             discard(db.session, old)
-        record_flow(ORDER.entity_type, order.id, "sign_in", order.status, order.status, user,
-                    comment=f"{lat:.6f}, {lon:.6f} ({source})")
+        record_flow(
+            ORDER.entity_type,
+            order.id,
+            "sign_in",
+            order.status,
+            order.status,
+            user,
+            comment=f"{lat:.6f}, {lon:.6f} ({source})",
+        )
     return visit
 
 
@@ -204,8 +226,11 @@ def add_hazard(order_id, user, data, photos):
         level = data.get("level")
         if level not in HazardLevel.values():
             errors["level"] = [_("请选择隐患级别")]
-        category = db.session.get(HazardCategory, int(data["category_id"])) if str(
-            data.get("category_id") or "").isdigit() else None
+        category = (
+            db.session.get(HazardCategory, int(data["category_id"]))
+            if str(data.get("category_id") or "").isdigit()
+            else None
+        )
         if category is None or not category.active:
             errors["category_id"] = [_("请选择隐患类别")]
         description = (data.get("description") or "").strip()
@@ -226,9 +251,17 @@ def add_hazard(order_id, user, data, photos):
         if errors:
             raise Invalid(_("隐患信息有误，请检查后重新提交"), errors=errors)
         seq = (db.session.execute(select(func.max(Hazard.seq)).where(Hazard.order_id == order.id)).scalar() or 0) + 1
-        hazard = Hazard(order_id=order.id, region_code=order.region_code, seq=seq, level=level,
-                        category_id=category.id, standard_id=standard.id if standard else None,
-                        description=description, suggestion=suggestion, status=H.OPEN)
+        hazard = Hazard(
+            order_id=order.id,
+            region_code=order.region_code,
+            seq=seq,
+            level=level,
+            category_id=category.id,
+            standard_id=standard.id if standard else None,
+            description=description,
+            suggestion=suggestion,
+            status=H.OPEN,
+        )
         db.session.add(hazard)
         db.session.flush()
         _store_photos(files, "hazard_photo", hazard, "hazard", user)
@@ -259,19 +292,23 @@ def submit_report(order_id, user):
         if visit is None or visit.signin_time is None:
             raise Invalid(_("请先在施工现场签到，再提交报告"), errors={"signin": [_("未签到")]})
         if not (visit.service_record or "").strip():
-            raise Invalid(_("请填写服务过程记录并保存后再提交报告"), errors={"service_record": [_("请填写服务过程记录")]})
+            raise Invalid(
+                _("请填写服务过程记录并保存后再提交报告"), errors={"service_record": [_("请填写服务过程记录")]}
+            )
         open_hazards = [h for h in order.hazards if h.status != H.PASSED]
         if open_hazards:
             target = O.RECTIFYING
         else:
             target = O.ORG_REVIEW if order.org_id else O.INSURER_REVIEW
         visit.submitted_at = utcnow()
-        transition(order, ORDER, "submit_report", user, target=target,
-                   comment=str(_("隐患 %(n)s 项", n=len(open_hazards))))
+        transition(
+            order, ORDER, "submit_report", user, target=target, comment=str(_("隐患 %(n)s 项", n=len(open_hazards)))
+        )
     return order
 
 
 # --- the enterprise's rectification ---------------------------------------------------------------
+
 
 def rectify(hazard_id, user, text, photos):
     """整改情况 of one hazard, with photos (the enterprise; the order is 待整改)."""
@@ -284,8 +321,9 @@ def rectify(hazard_id, user, text, photos):
             raise Invalid(_("请填写整改情况"), errors={"text": [_("请填写整改情况")]})
         if len(text) > 2000:
             raise Invalid(_("整改情况过长"))
-        transition(hazard, HAZARD, "rectify", user, comment=text,
-                   values={"rectification": text, "rectified_at": utcnow()})
+        transition(
+            hazard, HAZARD, "rectify", user, comment=text, values={"rectification": text, "rectified_at": utcnow()}
+        )
         _store_photos(files, "rectification_photo", hazard, "rectification", user)
     return hazard
 
@@ -304,6 +342,7 @@ def submit_rectification(order_id, user):
 
 # --- the expert's acceptance ----------------------------------------------------------------------
 
+
 def verify(hazard_id, user, passed: bool, note):
     """验收 one rectified hazard. When none awaits acceptance, the order moves on: back to the
     enterprise if any was returned, else to the review."""
@@ -314,8 +353,14 @@ def verify(hazard_id, user, passed: bool, note):
         _guard(order, user, "verify")
         if not passed and not note:
             raise Invalid(_("验收不合格时请填写意见"), errors={"note": [_("请填写意见")]})
-        transition(hazard, HAZARD, "pass" if passed else "return", user, comment=note or None,
-                   values={"acceptance_note": note or str(_("验收合格")), "accepted_at": utcnow()})
+        transition(
+            hazard,
+            HAZARD,
+            "pass" if passed else "return",
+            user,
+            comment=note or None,
+            values={"acceptance_note": note or str(_("验收合格")), "accepted_at": utcnow()},
+        )
         db.session.flush()
         statuses = db.session.scalars(select(Hazard.status).where(Hazard.order_id == order.id)).all()
         if H.SUBMITTED not in statuses:

@@ -1,4 +1,5 @@
 """API密钥: the administrator issues, lists and revokes the REST API keys of insurers and brokers."""
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
@@ -12,17 +13,30 @@ from app.services.base import ServiceError
 
 from .base import ScopedModelView
 
-LABELS = {"name": _("名称"), "company": _("保险机构"), "key_hint": _("密钥前缀"), "user": _("服务账号"),
-          "created_at": _("签发时间"), "created_by": _("签发人"), "last_used_at": _("最近使用"),
-          "revoked_at": _("吊销时间")}
+LABELS = {
+    "name": _("名称"),
+    "company": _("保险机构"),
+    "key_hint": _("密钥前缀"),
+    "user": _("服务账号"),
+    "created_at": _("签发时间"),
+    "created_by": _("签发人"),
+    "last_used_at": _("最近使用"),
+    "revoked_at": _("吊销时间"),
+}
 
 
 class ApiKeyView(ScopedModelView):
     route_base = "/admin/api-keys"
     datamodel = SQLAInterface(ApiKey)
     class_permission_name = "ApiKeyAdmin"
-    method_permission_name = {"list": "read", "show": "read", "action": "write", "action_post": "write",
-                              "issue": "write", "revoke": "write"}
+    method_permission_name = {
+        "list": "read",
+        "show": "read",
+        "action": "write",
+        "action_post": "write",
+        "issue": "write",
+        "revoke": "write",
+    }
     base_permissions = ["can_read", "can_write"]
     list_title = _("API密钥")
     show_title = _("API密钥")
@@ -36,9 +50,12 @@ class ApiKeyView(ScopedModelView):
     @expose("/issue", methods=["GET", "POST"])
     @has_access
     def issue(self):
-        companies = (db.session.query(InsuranceCompany).filter(InsuranceCompany.kind.in_(list(ROLE_OF_KIND)),
-                                                                 InsuranceCompany.active.is_(True))
-                     .order_by(InsuranceCompany.login_order).all())
+        companies = (
+            db.session.query(InsuranceCompany)
+            .filter(InsuranceCompany.kind.in_(list(ROLE_OF_KIND)), InsuranceCompany.active.is_(True))
+            .order_by(InsuranceCompany.login_order)
+            .all()
+        )
         errors, raw, key = {}, None, None
         form = {"name": "", "company_id": ""}
         if request.method == "POST":
@@ -49,8 +66,15 @@ class ApiKeyView(ScopedModelView):
             except ServiceError as exc:
                 db.session.rollback()
                 errors = exc.errors or {"name": [exc.message]}
-        response = self.render_template("api/issue_key.html", title=_("签发API密钥"), companies=companies,
-                                        form=form, errors=errors, raw_key=raw, key=key)
+        response = self.render_template(
+            "api/issue_key.html",
+            title=_("签发API密钥"),
+            companies=companies,
+            form=form,
+            errors=errors,
+            raw_key=raw,
+            key=key,
+        )
         if raw:
             response = self.appbuilder.app.make_response(response)
             response.headers["Cache-Control"] = "no-store"

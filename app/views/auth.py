@@ -1,6 +1,7 @@
 """Login pages (password and CA certificate), the password change page, account administration and
 the security audit search. The rules live in app/security (manager, ca, sessions, passwords) and
 app/services/accounts.py; these views only read forms and show results."""
+
 from functools import wraps
 
 from flask import current_app, flash, g, jsonify, make_response, redirect, request, url_for
@@ -73,11 +74,15 @@ class PlatformAuthDBView(AuthDBView):
             if user is None:
                 flash(message, "warning")
                 next_url = request.args.get("next")
-                return redirect(self.appbuilder.get_url_for_login_with(get_safe_redirect(next_url)) if next_url
-                                else self.appbuilder.get_url_for_login)
+                return redirect(
+                    self.appbuilder.get_url_for_login_with(get_safe_redirect(next_url))
+                    if next_url
+                    else self.appbuilder.get_url_for_login
+                )
             return _landing(user)
-        return self.render_template(self.login_template, title=self.title, form=form,
-                                    appbuilder=self.appbuilder, **_login_context())
+        return self.render_template(
+            self.login_template, title=self.title, form=form, appbuilder=self.appbuilder, **_login_context()
+        )
 
 
 class ResetMyPasswordRedirectView(ResetMyPasswordView):
@@ -101,8 +106,12 @@ class CertificateLoginView(BaseView):
     default_view = "challenge"
 
     def _refuse(self, exc, certificate=None):
-        audit.record("login_failed", username=(exc.account or "")[:64], result="fail",
-                     detail=f"certificate {exc.code}; {ca.describe(certificate)}")
+        audit.record(
+            "login_failed",
+            username=(exc.account or "")[:64],
+            result="fail",
+            detail=f"certificate {exc.code}; {ca.describe(certificate)}",
+        )
         flash(exc.message, "danger")
         return redirect(url_for("CertificateLoginView.challenge"))
 
@@ -115,16 +124,20 @@ class CertificateLoginView(BaseView):
     @no_cache
     def challenge(self):
         nonce = ca.issue_challenge()
-        return self.render_template("auth/ca_challenge.html", nonce=nonce,
-                                    message=ca.challenge_message(nonce).decode(),
-                                    seconds=current_app.config.get("CA_CHALLENGE_SECONDS", 120),
-                                    **_login_context())
+        return self.render_template(
+            "auth/ca_challenge.html",
+            nonce=nonce,
+            message=ca.challenge_message(nonce).decode(),
+            seconds=current_app.config.get("CA_CHALLENGE_SECONDS", 120),
+            **_login_context(),
+        )
 
     @expose("/", methods=["POST"])
     def challenge_post(self):
         try:
-            identity = ca.verify_challenge(request.form.get("nonce", ""), request.form.get("certificate", ""),
-                                           request.form.get("signature", ""))
+            identity = ca.verify_challenge(
+                request.form.get("nonce", ""), request.form.get("certificate", ""), request.form.get("signature", "")
+            )
             return self._login(identity)
         except CertificateError as exc:
             return self._refuse(exc, request.form.get("certificate", ""))
@@ -134,8 +147,12 @@ class CertificateLoginView(BaseView):
     def nonce(self):
         """For scripts: a nonce, the bytes to sign and the CSRF token for the POST (with the cookie)."""
         nonce = ca.issue_challenge()
-        return jsonify(nonce=nonce, message=ca.challenge_message(nonce).decode(), csrf_token=generate_csrf(),
-                       expires_in=current_app.config.get("CA_CHALLENGE_SECONDS", 120))
+        return jsonify(
+            nonce=nonce,
+            message=ca.challenge_message(nonce).decode(),
+            csrf_token=generate_csrf(),
+            expires_in=current_app.config.get("CA_CHALLENGE_SECONDS", 120),
+        )
 
     @expose("/proxy", methods=["GET"])
     @no_cache
@@ -144,8 +161,12 @@ class CertificateLoginView(BaseView):
         try:
             certs = ca.proxy_certificates()
             if certs is None:
-                raise CertificateError(_("未收到经可信代理验证的客户端证书。请通过单位数字证书登录入口访问（需插入CA密钥），或使用签名挑战方式登录。"),
-                                       "no_proxy_certificate")
+                raise CertificateError(
+                    _(
+                        "未收到经可信代理验证的客户端证书。请通过单位数字证书登录入口访问（需插入CA密钥），或使用签名挑战方式登录。"
+                    ),
+                    "no_proxy_certificate",
+                )
             return self._login(ca.verify_certificate(certs))
         except CertificateError as exc:
             return self._refuse(exc, certs[0] if certs else None)
@@ -184,10 +205,16 @@ class AccountView(BaseView):
                 return redirect(self.appbuilder.get_url_for_index)
         from app.security import passwords
 
-        return _no_store(self.render_template(
-            "auth/password.html", errors=errors, forced=passwords.change_due(user),
-            certificate_only=sm.requires_certificate(user), min_length=current_app.config.get("PASSWORD_MIN_LENGTH", 8),
-            max_age=passwords.max_age_days()))
+        return _no_store(
+            self.render_template(
+                "auth/password.html",
+                errors=errors,
+                forced=passwords.change_due(user),
+                certificate_only=sm.requires_certificate(user),
+                min_length=current_app.config.get("PASSWORD_MIN_LENGTH", 8),
+                max_age=passwords.max_age_days(),
+            )
+        )
 
 
 class AccountAdminView(BaseView):
@@ -219,8 +246,9 @@ class AccountAdminView(BaseView):
         kind = request.args.get("kind", "")
         if q:
             like = f"%{q}%"
-            query = query.filter(or_(AppUser.username.ilike(like), AppUser.first_name.ilike(like),
-                                     AppUser.last_name.ilike(like)))
+            query = query.filter(
+                or_(AppUser.username.ilike(like), AppUser.first_name.ilike(like), AppUser.last_name.ilike(like))
+            )
         if kind == "none":
             query = query.filter(AppUser.party_kind.is_(None))
         elif kind in PartyKind.values():
@@ -228,9 +256,18 @@ class AccountAdminView(BaseView):
         total = query.count()
         page = max(request.args.get("page", 0, type=int), 0)
         rows = query.order_by(AppUser.id).offset(page * ACCOUNTS_PAGE_SIZE).limit(ACCOUNTS_PAGE_SIZE).all()
-        return self.render_template("auth/accounts.html", rows=rows, total=total, page=page, q=q, kind=kind,
-                                    page_size=ACCOUNTS_PAGE_SIZE, kinds=PartyKind.choices(), now=clock.now(),
-                                    kind_label=PartyKind.label)
+        return self.render_template(
+            "auth/accounts.html",
+            rows=rows,
+            total=total,
+            page=page,
+            q=q,
+            kind=kind,
+            page_size=ACCOUNTS_PAGE_SIZE,
+            kinds=PartyKind.choices(),
+            now=clock.now(),
+            kind_label=PartyKind.label,
+        )
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -241,8 +278,12 @@ class AccountAdminView(BaseView):
         if request.method == "POST":
             try:
                 user, password = create_department_account(
-                    self._admin(), request.form.get("department_id", type=int), request.form.get("username"),
-                    request.form.get("full_name"), request.form.get("email"))
+                    self._admin(),
+                    request.form.get("department_id", type=int),
+                    request.form.get("username"),
+                    request.form.get("full_name"),
+                    request.form.get("email"),
+                )
                 return _no_store(self.render_template("auth/one_time_password.html", account=user, password=password))
             except ServiceError as exc:
                 errors = exc.errors or {"": exc.message}
@@ -273,8 +314,7 @@ class AccountAdminView(BaseView):
             except ServiceError as exc:
                 errors = exc.errors or {"certificate": exc.message}
                 flash(exc.message, "danger")
-        return self.render_template("auth/bind.html", account=account, errors=errors,
-                                    kind_label=PartyKind.label)
+        return self.render_template("auth/bind.html", account=account, errors=errors, kind_label=PartyKind.label)
 
     @expose("/<int:pk>/<string:action>", methods=["POST"])
     @has_access
@@ -295,8 +335,9 @@ class AccountAdminView(BaseView):
                 flash(_("账号已解除锁定：%(u)s", u=account.username), "success")
             elif action == "reset-password":
                 password = accounts.reset_one_time_password(admin, account.id)
-                return _no_store(self.render_template("auth/one_time_password.html", account=account,
-                                                      password=password))
+                return _no_store(
+                    self.render_template("auth/one_time_password.html", account=account, password=password)
+                )
             else:
                 from flask import abort
 
@@ -328,10 +369,22 @@ class AuditEventView(ScopedModelView):
     list_columns = ["created_at", "action", "result", "username", "party_kind", "party_name", "ip", "detail"]
     show_columns = list_columns
     search_columns = ["created_at", "action", "result", "username", "party_name", "ip"]
-    label_columns = {"created_at": _("时间"), "action": _("事件"), "result": _("结果"), "username": _("账号"),
-                     "party_kind": _("单位类型"), "party_name": _("单位"), "ip": _("地址"), "detail": _("详情")}
-    formatters_columns = {"created_at": lambda v: f"{v:%Y-%m-%d %H:%M:%S}" if v else "", "action": _action_cell,
-                          "result": _result_cell, "party_kind": audit.party_kind_label}
+    label_columns = {
+        "created_at": _("时间"),
+        "action": _("事件"),
+        "result": _("结果"),
+        "username": _("账号"),
+        "party_kind": _("单位类型"),
+        "party_name": _("单位"),
+        "ip": _("地址"),
+        "detail": _("详情"),
+    }
+    formatters_columns = {
+        "created_at": lambda v: f"{v:%Y-%m-%d %H:%M:%S}" if v else "",
+        "action": _action_cell,
+        "result": _result_cell,
+        "party_kind": audit.party_kind_label,
+    }
     base_order = ("id", "desc")
     page_size = 50
 

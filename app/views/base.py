@@ -1,4 +1,5 @@
 """The base every data view stands on: the scope applied to every path FAB offers."""
+
 from flask import abort, current_app, flash, g, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -53,8 +54,11 @@ class ScopedModelView(ModelView):
             setattr(self, attr, rel_fields)
         # Every list page renders the search form, and FAB renders a relation filter as a select of
         # every related row: relations to large tables are searched by the related row's text instead.
-        text_searched = [c for c in (self.search_columns or []) if c in relations
-                         and SEARCH_TEXT.get(self.datamodel.get_related_model(c).__name__)]
+        text_searched = [
+            c
+            for c in (self.search_columns or [])
+            if c in relations and SEARCH_TEXT.get(self.datamodel.get_related_model(c).__name__)
+        ]
         extra = dict(self.search_form_extra_fields or {})
         for column in text_searched:
             label = (self.label_columns or {}).get(column, column)
@@ -71,17 +75,33 @@ class ScopedModelView(ModelView):
         if isinstance(self.datamodel, FastSQLAInterface):
             self.datamodel.eager_columns = list(self.list_columns)
 
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="", page=None,
-                         page_size=None, widgets=None, **kwargs):
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        widgets=None,
+        **kwargs,
+    ):
         page_size = min(page_size or self.page_size, self.max_page_size)
         if page and page * page_size > self.max_offset:
             page = self.max_offset // page_size
         name = self.__class__.__name__
         after = request.args.get(f"after_{name}", "")
         g._list_after = int(after) if after.isdigit() else None
-        widgets = super()._get_list_widget(filters, actions=actions, order_column=order_column,
-                                           order_direction=order_direction, page=page, page_size=page_size,
-                                           widgets=widgets, **kwargs)
+        widgets = super()._get_list_widget(
+            filters,
+            actions=actions,
+            order_column=order_column,
+            order_direction=order_direction,
+            page=page,
+            page_size=page_size,
+            widgets=widgets,
+            **kwargs,
+        )
         pks = widgets["list"].template_args.get("pks") or []
         column, direction = (order_column, order_direction) if order_column else (self.base_order or ("id", "desc"))
         default_order = column == "id" and (direction or "desc") == "desc"
@@ -112,7 +132,7 @@ class ScopedModelView(ModelView):
     VERSION_FIELD = "row_version"
 
     def _versioned(self):
-        return "version" in getattr(self.datamodel.obj, "__table__").columns
+        return "version" in self.datamodel.obj.__table__.columns
 
     def _add_version_field(self):
         """Versioned rows get a hidden ``row_version`` in the edit form (a generated form only)."""
@@ -203,8 +223,7 @@ def install_action_guard(app):
         name = request.form.get("action") if post else (request.view_args or {}).get("name")
         if name not in actions:
             abort(404)
-        if not current_app.appbuilder.sm.has_access(view.get_action_permission_name(name),
-                                                     view.class_permission_name):
+        if not current_app.appbuilder.sm.has_access(view.get_action_permission_name(name), view.class_permission_name):
             abort(403)
         model = getattr(getattr(view, "datamodel", None), "obj", None)
         if model in RULES:

@@ -19,6 +19,7 @@ What stock ``SQLAInterface.query`` does on a list page, and what this class does
 The list widget and FAB's list template keep working: the count is an ``int`` (pagination does its
 arithmetic with it) that renders as its label.
 """
+
 import time
 
 from flask import g, has_request_context
@@ -80,9 +81,17 @@ def table_estimate(session, table_name):
 
 
 # The text a related row is searched by (its name, number…), per related model.
-SEARCH_TEXT = {"Enterprise": "name", "Project": "name", "Policy": "policy_no", "DispatchOrder": "order_no",
-               "PreventionOrg": "name",
-               "Expert": "name", "Claim": "remark", "Hazard": "description", "Application": None}
+SEARCH_TEXT = {
+    "Enterprise": "name",
+    "Project": "name",
+    "Policy": "policy_no",
+    "DispatchOrder": "order_no",
+    "PreventionOrg": "name",
+    "Expert": "name",
+    "Claim": "remark",
+    "Hazard": "description",
+    "Application": None,
+}
 
 
 class FilterRelatedTextContains(BaseFilter):
@@ -199,12 +208,21 @@ class FastSQLAInterface(SQLAInterface):
         return self.bounded(self.session.execute(select(self.bounded_count_expr(query))).scalar() or 0)
 
     # -- the list query ------------------------------------------------------------------------
-    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
-              select_columns=None, outer_default_load=False):
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
         if select_columns or len(self.obj.__mapper__.primary_key) != 1:
             # the REST API path (FAB's own joins already eager-load), or a composite key
-            return super().query(filters, order_column, order_direction, page, page_size, select_columns,
-                                 outer_default_load)
+            return super().query(
+                filters, order_column, order_direction, page, page_size, select_columns, outer_default_load
+            )
         base = self.apply_filters(self.session.query(self.obj), filters)
         if not page_size:  # a related-field dropdown (FAB's forms call query(filters)): bounded, no count
             if order_column == "":
@@ -230,8 +248,14 @@ class FastSQLAInterface(SQLAInterface):
             id_query = query.with_entities(pk) if total is None else query.with_entities(pk, total)
             page_rows = id_query.offset(offset).limit(page_size).all()
             ids = [r[0] for r in page_rows]
-            objs = {getattr(o, pk.key): o for o in
-                    self.session.query(self.obj).options(*self.eager_options()).filter(pk.in_(ids))} if ids else {}
+            objs = (
+                {
+                    getattr(o, pk.key): o
+                    for o in self.session.query(self.obj).options(*self.eager_options()).filter(pk.in_(ids))
+                }
+                if ids
+                else {}
+            )
             items = [objs[i] for i in ids if i in objs]
         else:
             query = query.options(*self.eager_options())
@@ -274,8 +298,17 @@ class Page:
         """Page numbers to link (0-based) with None for a gap: computed here, not by a template loop
         over every page (50,000 pages at 1M rows)."""
         last = self.pages - 1
-        wanted = sorted({p for p in (*range(edge), *range(last - edge + 1, last + 1),
-                                     *range(self.page - around, self.page + around + 1)) if 0 <= p <= last})
+        wanted = sorted(
+            {
+                p
+                for p in (
+                    *range(edge),
+                    *range(last - edge + 1, last + 1),
+                    *range(self.page - around, self.page + around + 1),
+                )
+                if 0 <= p <= last
+            }
+        )
         out = []
         for p in wanted:
             if out and out[-1] is not None and p > out[-1] + 1:

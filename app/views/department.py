@@ -1,4 +1,5 @@
 """The departments' pages (manual 五): 企业信息, 项目信息, 统计报告, 数据大屏, and the 住建厅项目表 import."""
+
 from datetime import date
 
 from flask import Response, abort, flash, g, jsonify, redirect, request, stream_with_context, url_for
@@ -28,7 +29,9 @@ def file_link(stored_file):
     if stored_file is None:
         return ""
     return Markup('<a href="%s" target="_blank" rel="noopener">%s</a>') % (
-        url_for("FileView.view", file_id=stored_file.id), _("文件查看"))
+        url_for("FileView.view", file_id=stored_file.id),
+        _("文件查看"),
+    )
 
 
 def _service_error(exc):
@@ -42,8 +45,14 @@ def _service_error(exc):
 # 企业信息 (manual 五.1)
 # ---------------------------------------------------------------------------------------------------
 
-FILE_COLUMNS = ["business_license_file", "qualification_file", "legal_id_front_file", "legal_id_back_file",
-                "legal_id_qr_file", "safety_permit_file"]
+FILE_COLUMNS = [
+    "business_license_file",
+    "qualification_file",
+    "legal_id_front_file",
+    "legal_id_back_file",
+    "legal_id_qr_file",
+    "safety_permit_file",
+]
 
 
 class EnterpriseView(ScopedModelView):
@@ -56,21 +65,49 @@ class EnterpriseView(ScopedModelView):
     base_permissions = ["can_read"]
     list_title = _("企业信息")
     show_title = _("企业详情")
-    list_columns = ["name", "credit_code", "region_code", "contact_name", "contact_mobile", "legal_name",
-                    "first_login_at"]
+    list_columns = [
+        "name",
+        "credit_code",
+        "region_code",
+        "contact_name",
+        "contact_mobile",
+        "legal_name",
+        "first_login_at",
+    ]
     show_fieldsets = [
-        (_("基本信息"), {"fields": ["name", "region_code", "credit_code", "registered_address", "business_address",
-                                "contact_name", "contact_mobile", "contact_email", "legal_name", "legal_mobile",
-                                "business_scope", "first_login_at"]}),
+        (
+            _("基本信息"),
+            {
+                "fields": [
+                    "name",
+                    "region_code",
+                    "credit_code",
+                    "registered_address",
+                    "business_address",
+                    "contact_name",
+                    "contact_mobile",
+                    "contact_email",
+                    "legal_name",
+                    "legal_mobile",
+                    "business_scope",
+                    "first_login_at",
+                ]
+            },
+        ),
         (_("证照资料"), {"fields": FILE_COLUMNS}),
     ]
     search_columns = ["name", "credit_code", "region_code"]
     label_columns = dict(
-        ENTERPRISE_LABELS, first_login_at=_("首次登录时间"), business_license_file=_("营业执照"),
-        qualification_file=_("资质文件"), legal_id_front_file=_("法人身份证人像面"),
-        legal_id_back_file=_("法定代表人身份证国徽面"), legal_id_qr_file=_("法人身份证二维码"),
-        safety_permit_file=_("安全生产许可证"))
-    formatters_columns = {column: file_link for column in FILE_COLUMNS}
+        ENTERPRISE_LABELS,
+        first_login_at=_("首次登录时间"),
+        business_license_file=_("营业执照"),
+        qualification_file=_("资质文件"),
+        legal_id_front_file=_("法人身份证人像面"),
+        legal_id_back_file=_("法定代表人身份证国徽面"),
+        legal_id_qr_file=_("法人身份证二维码"),
+        safety_permit_file=_("安全生产许可证"),
+    )
+    formatters_columns = dict.fromkeys(FILE_COLUMNS, file_link)
     base_order = ("id", "desc")
 
 
@@ -132,8 +169,9 @@ def dept_project_ids(filters):
     if filters["name"]:
         stmt = stmt.where(Project.name.contains(filters["name"], autoescape=True))
     if filters["enterprise"]:
-        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id) \
-            .where(Enterprise.name.contains(filters["enterprise"], autoescape=True))
+        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id).where(
+            Enterprise.name.contains(filters["enterprise"], autoescape=True)
+        )
     if filters["status"] in ProjectInsuranceStatus.values():
         stmt = stmt.where(Project.insurance_status == filters["status"])
     return stmt.order_by(Project.id.desc())
@@ -142,20 +180,35 @@ def dept_project_ids(filters):
 def dept_project_query(filters, ids=None):
     """The 项目信息 list's rows: projects in the user's scope with their latest application and policy.
     The list and its export both use it (``ids``: ``dept_project_ids(filters)`` when already built)."""
-    latest = (select(func.max(Application.id)).where(Application.project_id == Project.id)
-              .correlate(Project).scalar_subquery())
+    latest = (
+        select(func.max(Application.id))
+        .where(Application.project_id == Project.id)
+        .correlate(Project)
+        .scalar_subquery()
+    )
     ids = dept_project_ids(filters) if ids is None else ids
-    stmt = (ids.add_columns(Project.name, Project.address,
-                            Enterprise.name.label("enterprise_name"), InsuranceCompany.short_name.label("insurer"),
-                            Policy.start_date, Project.scale_content, Project.investment,
-                            func.coalesce(Policy.premium, 0).label("premium"), Project.insurance_status,
-                            func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
-                            Policy.policy_file_id, Project.region_code, Project.project_code))
+    stmt = ids.add_columns(
+        Project.name,
+        Project.address,
+        Enterprise.name.label("enterprise_name"),
+        InsuranceCompany.short_name.label("insurer"),
+        Policy.start_date,
+        Project.scale_content,
+        Project.investment,
+        func.coalesce(Policy.premium, 0).label("premium"),
+        Project.insurance_status,
+        func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
+        Policy.policy_file_id,
+        Project.region_code,
+        Project.project_code,
+    )
     if not filters["enterprise"]:
         stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id)
-    return (stmt.outerjoin(Application, Application.id == latest)
-            .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
-            .outerjoin(Policy, Policy.application_id == Application.id))
+    return (
+        stmt.outerjoin(Application, Application.id == latest)
+        .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
+        .outerjoin(Policy, Policy.application_id == Application.id)
+    )
 
 
 class DeptProjectView(ScopedModelView):
@@ -169,8 +222,19 @@ class DeptProjectView(ScopedModelView):
     list_title = _("项目信息")
     show_title = _("项目详情")
     list_columns = ["name", "address", "enterprise", "scale_content", "investment", "insurance_status"]
-    show_columns = ["name", "project_code", "region_code", "enterprise", "builder_name", "address",
-                    "scale_content", "investment", "planned_start", "planned_end", "insurance_status"]
+    show_columns = [
+        "name",
+        "project_code",
+        "region_code",
+        "enterprise",
+        "builder_name",
+        "address",
+        "scale_content",
+        "investment",
+        "planned_start",
+        "planned_end",
+        "insurance_status",
+    ]
     label_columns = dict(PROJECT_LABELS, enterprise=_("投保单位"))
     formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
     base_order = ("id", "desc")
@@ -183,15 +247,26 @@ class DeptProjectView(ScopedModelView):
         size = size if size in PAGE_SIZES else PAGE_SIZES[0]
         # ?page= is 1-based here (the manual's pager); paginate() counts from 0
         ids = dept_project_ids(filters)
-        pager = paginate(dept_project_query(filters, ids), request.args.get("page", 1, type=int) - 1, size,
-                         scalars=False, ids=ids)
+        pager = paginate(
+            dept_project_query(filters, ids), request.args.get("page", 1, type=int) - 1, size, scalars=False, ids=ids
+        )
         rows = [dict(r._mapping) for r in pager.rows]
         return self.render_template(
-            "department/projects.html", title=self.list_title, rows=rows, pager=pager, total=pager.count,
-            page=pager.page + 1, pages=pager.pages, size=size, sizes=PAGE_SIZES, filters=filters,
+            "department/projects.html",
+            title=self.list_title,
+            rows=rows,
+            pager=pager,
+            total=pager.count,
+            page=pager.page + 1,
+            pages=pager.pages,
+            size=size,
+            sizes=PAGE_SIZES,
+            filters=filters,
             columns=PROJECT_COLUMNS,
-            statuses=ProjectInsuranceStatus.choices(), status_of=choice(ProjectInsuranceStatus),
-            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
+            statuses=ProjectInsuranceStatus.choices(),
+            status_of=choice(ProjectInsuranceStatus),
+            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name),
+        )
 
     @expose("/export/")
     @has_access
@@ -229,9 +304,15 @@ class StatisticsView(BaseView):
         report = statistics.company_report(report_type, g.user, periods["cumulative"])
         first, second = summary_header(report)
         return self.render_template(
-            "department/statistics.html", title=_("统计报告"), report=report, report_type=report_type,
-            month=month.strftime("%Y-%m"), types=statistics.REPORT_TYPES, header=(first, second),
-            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
+            "department/statistics.html",
+            title=_("统计报告"),
+            report=report,
+            report_type=report_type,
+            month=month.strftime("%Y-%m"),
+            types=statistics.REPORT_TYPES,
+            header=(first, second),
+            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name),
+        )
 
     @expose("/export/")
     @has_access
@@ -243,8 +324,7 @@ class StatisticsView(BaseView):
         headers, stmt, status_columns = statistics.detail_rows(report_type, g.user, periods["cumulative"])
         rows = db.session.execute(stmt.execution_options(yield_per=1000))
         name = f"{statistics.REPORT_TYPES[report_type]}统计_{month:%Y%m}.xlsx"
-        return spooled_xlsx(lambda path: write_workbook(path, cumulative, monthly, headers, rows, status_columns),
-                            name)
+        return spooled_xlsx(lambda path: write_workbook(path, cumulative, monthly, headers, rows, status_columns), name)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,8 +354,12 @@ class DashboardView(BaseView):
     @has_access
     def index(self):
         return self.render_template(
-            "department/dashboard.html", title=_("数据大屏"), figures=statistics.dashboard(g.user),
-            can_import=registry_import.can_import(g.user), today=date.today())
+            "department/dashboard.html",
+            title=_("数据大屏"),
+            figures=statistics.dashboard(g.user),
+            can_import=registry_import.can_import(g.user),
+            today=date.today(),
+        )
 
     @expose("/data")
     @has_access
@@ -295,9 +379,14 @@ class RegistryImportView(BaseView):
     default_view = "index"
 
     def _page(self, result=None, file_id=None):
-        return self.render_template("department/registry_import.html", title=_("住建厅项目表导入"),
-                                    result=result, file_id=file_id, headers=registry_import.HEADERS,
-                                    shown=registry_import.SHOWN_ERRORS)
+        return self.render_template(
+            "department/registry_import.html",
+            title=_("住建厅项目表导入"),
+            result=result,
+            file_id=file_id,
+            headers=registry_import.HEADERS,
+            shown=registry_import.SHOWN_ERRORS,
+        )
 
     @expose("/")
     @has_access
@@ -365,5 +454,12 @@ class RegistryImportView(BaseView):
 
 
 def _done_message(result):
-    return str(_("导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
-                 total=result.total, new=result.new, changed=result.changed, same=result.unchanged))
+    return str(
+        _(
+            "导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
+            total=result.total,
+            new=result.new,
+            changed=result.changed,
+            same=result.unchanged,
+        )
+    )

@@ -1,4 +1,5 @@
 """企业信息 and 项目信息 of the enterprise (manual 一.2–3)."""
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -8,7 +9,9 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Application, Enterprise, Project, Region
-from app.models.enums import ApplicationStatus as A, FileKind, PartyKind as P, ProjectInsuranceStatus, RegionLevel
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import FileKind, ProjectInsuranceStatus, RegionLevel
+from app.models.enums import PartyKind as P
 from app.security.scope import get_scoped_or_404, party_of, scoped_select
 from app.services import enterprises as enterprise_service
 from app.services.base import ServiceError
@@ -18,33 +21,76 @@ from .formatters import choice, money
 from .insurance import _args_builder, _fail, _paginate, _text_arg
 
 ENTERPRISE_LABELS = {
-    "name": _("企业名称"), "region": _("行政区划代码"), "region_code": _("行政区划代码"),
-    "credit_code": _("统一社会信用代码"), "registered_address": _("工商注册地址"),
-    "business_address": _("主要经营地址"), "contact_name": _("联系人姓名"), "contact_mobile": _("联系人手机"),
-    "contact_email": _("联系邮箱"), "legal_name": _("法人姓名"), "legal_mobile": _("法人手机"),
-    "business_scope": _("经营范围"), "created_at": _("创建时间"),
-}
-
-PROJECT_LABELS = {
-    "enterprise": _("施工企业"), "region": _("行政区划代码"), "region_code": _("行政区划代码"),
-    "project_code": _("项目代码"), "name": _("项目名称"), "builder_name": _("建设单位名称"),
-    "address": _("项目地址"), "scale_content": _("建设规模及内容"), "investment": _("投资规模(万元)"),
-    "planned_start": _("计划开工日期"), "planned_end": _("计划竣工日期"), "insurance_status": _("投保状态"),
+    "name": _("企业名称"),
+    "region": _("行政区划代码"),
+    "region_code": _("行政区划代码"),
+    "credit_code": _("统一社会信用代码"),
+    "registered_address": _("工商注册地址"),
+    "business_address": _("主要经营地址"),
+    "contact_name": _("联系人姓名"),
+    "contact_mobile": _("联系人手机"),
+    "contact_email": _("联系邮箱"),
+    "legal_name": _("法人姓名"),
+    "legal_mobile": _("法人手机"),
+    "business_scope": _("经营范围"),
     "created_at": _("创建时间"),
 }
 
-ENTERPRISE_FIELDS = ["name", "region_code", "credit_code", "registered_address", "business_address",
-                     "contact_name", "contact_mobile", "contact_email", "legal_name", "legal_mobile",
-                     "business_scope"]
-PROJECT_FIELDS = ["region_code", "project_code", "name", "investment", "builder_name", "address",
-                  "scale_content", "planned_start", "planned_end"]
+PROJECT_LABELS = {
+    "enterprise": _("施工企业"),
+    "region": _("行政区划代码"),
+    "region_code": _("行政区划代码"),
+    "project_code": _("项目代码"),
+    "name": _("项目名称"),
+    "builder_name": _("建设单位名称"),
+    "address": _("项目地址"),
+    "scale_content": _("建设规模及内容"),
+    "investment": _("投资规模(万元)"),
+    "planned_start": _("计划开工日期"),
+    "planned_end": _("计划竣工日期"),
+    "insurance_status": _("投保状态"),
+    "created_at": _("创建时间"),
+}
+
+ENTERPRISE_FIELDS = [
+    "name",
+    "region_code",
+    "credit_code",
+    "registered_address",
+    "business_address",
+    "contact_name",
+    "contact_mobile",
+    "contact_email",
+    "legal_name",
+    "legal_mobile",
+    "business_scope",
+]
+PROJECT_FIELDS = [
+    "region_code",
+    "project_code",
+    "name",
+    "investment",
+    "builder_name",
+    "address",
+    "scale_content",
+    "planned_start",
+    "planned_end",
+]
 # Statuses in which the enterprise may (re)apply: 填报.
 CAN_APPLY = (ProjectInsuranceStatus.UNINSURED, A.EXPIRED, A.SURRENDERED)
 
 
 def _counties():
-    return db.session.execute(select(Region).where(Region.level == RegionLevel.COUNTY)
-                              .options(joinedload(Region.parent)).order_by(Region.code)).scalars().all()
+    return (
+        db.session.execute(
+            select(Region)
+            .where(Region.level == RegionLevel.COUNTY)
+            .options(joinedload(Region.parent))
+            .order_by(Region.code)
+        )
+        .scalars()
+        .all()
+    )
 
 
 class MyEnterpriseView(BaseView):
@@ -63,16 +109,25 @@ class MyEnterpriseView(BaseView):
         return get_scoped_or_404(Enterprise, party.id)
 
     def _files(self, enterprise):
-        return [(slot, FileKind.label(slot), getattr(enterprise, slot + "_file"))
-                for slot in enterprise_service.ENTERPRISE_FILE_SLOTS]
+        return [
+            (slot, FileKind.label(slot), getattr(enterprise, slot + "_file"))
+            for slot in enterprise_service.ENTERPRISE_FILE_SLOTS
+        ]
 
     @expose("/")
     @has_access
     def show(self):
         enterprise = self._enterprise()
-        return self.render_template("enterprise/my_enterprise.html", enterprise=enterprise, editing=False,
-                                    labels=ENTERPRISE_LABELS, fields=ENTERPRISE_FIELDS,
-                                    files=self._files(enterprise) if enterprise else [], errors={}, form={})
+        return self.render_template(
+            "enterprise/my_enterprise.html",
+            enterprise=enterprise,
+            editing=False,
+            labels=ENTERPRISE_LABELS,
+            fields=ENTERPRISE_FIELDS,
+            files=self._files(enterprise) if enterprise else [],
+            errors={},
+            form={},
+        )
 
     @expose("/edit", methods=["GET", "POST"])
     @has_access
@@ -93,9 +148,16 @@ class MyEnterpriseView(BaseView):
             else:
                 flash(_("企业信息已保存"), "success")
                 return redirect(url_for("MyEnterpriseView.show"))
-        return self.render_template("enterprise/my_enterprise.html", enterprise=enterprise, editing=True,
-                                    labels=ENTERPRISE_LABELS, fields=ENTERPRISE_FIELDS,
-                                    files=self._files(enterprise), errors=errors, form=form)
+        return self.render_template(
+            "enterprise/my_enterprise.html",
+            enterprise=enterprise,
+            editing=True,
+            labels=ENTERPRISE_LABELS,
+            fields=ENTERPRISE_FIELDS,
+            files=self._files(enterprise),
+            errors=errors,
+            form=form,
+        )
 
 
 def project_query():
@@ -103,8 +165,9 @@ def project_query():
     stmt = scoped_select(Project)
     q, status = _text_arg("q"), _text_arg("status", 16)
     if q:
-        stmt = stmt.where(or_(Project.name.contains(q, autoescape=True),
-                              Project.project_code.contains(q, autoescape=True)))
+        stmt = stmt.where(
+            or_(Project.name.contains(q, autoescape=True), Project.project_code.contains(q, autoescape=True))
+        )
     if status in ProjectInsuranceStatus.values():
         stmt = stmt.where(Project.insurance_status == status)
     return stmt.options(joinedload(Project.region)).order_by(Project.id.desc())
@@ -121,10 +184,29 @@ class ProjectView(ScopedModelView):
     list_title = _("项目信息")
     add_title = _("新增项目")
     list_columns = ["project_code", "name", "region_code", "investment", "insurance_status"]
-    show_columns = ["name", "project_code", "region_code", "builder_name", "address", "scale_content",
-                    "investment", "planned_start", "planned_end", "insurance_status"]
-    add_columns = ["region", "project_code", "name", "builder_name", "address", "scale_content",
-                   "investment", "planned_start", "planned_end"]
+    show_columns = [
+        "name",
+        "project_code",
+        "region_code",
+        "builder_name",
+        "address",
+        "scale_content",
+        "investment",
+        "planned_start",
+        "planned_end",
+        "insurance_status",
+    ]
+    add_columns = [
+        "region",
+        "project_code",
+        "name",
+        "builder_name",
+        "address",
+        "scale_content",
+        "investment",
+        "planned_start",
+        "planned_end",
+    ]
     edit_columns = add_columns
     search_columns = ["name", "project_code", "insurance_status"]
     label_columns = PROJECT_LABELS
@@ -147,15 +229,28 @@ class ProjectView(ScopedModelView):
     def list(self):
         pager = _paginate(project_query())
         rows = pager.rows
-        latest = dict(db.session.execute(
-            select(Application.project_id, func.max(Application.id))
-            .where(Application.project_id.in_([p.id for p in rows])).group_by(Application.project_id)).all()) \
-            if rows else {}
+        latest = (
+            dict(
+                db.session.execute(
+                    select(Application.project_id, func.max(Application.id))
+                    .where(Application.project_id.in_([p.id for p in rows]))
+                    .group_by(Application.project_id)
+                ).all()
+            )
+            if rows
+            else {}
+        )
         return self.render_template(
-            "enterprise/project_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(),
+            "enterprise/project_list.html",
+            title=self.list_title,
+            rows=rows,
+            pager=pager,
+            args=_args_builder(),
             statuses=ProjectInsuranceStatus.choices(),
-            status_choice=ProjectInsuranceStatus, steps={p.id: self.next_step(p, latest.get(p.id)) for p in rows},
-            can_add=party_of().kind == P.ENTERPRISE)
+            status_choice=ProjectInsuranceStatus,
+            steps={p.id: self.next_step(p, latest.get(p.id)) for p in rows},
+            can_add=party_of().kind == P.ENTERPRISE,
+        )
 
     def _form(self, project=None):
         errors, warnings = {}, []
@@ -167,7 +262,8 @@ class ProjectView(ScopedModelView):
             form = dict(request.form)
             try:
                 saved, warnings = enterprise_service.save_project(
-                    g.user, dict(request.form), project_id=project.id if project else None)
+                    g.user, dict(request.form), project_id=project.id if project else None
+                )
             except ServiceError as exc:
                 errors = exc.errors
                 _fail(exc)
@@ -177,9 +273,15 @@ class ProjectView(ScopedModelView):
                     flash(w, "warning")
                 flash(_("项目已保存"), "success")
                 return redirect(url_for("ProjectView.list"))
-        return self.render_template("enterprise/project_form.html", project=project, form=form, errors=errors,
-                                    labels=PROJECT_LABELS, counties=_counties(),
-                                    title=_("修改项目") if project else _("新增项目"))
+        return self.render_template(
+            "enterprise/project_form.html",
+            project=project,
+            form=form,
+            errors=errors,
+            labels=PROJECT_LABELS,
+            counties=_counties(),
+            title=_("修改项目") if project else _("新增项目"),
+        )
 
     @expose("/add", methods=["GET", "POST"])
     @has_access

@@ -6,7 +6,9 @@ def choice(choice_set):
 
     def fmt(value):
         return Markup('<span class="label label-%s">%s</span>') % (
-            choice_set.colour(value), escape(str(choice_set.label(value))))
+            choice_set.colour(value),
+            escape(str(choice_set.label(value))),
+        )
 
     return fmt
 

@@ -4,6 +4,7 @@ One view per list serves every role: the scope decides the rows, the workflow ta
 Each list's filtered query is built once (``*_query``) and used by the page, its statistics and its
 export alike.
 """
+
 from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -18,13 +19,21 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import Application, Claim, Enterprise, FlowEvent, InsuranceCompany, Plan, Policy, Project
 from app.models.enums import (
-    ApplicationStatus, CompanyKind, FileKind, PartyKind as P, PolicyStatus, ProjectInsuranceStatus,
+    ApplicationStatus,
+    CompanyKind,
+    FileKind,
+    PolicyStatus,
+    ProjectInsuranceStatus,
+)
+from app.models.enums import (
+    PartyKind as P,
 )
 from app.models.insurance import APPLICATION_FILE_SLOTS
 from app.security.scope import OwnPartyFilter, get_scoped_or_404, party_of, scoped_select
-from app.services import applications as application_service, claims as claim_service
-from app.services import policies as policy_service
+from app.services import applications as application_service
+from app.services import claims as claim_service
 from app.services import figures_cache
+from app.services import policies as policy_service
 from app.services.base import Invalid, NotFound, ServiceError
 from app.workflows import APPLICATION
 
@@ -35,28 +44,54 @@ from .formatters import choice, money
 PAGE_SIZE = 20
 
 APPLICATION_LABELS = {
-    "project": _("项目名称"), "project.name": _("项目名称"), "project.project_code": _("项目代码"),
-    "plan": _("方案"), "plan.code": _("方案"), "project.investment": _("投资规模"), "contact_phone": _("联系电话"),
-    "status": _("投保状态"), "enterprise": _("施工企业名称"), "broker": _("经纪公司"), "insurer": _("保险机构"),
-    "review_opinion": _("审核意见"), "submitted_at": _("提交时间"),
+    "project": _("项目名称"),
+    "project.name": _("项目名称"),
+    "project.project_code": _("项目代码"),
+    "plan": _("方案"),
+    "plan.code": _("方案"),
+    "project.investment": _("投资规模"),
+    "contact_phone": _("联系电话"),
+    "status": _("投保状态"),
+    "enterprise": _("施工企业名称"),
+    "broker": _("经纪公司"),
+    "insurer": _("保险机构"),
+    "review_opinion": _("审核意见"),
+    "submitted_at": _("提交时间"),
 }
 
 POLICY_LABELS = {
-    "project_name": _("项目名称"), "project_code": _("项目代码"), "plan": _("方案"), "plan.short_label": _("方案"),
-    "enterprise": _("单位名称"), "enterprise.contact_mobile": _("联系电话"), "status": _("投保状态"),
-    "builder_name": _("建设单位名称"), "premium": _("保费(元)"), "start_date": _("生效日期"),
-    "end_date": _("终止日期"), "policy_no": _("保单号"), "ledger_no": _("项目号"), "created_at": _("创建时间"),
+    "project_name": _("项目名称"),
+    "project_code": _("项目代码"),
+    "plan": _("方案"),
+    "plan.short_label": _("方案"),
+    "enterprise": _("单位名称"),
+    "enterprise.contact_mobile": _("联系电话"),
+    "status": _("投保状态"),
+    "builder_name": _("建设单位名称"),
+    "premium": _("保费(元)"),
+    "start_date": _("生效日期"),
+    "end_date": _("终止日期"),
+    "policy_no": _("保单号"),
+    "ledger_no": _("项目号"),
+    "created_at": _("创建时间"),
     "insurer": _("保险机构"),
 }
 
 FLOW_ACTIONS = {
-    "submit": _("提交保单"), "approve": _("复审通过"), "reject": _("复审不通过"), "issue_policy": _("提交"),
-    "expire": _("到期"), "surrender": _("退保"), "issue": _("出单"), "claim_add": _("新增理赔"),
+    "submit": _("提交保单"),
+    "approve": _("复审通过"),
+    "reject": _("复审不通过"),
+    "issue_policy": _("提交"),
+    "expire": _("到期"),
+    "surrender": _("退保"),
+    "issue": _("出单"),
+    "claim_add": _("新增理赔"),
     "claim_update": _("修改理赔"),
 }
 
 
 # ---------------------------------------------------------------- shared helpers
+
 
 def _text_arg(name, max_len=100):
     return (request.args.get(name) or "").strip()[:max_len]
@@ -108,10 +143,16 @@ def timeline_rows(entity_filters):
     """The 流程 rows of the given (entity_type, id) pairs, through the FlowEvent scope."""
     crit = or_(*[and_(FlowEvent.entity_type == t, FlowEvent.entity_id == i) for t, i in entity_filters])
     events = db.session.execute(scoped_select(FlowEvent).where(crit).order_by(FlowEvent.id)).scalars().all()
-    return [dict(time=e.created_at.strftime("%Y-%m-%d %H:%M:%S"), action=FLOW_ACTIONS.get(e.action, e.action),
-                 who=" ".join(x for x in (e.party_name, e.username or str(_("系统"))) if x),
-                 status=(_status_text(e.from_status) + (" → " + _status_text(e.to_status) if e.to_status else "")),
-                 comment=e.comment or "") for e in events]
+    return [
+        dict(
+            time=e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            action=FLOW_ACTIONS.get(e.action, e.action),
+            who=" ".join(x for x in (e.party_name, e.username or str(_("系统"))) if x),
+            status=(_status_text(e.from_status) + (" → " + _status_text(e.to_status) if e.to_status else "")),
+            comment=e.comment or "",
+        )
+        for e in events
+    ]
 
 
 def application_file_entries(app):
@@ -133,6 +174,7 @@ def _export(stmt, columns, filename):
 
 # ---------------------------------------------------------------- 投保信息
 
+
 def application_filtered(join_project=False):
     """投保信息's scoped rows for the current filter (施工企业名称, 项目名称, 投保状态). Project and
     Enterprise are joined only when a filter (or the caller) needs them: on an unfiltered list the
@@ -142,8 +184,9 @@ def application_filtered(join_project=False):
     if project or join_project:
         stmt = stmt.join(Project, Application.project_id == Project.id)
     if enterprise:
-        stmt = stmt.join(Enterprise, Application.enterprise_id == Enterprise.id) \
-            .where(Enterprise.name.contains(enterprise, autoescape=True))
+        stmt = stmt.join(Enterprise, Application.enterprise_id == Enterprise.id).where(
+            Enterprise.name.contains(enterprise, autoescape=True)
+        )
     if project:
         stmt = stmt.where(Project.name.contains(project, autoescape=True))
     if status in ApplicationStatus.values():
@@ -162,13 +205,24 @@ def application_statistics():
     while no application was added and no transition happened since (its generation)."""
     stmt = application_filtered(join_project=True)
     party = party_of()
-    key = ("application_statistics", party.kind, party.id, party.sees_all, party.region_prefix, party.user_id,
-           _text_arg("enterprise"), _text_arg("project"), _text_arg("status", 16))
+    key = (
+        "application_statistics",
+        party.kind,
+        party.id,
+        party.sees_all,
+        party.region_prefix,
+        party.user_id,
+        _text_arg("enterprise"),
+        _text_arg("project"),
+        _text_arg("status", 16),
+    )
 
     def compute():
         rows = db.session.execute(
             stmt.with_only_columns(Application.status, func.count(Application.id), func.sum(Project.investment))
-            .group_by(Application.status).order_by(None)).all()
+            .group_by(Application.status)
+            .order_by(None)
+        ).all()
         return {s: (n, Decimal(total or 0)) for s, n, total in rows}
 
     by_status = figures_cache.get(key, compute)
@@ -218,16 +272,27 @@ class ApplicationView(ScopedModelView):
     datamodel = SQLAInterface(Application)
     class_permission_name = "Application"
     method_permission_name = dict(
-        READ_ONLY, export="export", bundle="download", accidents="read", review="review", issue="issue",
-        fill="write", agreement="write",
+        READ_ONLY,
+        export="export",
+        bundle="download",
+        accidents="read",
+        review="review",
+        issue="issue",
+        fill="write",
+        agreement="write",
     )
     base_permissions = ["can_read", "can_write", "can_review", "can_issue", "can_export", "can_download"]
     list_title = _("投保信息")
     show_title = _("投保详情")
-    list_columns = ["project.name", "project.project_code", "plan.code", "project.investment", "contact_phone",
-                    "status"]
-    show_columns = ["enterprise", "project", "broker", "insurer", "plan", "contact_phone", "status",
-                    "review_opinion"]
+    list_columns = [
+        "project.name",
+        "project.project_code",
+        "plan.code",
+        "project.investment",
+        "contact_phone",
+        "status",
+    ]
+    show_columns = ["enterprise", "project", "broker", "insurer", "plan", "contact_phone", "status", "review_opinion"]
     search_columns = ["enterprise", "project", "status"]
     label_columns = APPLICATION_LABELS
     formatters_columns = {"status": choice(ApplicationStatus), "project.investment": money}
@@ -238,8 +303,7 @@ class ApplicationView(ScopedModelView):
 
     def row_buttons(self, app, party):
         """The 操作 column: buttons from the workflow table, then 详情 and 事故."""
-        buttons, names = [], {t.name for t in APPLICATION.available(party.kind, app.status)
-                              if self._may(t.permission)}
+        buttons, names = [], {t.name for t in APPLICATION.available(party.kind, app.status) if self._may(t.permission)}
         if names & {"approve", "reject"}:
             buttons.append((_("审核"), url_for("ApplicationView.review", pk=app.id)))
         if "issue_policy" in names:
@@ -256,15 +320,22 @@ class ApplicationView(ScopedModelView):
     def list(self):
         stats, total = application_statistics()
         # the figures above count the same filtered rows: the pager takes their total (exact, no count query)
-        pager = paginate(application_query(), _page(), page_size(request.args.get("psize"), PAGE_SIZE),
-                         count=total[0])
+        pager = paginate(application_query(), _page(), page_size(request.args.get("psize"), PAGE_SIZE), count=total[0])
         rows = pager.rows
         party = party_of()
         return self.render_template(
-            "insurance/application_list.html", title=self.list_title, rows=rows, pager=pager, args=_args_builder(),
-            stats=stats, total=total, statuses=ApplicationStatus.choices(),
-            buttons={a.id: self.row_buttons(a, party) for a in rows}, can_export=self._may("export"),
-            status_choice=ApplicationStatus)
+            "insurance/application_list.html",
+            title=self.list_title,
+            rows=rows,
+            pager=pager,
+            args=_args_builder(),
+            stats=stats,
+            total=total,
+            statuses=ApplicationStatus.choices(),
+            buttons={a.id: self.row_buttons(a, party) for a in rows},
+            can_export=self._may("export"),
+            status_choice=ApplicationStatus,
+        )
 
     @expose("/export/")
     @has_access
@@ -277,13 +348,23 @@ class ApplicationView(ScopedModelView):
         entities = [("application", app.id)] + ([("policy", policy.id)] if policy else [])
         files = application_file_entries(app)
         if policy is not None:
-            files += [(FileKind.label("policy_file"), policy.policy_file),
-                      (FileKind.label("agreement_file"), policy.agreement_file)]
+            files += [
+                (FileKind.label("policy_file"), policy.policy_file),
+                (FileKind.label("agreement_file"), policy.agreement_file),
+            ]
         return self.render_template(
-            template, app=app, policy=policy, files=files, timeline=timeline_rows(entities),
-            buttons=self.row_buttons(app, party), can_download=self._may("download"),
-            status_choice=ApplicationStatus, policy_status=policy_service.display_status(policy) if policy else None,
-            policy_choice=PolicyStatus, **extra)
+            template,
+            app=app,
+            policy=policy,
+            files=files,
+            timeline=timeline_rows(entities),
+            buttons=self.row_buttons(app, party),
+            can_download=self._may("download"),
+            status_choice=ApplicationStatus,
+            policy_status=policy_service.display_status(policy) if policy else None,
+            policy_choice=PolicyStatus,
+            **extra,
+        )
 
     @expose("/show/<pk>")
     @has_access
@@ -305,11 +386,21 @@ class ApplicationView(ScopedModelView):
         app = get_scoped_or_404(Application, pk)
         deaths, injuries, claims = policy_service.prior_year_accidents(app.enterprise_id)
         proposal = policy_service.propose_premium(app)
-        rules = db.session.execute(select(policy_service.FloatRule).order_by(
-            policy_service.FloatRule.sort_order)).scalars().all()
-        return self.render_template("insurance/accidents.html", app=app, claims=claims, deaths=deaths,
-                                    injuries=injuries, proposal=proposal, rules=rules,
-                                    year=date.today().year - 1)
+        rules = (
+            db.session.execute(select(policy_service.FloatRule).order_by(policy_service.FloatRule.sort_order))
+            .scalars()
+            .all()
+        )
+        return self.render_template(
+            "insurance/accidents.html",
+            app=app,
+            claims=claims,
+            deaths=deaths,
+            injuries=injuries,
+            proposal=proposal,
+            rules=rules,
+            year=date.today().year - 1,
+        )
 
     @expose("/<int:pk>/review", methods=["GET", "POST"])
     @has_access
@@ -356,14 +447,25 @@ class ApplicationView(ScopedModelView):
         proposals = {p.id: policy_service.propose_premium(app, p)["proposed"] for p in plans}
         proposal = policy_service.propose_premium(app)
         if form is None:
-            form = dict(builder_name=app.project.builder_name or "", project_name=app.project.name,
-                        project_code=app.project.project_code, plan_id=str(app.plan_id),
-                        premium=str(proposal["proposed"]),
-                        start_date=str(app.project.planned_start or date.today()),
-                        end_date=str(app.project.planned_end or ""))
-        return self.render_template("insurance/issue.html", app=app, plans=plans, proposals=proposals,
-                                    proposal=proposal, tolerance=policy_service.premium_tolerance(),
-                                    errors=errors, form=form)
+            form = dict(
+                builder_name=app.project.builder_name or "",
+                project_name=app.project.name,
+                project_code=app.project.project_code,
+                plan_id=str(app.plan_id),
+                premium=str(proposal["proposed"]),
+                start_date=str(app.project.planned_start or date.today()),
+                end_date=str(app.project.planned_end or ""),
+            )
+        return self.render_template(
+            "insurance/issue.html",
+            app=app,
+            plans=plans,
+            proposals=proposals,
+            proposal=proposal,
+            tolerance=policy_service.premium_tolerance(),
+            errors=errors,
+            form=form,
+        )
 
     # ---- 在线填报 (enterprise)
 
@@ -371,10 +473,15 @@ class ApplicationView(ScopedModelView):
     @has_access
     def fill(self, project_id):
         project = get_scoped_or_404(Project, project_id)
-        app = db.session.execute(
-            scoped_select(Application).where(Application.project_id == project.id,
-                                             Application.status.in_(application_service.OPEN_STATES))
-            .order_by(Application.id.desc())).scalars().first()
+        app = (
+            db.session.execute(
+                scoped_select(Application)
+                .where(Application.project_id == project.id, Application.status.in_(application_service.OPEN_STATES))
+                .order_by(Application.id.desc())
+            )
+            .scalars()
+            .first()
+        )
         if app is not None and app.status not in application_service.EDITABLE_STATES:
             return redirect(url_for("ApplicationView.show", pk=app.id))
         errors = {}
@@ -382,8 +489,9 @@ class ApplicationView(ScopedModelView):
         if request.method == "POST":
             user = _user()
             try:
-                app = application_service.save_application(user, project.id, dict(request.form), request.files,
-                                                           application_id=app.id if app else None)
+                app = application_service.save_application(
+                    user, project.id, dict(request.form), request.files, application_id=app.id if app else None
+                )
             except ServiceError as exc:
                 errors = exc.errors
                 _fail(exc)
@@ -406,20 +514,40 @@ class ApplicationView(ScopedModelView):
             if app is not None and app.id:
                 app = db.session.get(Application, app.id)
         if form is None:
-            form = dict(broker_id=str(app.broker_id or "") if app else "",
-                        insurer_id=str(app.insurer_id) if app else "", plan_id=str(app.plan_id) if app else "",
-                        contact_phone=app.contact_phone if app else (project.enterprise.contact_mobile or ""),
-                        agreed="1" if app and app.agreed else "")
-        companies = db.session.execute(select(InsuranceCompany).where(InsuranceCompany.active.is_(True))
-                                       .order_by(InsuranceCompany.login_order)).scalars().all()
-        plans = db.session.execute(select(Plan).where(or_(Plan.effective_to.is_(None),
-                                                          Plan.effective_to >= date.today()))
-                                   .order_by(Plan.code)).scalars().all()
+            form = dict(
+                broker_id=str(app.broker_id or "") if app else "",
+                insurer_id=str(app.insurer_id) if app else "",
+                plan_id=str(app.plan_id) if app else "",
+                contact_phone=app.contact_phone if app else (project.enterprise.contact_mobile or ""),
+                agreed="1" if app and app.agreed else "",
+            )
+        companies = (
+            db.session.execute(
+                select(InsuranceCompany).where(InsuranceCompany.active.is_(True)).order_by(InsuranceCompany.login_order)
+            )
+            .scalars()
+            .all()
+        )
+        plans = (
+            db.session.execute(
+                select(Plan)
+                .where(or_(Plan.effective_to.is_(None), Plan.effective_to >= date.today()))
+                .order_by(Plan.code)
+            )
+            .scalars()
+            .all()
+        )
         return self.render_template(
-            "insurance/application_form.html", project=project, app=app, form=form, errors=errors,
+            "insurance/application_form.html",
+            project=project,
+            app=app,
+            form=form,
+            errors=errors,
             brokers=[c for c in companies if c.kind == CompanyKind.BROKER],
-            insurers=[c for c in companies if c.kind == CompanyKind.INSURER], plans=plans,
-            slots=[(s, application_service.slot_label(s)) for s in APPLICATION_FILE_SLOTS])
+            insurers=[c for c in companies if c.kind == CompanyKind.INSURER],
+            plans=plans,
+            slots=[(s, application_service.slot_label(s)) for s in APPLICATION_FILE_SLOTS],
+        )
 
     @expose("/agreement/<int:project_id>")
     @has_access
@@ -434,25 +562,39 @@ class ApplicationView(ScopedModelView):
             except (TypeError, ValueError):
                 return None
 
-        insurer, broker, plan = pick(InsuranceCompany, "insurer_id"), pick(InsuranceCompany, "broker_id"), \
-            pick(Plan, "plan_id")
+        insurer, broker, plan = (
+            pick(InsuranceCompany, "insurer_id"),
+            pick(InsuranceCompany, "broker_id"),
+            pick(Plan, "plan_id"),
+        )
         pdf = agreement_pdf(project.enterprise, project, insurer=insurer, broker=broker, plan=plan)
         from io import BytesIO
 
-        return send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
-                         download_name=f"用户协议-{project.name}.pdf", max_age=0)
+        return send_file(
+            BytesIO(pdf),
+            mimetype="application/pdf",
+            as_attachment=False,
+            download_name=f"用户协议-{project.name}.pdf",
+            max_age=0,
+        )
 
 
 # ---------------------------------------------------------------- 保单信息 and 理赔
+
 
 def policy_query():
     """保单信息's rows: keyword over 项目名称, 项目代码, 保单号 and 单位名称, newest first, scoped."""
     stmt = scoped_select(Policy)
     q = _text_arg("q")
     if q:
-        stmt = stmt.join(Enterprise, Policy.enterprise_id == Enterprise.id).where(or_(*[
-            c.contains(q, autoescape=True) for c in (Policy.project_name, Policy.project_code, Policy.policy_no,
-                                                       Enterprise.name)]))
+        stmt = stmt.join(Enterprise, Policy.enterprise_id == Enterprise.id).where(
+            or_(
+                *[
+                    c.contains(q, autoescape=True)
+                    for c in (Policy.project_name, Policy.project_code, Policy.policy_no, Enterprise.name)
+                ]
+            )
+        )
     return stmt.options(joinedload(Policy.application), joinedload(Policy.enterprise)).order_by(Policy.id.desc())
 
 
@@ -462,14 +604,27 @@ class PolicyView(ScopedModelView):
     route_base = "/policies"
     datamodel = SQLAInterface(Policy)
     class_permission_name = "Policy"
-    method_permission_name = dict(READ_ONLY, bundle="download", claims="read", claim_add="claim",
-                                  claim_edit="claim", surrender="surrender")
+    method_permission_name = dict(
+        READ_ONLY, bundle="download", claims="read", claim_add="claim", claim_edit="claim", surrender="surrender"
+    )
     base_permissions = ["can_read", "can_download", "can_claim", "can_export", "can_surrender"]
     list_title = _("保单信息")
     show_title = _("保单详情")
     list_columns = ["project_name", "project_code", "plan.short_label", "enterprise.contact_mobile", "status"]
-    show_columns = ["enterprise", "builder_name", "project_name", "project_code", "insurer", "plan", "premium",
-                    "start_date", "end_date", "policy_no", "ledger_no", "status"]
+    show_columns = [
+        "enterprise",
+        "builder_name",
+        "project_name",
+        "project_code",
+        "insurer",
+        "plan",
+        "premium",
+        "start_date",
+        "end_date",
+        "policy_no",
+        "ledger_no",
+        "status",
+    ]
     search_columns = ["project_name", "project_code", "policy_no", "status"]
     label_columns = POLICY_LABELS
     formatters_columns = {"status": choice(PolicyStatus), "premium": money}
@@ -483,22 +638,36 @@ class PolicyView(ScopedModelView):
     def list(self):
         pager = _paginate(policy_query())
         return self.render_template(
-            "insurance/policy_list.html", title=self.list_title, rows=pager.rows, pager=pager, args=_args_builder(),
-            status_of=policy_service.display_status, policy_choice=PolicyStatus)
+            "insurance/policy_list.html",
+            title=self.list_title,
+            rows=pager.rows,
+            pager=pager,
+            args=_args_builder(),
+            status_of=policy_service.display_status,
+            policy_choice=PolicyStatus,
+        )
 
     @expose("/show/<pk>")
     @has_access
     def show(self, pk):
         policy = get_scoped_or_404(Policy, pk)
         app = policy.application
-        files = application_file_entries(app) + [(FileKind.label("policy_file"), policy.policy_file),
-                                                 (FileKind.label("agreement_file"), policy.agreement_file)]
+        files = application_file_entries(app) + [
+            (FileKind.label("policy_file"), policy.policy_file),
+            (FileKind.label("agreement_file"), policy.agreement_file),
+        ]
         return self.render_template(
-            "insurance/policy_show.html", policy=policy, app=app, files=files,
-            status=policy_service.display_status(policy), policy_choice=PolicyStatus,
+            "insurance/policy_show.html",
+            policy=policy,
+            app=app,
+            files=files,
+            status=policy_service.display_status(policy),
+            policy_choice=PolicyStatus,
             timeline=timeline_rows([("application", app.id), ("policy", policy.id)]),
-            can_download=self._may("download"), can_surrender=self._may("surrender")
-            and policy.status == PolicyStatus.ACTIVE, total=claim_service.settled_total(policy.id))
+            can_download=self._may("download"),
+            can_surrender=self._may("surrender") and policy.status == PolicyStatus.ACTIVE,
+            total=claim_service.settled_total(policy.id),
+        )
 
     @expose("/<int:pk>/bundle")
     @has_access
@@ -521,12 +690,21 @@ class PolicyView(ScopedModelView):
         return redirect(url_for("PolicyView.show", pk=pk))
 
     def _claims_page(self, policy, errors=None, form=None, editing=None):
-        claims = db.session.execute(select(Claim).where(Claim.policy_id == policy.id)
-                                    .order_by(Claim.id)).scalars().all()
+        claims = (
+            db.session.execute(select(Claim).where(Claim.policy_id == policy.id).order_by(Claim.id)).scalars().all()
+        )
         return self.render_template(
-            "insurance/claims.html", policy=policy, claims=claims, total=claim_service.settled_total(policy.id),
-            can_claim=self._may("claim"), errors=errors or {}, form=form or {}, editing=editing,
-            today=date.today().isoformat(), timeline=timeline_rows([("policy", policy.id)]))
+            "insurance/claims.html",
+            policy=policy,
+            claims=claims,
+            total=claim_service.settled_total(policy.id),
+            can_claim=self._may("claim"),
+            errors=errors or {},
+            form=form or {},
+            editing=editing,
+            today=date.today().isoformat(),
+            timeline=timeline_rows([("policy", policy.id)]),
+        )
 
     @expose("/<int:pk>/claims")
     @has_access
@@ -559,6 +737,7 @@ class PolicyView(ScopedModelView):
 
 
 # ---------------------------------------------------------------- 保单台帐
+
 
 def ledger_filtered(join_enterprise=False):
     """保单台帐's rows for the 单位名称 / 项目名称 filter (and a selection of ids), scoped."""
@@ -609,12 +788,21 @@ class LedgerView(ScopedModelView):
     method_permission_name = dict(READ_ONLY, export="export")
     base_permissions = ["can_read", "can_export"]
     list_title = _("保单台帐")
-    list_columns = ["ledger_no", "created_at", "enterprise", "project_name", "enterprise.contact_mobile",
-                    "plan.short_label", "policy_no", "premium"]
+    list_columns = [
+        "ledger_no",
+        "created_at",
+        "enterprise",
+        "project_name",
+        "enterprise.contact_mobile",
+        "plan.short_label",
+        "policy_no",
+        "premium",
+    ]
     show_columns = ["ledger_no", "created_at", "enterprise", "project_name", "plan", "policy_no", "premium"]
     search_columns = ["enterprise", "project_name"]
-    label_columns = dict(POLICY_LABELS, **{"enterprise.contact_mobile": _("联系方式"),
-                                           "plan.short_label": _("参保方案")})
+    label_columns = dict(
+        POLICY_LABELS, **{"enterprise.contact_mobile": _("联系方式"), "plan.short_label": _("参保方案")}
+    )
     formatters_columns = {"premium": money}
     base_order = ("id", "desc")
 
@@ -623,8 +811,13 @@ class LedgerView(ScopedModelView):
     def list(self):
         pager = _paginate(ledger_query())
         return self.render_template(
-            "insurance/ledger_list.html", title=self.list_title, rows=pager.rows, pager=pager, args=_args_builder(),
-            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name))
+            "insurance/ledger_list.html",
+            title=self.list_title,
+            rows=pager.rows,
+            pager=pager,
+            args=_args_builder(),
+            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name),
+        )
 
     @expose("/export/")
     @has_access
@@ -644,5 +837,10 @@ class MemberInfoView(ScopedModelView):
     base_filters = [["id", OwnPartyFilter, None]]
     list_columns = ["name", "short_name", "kind", "contact_name", "contact_phone"]
     show_columns = list_columns
-    label_columns = {"name": _("机构名称"), "short_name": _("简称"), "kind": _("类型"),
-                     "contact_name": _("联系人"), "contact_phone": _("联系电话")}
+    label_columns = {
+        "name": _("机构名称"),
+        "short_name": _("简称"),
+        "kind": _("类型"),
+        "contact_name": _("联系人"),
+        "contact_phone": _("联系电话"),
+    }

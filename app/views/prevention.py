@@ -3,6 +3,7 @@
 Lists are scoped ModelViews with an 操作 column whose buttons come from the ORDER workflow table;
 every action posts to a thin endpoint that calls app/services and maps its errors to a message.
 """
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
@@ -17,15 +18,36 @@ from sqlalchemy import false, or_, select
 
 from app.extensions import db
 from app.models import (
-    DispatchOrder, Expert, FlowEvent, Hazard, HazardCategory, MajorHazardStandard, Policy, PreventionOrg,
-    ServiceItem, TitleLevel,
+    DispatchOrder,
+    Expert,
+    FlowEvent,
+    Hazard,
+    HazardCategory,
+    MajorHazardStandard,
+    Policy,
+    PreventionOrg,
+    ServiceItem,
+    TitleLevel,
 )
 from app.models.enums import (
-    HazardLevel, HazardStatus, OrderStatus as O, PartyKind as P, PolicyStatus, ReviewStage, Verdict,
+    HazardLevel,
+    HazardStatus,
+    PolicyStatus,
+    ReviewStage,
+    Verdict,
+)
+from app.models.enums import (
+    OrderStatus as O,
+)
+from app.models.enums import (
+    PartyKind as P,
 )
 from app.reports.service_report_pdf import beijing
 from app.security.scope import get_scoped, get_scoped_or_404, party_of, scoped
-from app.services import experts as expert_service, orders as order_service, reviews as review_service, visits
+from app.services import experts as expert_service
+from app.services import orders as order_service
+from app.services import reviews as review_service
+from app.services import visits
 from app.services.base import NotFound, ServiceError
 from app.workflows import HAZARD, ORDER
 
@@ -33,18 +55,39 @@ from .base import READ_ONLY, ScopedModelView
 from .formatters import choice, money
 
 ORDER_LABELS = {
-    "order_no": _("派单号"), "project": _("项目名称"), "project.name": _("项目名称"),
-    "project.project_code": _("项目代码"), "org": _("承接单位"), "expert": _("事故预防专家"),
-    "insurer": _("派单机构"), "service_place": _("服务地点"), "service_items_text": _("服务项目"),
-    "service_items": _("服务内容"), "start_date": _("开始日期"), "end_date": _("结束日期"),
-    "deadline": _("截止日期"), "required_title": _("职称要求"), "fee": _("事故预防费(元)"), "status": _("状态"),
-    "created_at": _("派单时间"), "enterprise": _("施工企业"), "dispatcher": _("派单机构"),
+    "order_no": _("派单号"),
+    "project": _("项目名称"),
+    "project.name": _("项目名称"),
+    "project.project_code": _("项目代码"),
+    "org": _("承接单位"),
+    "expert": _("事故预防专家"),
+    "insurer": _("派单机构"),
+    "service_place": _("服务地点"),
+    "service_items_text": _("服务项目"),
+    "service_items": _("服务内容"),
+    "start_date": _("开始日期"),
+    "end_date": _("结束日期"),
+    "deadline": _("截止日期"),
+    "required_title": _("职称要求"),
+    "fee": _("事故预防费(元)"),
+    "status": _("状态"),
+    "created_at": _("派单时间"),
+    "enterprise": _("施工企业"),
+    "dispatcher": _("派单机构"),
 }
 
 EXPERT_LABELS = {
-    "name": _("姓名"), "mobile": _("联系方式"), "id_number": _("身份证号"), "title_level": _("职称"),
-    "qualification": _("执业资质"), "residence": _("常驻地点"), "service_area": _("服务地点"),
-    "affiliation": _("所属机构"), "org": _("所属机构"), "company": _("所属保险机构"), "active": _("在约"),
+    "name": _("姓名"),
+    "mobile": _("联系方式"),
+    "id_number": _("身份证号"),
+    "title_level": _("职称"),
+    "qualification": _("执业资质"),
+    "residence": _("常驻地点"),
+    "service_area": _("服务地点"),
+    "affiliation": _("所属机构"),
+    "org": _("所属机构"),
+    "company": _("所属保险机构"),
+    "active": _("在约"),
 }
 
 
@@ -95,7 +138,8 @@ class ReviewStageFilter(BaseFilter):
     def apply(self, query, value):
         kind = party_of().kind
         wanted = {P.ORG: [O.ORG_REVIEW], P.INSURER: [O.INSURER_REVIEW], P.BROKER: [O.INSURER_REVIEW]}.get(
-            kind, [O.ORG_REVIEW, O.INSURER_REVIEW])
+            kind, [O.ORG_REVIEW, O.INSURER_REVIEW]
+        )
         return query.filter(DispatchOrder.status.in_(wanted))
 
 
@@ -109,33 +153,55 @@ def _button(label, url, post=False, confirm=None, style="default"):
     label = escape(str(label))
     if not post:
         return Markup('<a class="btn btn-xs btn-%s" href="%s">%s</a>') % (style, url, label)
-    onsubmit = Markup(' onsubmit="return confirm(\'%s\')"') % escape(str(confirm)) if confirm else ""
-    return Markup('<form method="post" action="%s" class="azx-inline"%s>'
-                  '<input type="hidden" name="csrf_token" value="%s">'
-                  '<button type="submit" class="btn btn-xs btn-%s">%s</button></form>') % (
-        url, onsubmit, generate_csrf(), style, label)
+    onsubmit = Markup(" onsubmit=\"return confirm('%s')\"") % escape(str(confirm)) if confirm else ""
+    return Markup(
+        '<form method="post" action="%s" class="azx-inline"%s>'
+        '<input type="hidden" name="csrf_token" value="%s">'
+        '<button type="submit" class="btn btn-xs btn-%s">%s</button></form>'
+    ) % (url, onsubmit, generate_csrf(), style, label)
 
 
 def order_buttons(order, view_name, party):
     """The 操作 buttons for one order: 详情, 流程 and whatever the ORDER table allows this party now."""
-    buttons = [_button(_("详情"), url_for(f"{view_name}.show", pk=order.id)),
-               _button(_("流程"), url_for(f"{view_name}.flow", pk=order.id))]
+    buttons = [
+        _button(_("详情"), url_for(f"{view_name}.show", pk=order.id)),
+        _button(_("流程"), url_for(f"{view_name}.flow", pk=order.id)),
+    ]
     names = {t.name for t in ORDER.available(party.kind, order.status)}
     if "accept" in names and _can("accept", "ReceivedOrder"):
-        buttons.append(_button(_("同意"), url_for("ReceivedOrderView.accept", pk=order.id), post=True,
-                               confirm=_("确定承接该事故预防服务单？"), style="success"))
+        buttons.append(
+            _button(
+                _("同意"),
+                url_for("ReceivedOrderView.accept", pk=order.id),
+                post=True,
+                confirm=_("确定承接该事故预防服务单？"),
+                style="success",
+            )
+        )
         buttons.append(_button(_("拒绝"), url_for("ReceivedOrderView.refuse", pk=order.id), style="danger"))
     if "redispatch" in names and _can("dispatch", "DispatchOrder"):
         buttons.append(_button(_("再派单"), url_for("DispatchOrderView.redispatch", pk=order.id), style="primary"))
     if "assign" in names and _can("assign", "DispatchOrder") and (party.kind == P.ORG or not order.org_id):
         buttons.append(_button(_("派单"), url_for("DispatchOrderView.assign", pk=order.id), style="primary"))
     if "expert_accept" in names and _can("handle", "ExpertTask"):
-        buttons.append(_button(_("同意"), url_for("ExpertTodoView.accept", pk=order.id), post=True,
-                               confirm=_("确定接受该事故预防服务单？"), style="success"))
+        buttons.append(
+            _button(
+                _("同意"),
+                url_for("ExpertTodoView.accept", pk=order.id),
+                post=True,
+                confirm=_("确定接受该事故预防服务单？"),
+                style="success",
+            )
+        )
         buttons.append(_button(_("拒绝"), url_for("ExpertTodoView.refuse", pk=order.id), style="danger"))
     if names & {"submit_report", "verify"} and _can("handle", "ExpertTask"):
-        buttons.append(_button(_("验收") if "verify" in names else _("处理"),
-                               url_for("ExpertTodoView.handle", pk=order.id), style="primary"))
+        buttons.append(
+            _button(
+                _("验收") if "verify" in names else _("处理"),
+                url_for("ExpertTodoView.handle", pk=order.id),
+                style="primary",
+            )
+        )
     if "submit_rectification" in names and _can("rectify", "EnterpriseTask"):
         buttons.append(_button(_("整改"), url_for("EnterpriseTodoView.show", pk=order.id), style="primary"))
     if names & {"org_pass", "insurer_pass"} and _can("review", "ReportReview"):
@@ -149,10 +215,12 @@ def _timeline(orders):
     """FlowEvents of the orders and their hazards, through the scope, oldest first."""
     order_ids = [o.id for o in orders]
     hazard_ids = db.session.scalars(select(Hazard.id).where(Hazard.order_id.in_(order_ids))).all()
-    query = db.session.query(FlowEvent).filter(or_(
-        (FlowEvent.entity_type == ORDER.entity_type) & FlowEvent.entity_id.in_(order_ids),
-        (FlowEvent.entity_type == "hazard") & FlowEvent.entity_id.in_(hazard_ids or [-1]),
-    ))
+    query = db.session.query(FlowEvent).filter(
+        or_(
+            (FlowEvent.entity_type == ORDER.entity_type) & FlowEvent.entity_id.in_(order_ids),
+            (FlowEvent.entity_type == "hazard") & FlowEvent.entity_id.in_(hazard_ids or [-1]),
+        )
+    )
     return scoped(query, FlowEvent).order_by(FlowEvent.id).all()
 
 
@@ -169,11 +237,22 @@ def _chain(order):
     return chain
 
 
-ACTION_LABELS = {**{t.name: t.label for t in HAZARD.transitions.values()},
-                 **{t.name: t.label for t in ORDER.transitions.values()},
-                 "dispatch": _("派单"), "sign_in": _("签到")}
-TEMPLATE_HELPERS = dict(O=O, OrderStatus=O, HazardLevel=HazardLevel, HazardStatus=HazardStatus,
-                        ReviewStage=ReviewStage, Verdict=Verdict, beijing=beijing, action_labels=ACTION_LABELS)
+ACTION_LABELS = {
+    **{t.name: t.label for t in HAZARD.transitions.values()},
+    **{t.name: t.label for t in ORDER.transitions.values()},
+    "dispatch": _("派单"),
+    "sign_in": _("签到"),
+}
+TEMPLATE_HELPERS = dict(
+    O=O,
+    OrderStatus=O,
+    HazardLevel=HazardLevel,
+    HazardStatus=HazardStatus,
+    ReviewStage=ReviewStage,
+    Verdict=Verdict,
+    beijing=beijing,
+    action_labels=ACTION_LABELS,
+)
 
 
 class _OrderList(ScopedModelView):
@@ -181,8 +260,7 @@ class _OrderList(ScopedModelView):
     list_widget = ActionListWidget
     method_permission_name = dict(READ_ONLY, flow="read")
     base_permissions = None
-    list_columns = ["order_no", "project.name", "project.project_code", "deadline", "service_items_text",
-                    "status"]
+    list_columns = ["order_no", "project.name", "project.project_code", "deadline", "service_items_text", "status"]
     search_columns = ["order_no", "project", "org", "status"]
     label_columns = ORDER_LABELS
     formatters_columns = {"status": choice(O), "fee": money}
@@ -208,14 +286,23 @@ class _OrderList(ScopedModelView):
         # identity map, not queried again.
         orders = {pk: order for pk in pks if (order := db.session.get(DispatchOrder, pk)) is not None}
         party, name = party_of(), type(self).__name__
-        return {"extra_headers": [_("操作")],
-                "extra_cells": {pk: [order_buttons(orders[pk], name, party)] for pk in pks if pk in orders}}
+        return {
+            "extra_headers": [_("操作")],
+            "extra_cells": {pk: [order_buttons(orders[pk], name, party)] for pk in pks if pk in orders},
+        }
 
     def render_detail(self, order, template=None, **extra):
         return self.render_template(
-            template or self.detail_template, order=order, visit=order.visit, hazards=order.hazards,
-            reviews=order.reviews, buttons=order_buttons(order, type(self).__name__, party_of()),
-            title=self.list_title, **TEMPLATE_HELPERS, **extra)
+            template or self.detail_template,
+            order=order,
+            visit=order.visit,
+            hazards=order.hazards,
+            reviews=order.reviews,
+            buttons=order_buttons(order, type(self).__name__, party_of()),
+            title=self.list_title,
+            **TEMPLATE_HELPERS,
+            **extra,
+        )
 
     @expose("/show/<pk>")
     @has_access
@@ -227,8 +314,14 @@ class _OrderList(ScopedModelView):
     def flow(self, pk):
         order = get_scoped_or_404(DispatchOrder, pk)
         orders = _chain(order)
-        return self.render_template("prevention/flow.html", orders=orders, events=_timeline(orders),
-                                    title=_("流程"), back=url_for(f"{type(self).__name__}.list"), **TEMPLATE_HELPERS)
+        return self.render_template(
+            "prevention/flow.html",
+            orders=orders,
+            events=_timeline(orders),
+            title=_("流程"),
+            back=url_for(f"{type(self).__name__}.list"),
+            **TEMPLATE_HELPERS,
+        )
 
     def _done(self, message):
         flash(str(message), "success")
@@ -253,17 +346,23 @@ class _OrderList(ScopedModelView):
             else:
                 return self._done(message)
         order = get_scoped_or_404(DispatchOrder, pk)
-        return self.render_template("prevention/reason_form.html", order=order, title=_("拒绝派单"),
-                                    action_label=_("拒绝"), **TEMPLATE_HELPERS)
+        return self.render_template(
+            "prevention/reason_form.html", order=order, title=_("拒绝派单"), action_label=_("拒绝"), **TEMPLATE_HELPERS
+        )
 
 
 def _dispatch_choices(party):
-    orgs = db.session.scalars(select(PreventionOrg).where(PreventionOrg.active.is_(True)).order_by(PreventionOrg.id)).all()
+    orgs = db.session.scalars(
+        select(PreventionOrg).where(PreventionOrg.active.is_(True)).order_by(PreventionOrg.id)
+    ).all()
     experts = []
     if party.kind == P.INSURER:
-        experts = db.session.scalars(select(Expert).where(Expert.company_id == party.id, Expert.active.is_(True))
-                                     .order_by(Expert.name)).all()
-    items = db.session.scalars(select(ServiceItem).where(ServiceItem.active.is_(True)).order_by(ServiceItem.sort_order)).all()
+        experts = db.session.scalars(
+            select(Expert).where(Expert.company_id == party.id, Expert.active.is_(True)).order_by(Expert.name)
+        ).all()
+    items = db.session.scalars(
+        select(ServiceItem).where(ServiceItem.active.is_(True)).order_by(ServiceItem.sort_order)
+    ).all()
     titles = db.session.scalars(select(TitleLevel).order_by(TitleLevel.rank)).all()
     return dict(orgs=orgs, own_experts=experts, service_items=items, titles=titles)
 
@@ -272,10 +371,18 @@ def _dispatch_data():
     f = request.form
     target = f.get("target", "")
     kind, _sep, target_id = target.partition(":")
-    return dict(org_id=target_id if kind == "org" else None, expert_id=target_id if kind == "expert" else None,
-                service_item_ids=_form_list("service_item_ids"), service_place=f.get("service_place"),
-                start_date=f.get("start_date"), end_date=f.get("end_date"), deadline=f.get("deadline"),
-                required_title_id=f.get("required_title_id"), fee=f.get("fee"), comment=f.get("comment"))
+    return dict(
+        org_id=target_id if kind == "org" else None,
+        expert_id=target_id if kind == "expert" else None,
+        service_item_ids=_form_list("service_item_ids"),
+        service_place=f.get("service_place"),
+        start_date=f.get("start_date"),
+        end_date=f.get("end_date"),
+        deadline=f.get("deadline"),
+        required_title_id=f.get("required_title_id"),
+        fee=f.get("fee"),
+        comment=f.get("comment"),
+    )
 
 
 class InsuredProjectView(ScopedModelView):
@@ -288,12 +395,27 @@ class InsuredProjectView(ScopedModelView):
     base_permissions = None
     list_widget = ActionListWidget
     list_title = _("投保项目")
-    list_columns = ["policy_no", "project_name", "project_code", "insurer", "enterprise", "start_date",
-                    "end_date", "status"]
+    list_columns = [
+        "policy_no",
+        "project_name",
+        "project_code",
+        "insurer",
+        "enterprise",
+        "start_date",
+        "end_date",
+        "status",
+    ]
     search_columns = ["policy_no", "project_name", "enterprise"]
-    label_columns = {"policy_no": _("保单号"), "project_name": _("项目名称"), "project_code": _("项目代码"),
-                     "insurer": _("承保企业"), "enterprise": _("施工企业名称"), "start_date": _("保单起期"),
-                     "end_date": _("保单止期"), "status": _("投保状态")}
+    label_columns = {
+        "policy_no": _("保单号"),
+        "project_name": _("项目名称"),
+        "project_code": _("项目代码"),
+        "insurer": _("承保企业"),
+        "enterprise": _("施工企业名称"),
+        "start_date": _("保单起期"),
+        "end_date": _("保单止期"),
+        "status": _("投保状态"),
+    }
     formatters_columns = {"status": choice(PolicyStatus)}
     base_order = ("id", "desc")
 
@@ -302,8 +424,9 @@ class InsuredProjectView(ScopedModelView):
         widget = widgets["list"]
         pks = [int(pk) for pk in widget.template_args.get("pks", [])]
         latest = {}
-        rows = scoped(db.session.query(DispatchOrder).filter(DispatchOrder.policy_id.in_(pks or [-1])),
-                      DispatchOrder).order_by(DispatchOrder.id)
+        rows = scoped(
+            db.session.query(DispatchOrder).filter(DispatchOrder.policy_id.in_(pks or [-1])), DispatchOrder
+        ).order_by(DispatchOrder.id)
         for order in rows:
             latest[order.policy_id] = order
         status_fmt = choice(O)
@@ -317,17 +440,25 @@ class InsuredProjectView(ScopedModelView):
             cells[pk] = [status, Markup(" ").join(buttons)]
         widget.template_args.update(extra_headers=[_("事故预防状态"), _("操作")], extra_cells=cells)
         if _can("dispatch", "InsuredProject") and party_of().kind == P.INSURER:
-            widget.template_args.update(select_action=url_for("InsuredProjectView.dispatch"),
-                                        select_label=_("派单"))
+            widget.template_args.update(select_action=url_for("InsuredProjectView.dispatch"), select_label=_("派单"))
         return widgets
 
     def _policy_page(self, pk, title, with_timeline):
         policy = get_scoped_or_404(Policy, pk)
-        orders = scoped(db.session.query(DispatchOrder).filter(DispatchOrder.policy_id == policy.id),
-                        DispatchOrder).order_by(DispatchOrder.id.desc()).all()
-        return self.render_template("prevention/flow.html", orders=orders, policy=policy, title=title,
-                                    events=_timeline(orders) if with_timeline else None,
-                                    back=url_for("InsuredProjectView.list"), **TEMPLATE_HELPERS)
+        orders = (
+            scoped(db.session.query(DispatchOrder).filter(DispatchOrder.policy_id == policy.id), DispatchOrder)
+            .order_by(DispatchOrder.id.desc())
+            .all()
+        )
+        return self.render_template(
+            "prevention/flow.html",
+            orders=orders,
+            policy=policy,
+            title=title,
+            events=_timeline(orders) if with_timeline else None,
+            back=url_for("InsuredProjectView.list"),
+            **TEMPLATE_HELPERS,
+        )
 
     @expose("/show/<pk>")
     @has_access
@@ -360,9 +491,15 @@ class InsuredProjectView(ScopedModelView):
             else:
                 flash(str(_("派单成功：%(nos)s", nos="、".join(o.order_no for o in created))), "success")
                 return redirect(url_for("DispatchOrderView.list"))
-        return self.render_template("prevention/dispatch_form.html", policies=policies, errors=errors, form=form,
-                                    title=_("派单"), action=url_for("InsuredProjectView.dispatch"),
-                                    **_dispatch_choices(party))
+        return self.render_template(
+            "prevention/dispatch_form.html",
+            policies=policies,
+            errors=errors,
+            form=form,
+            title=_("派单"),
+            action=url_for("InsuredProjectView.dispatch"),
+            **_dispatch_choices(party),
+        )
 
 
 class DispatchOrderView(_OrderList):
@@ -370,21 +507,29 @@ class DispatchOrderView(_OrderList):
 
     route_base = "/orders"
     class_permission_name = "DispatchOrder"
-    method_permission_name = dict(_OrderList.method_permission_name, redispatch="dispatch", assign="assign",
-                                  export="export")
+    method_permission_name = dict(
+        _OrderList.method_permission_name, redispatch="dispatch", assign="assign", export="export"
+    )
     list_title = _("派单管理")
     list_template = "prevention/order_list.html"
     list_columns = ["order_no", "project.name", "org", "expert", "deadline", "service_items_text", "status"]
     search_columns = ["order_no", "project", "org", "status"]
     export_columns = [
-        (_("派单号"), lambda o: o.order_no), (_("项目名称"), lambda o: o.project.name),
-        (_("项目代码"), lambda o: o.project.project_code), (_("施工企业"), lambda o: o.enterprise.name),
-        (_("派单机构"), lambda o: o.insurer.short_name), (_("承接单位"), lambda o: o.org.name if o.org else ""),
+        (_("派单号"), lambda o: o.order_no),
+        (_("项目名称"), lambda o: o.project.name),
+        (_("项目代码"), lambda o: o.project.project_code),
+        (_("施工企业"), lambda o: o.enterprise.name),
+        (_("派单机构"), lambda o: o.insurer.short_name),
+        (_("承接单位"), lambda o: o.org.name if o.org else ""),
         (_("事故预防专家"), lambda o: o.expert.name if o.expert else ""),
-        (_("服务地点"), lambda o: o.service_place), (_("服务内容"), lambda o: o.service_items_text),
-        (_("开始日期"), lambda o: o.start_date), (_("结束日期"), lambda o: o.end_date),
-        (_("截止日期"), lambda o: o.deadline), (_("事故预防费(元)"), lambda o: o.fee),
-        (_("状态"), lambda o: str(O.label(o.status))), (_("派单时间"), lambda o: beijing(o.created_at)),
+        (_("服务地点"), lambda o: o.service_place),
+        (_("服务内容"), lambda o: o.service_items_text),
+        (_("开始日期"), lambda o: o.start_date),
+        (_("结束日期"), lambda o: o.end_date),
+        (_("截止日期"), lambda o: o.deadline),
+        (_("事故预防费(元)"), lambda o: o.fee),
+        (_("状态"), lambda o: str(O.label(o.status))),
+        (_("派单时间"), lambda o: beijing(o.created_at)),
     ]
 
     @expose("/export")
@@ -395,8 +540,9 @@ class DispatchOrderView(_OrderList):
         get_filter_args(self._filters)
         joined = self._filters.get_joined_filters(self._base_filters)
         order_column, order_direction = self.base_order
-        query = self.datamodel.apply_all(self.datamodel.session.query(DispatchOrder), joined, order_column,
-                                         order_direction)
+        query = self.datamodel.apply_all(
+            self.datamodel.session.query(DispatchOrder), joined, order_column, order_direction
+        )
         fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
         return export_response(query, self.export_columns, str(_("派单管理")), fmt)
 
@@ -413,10 +559,17 @@ class DispatchOrderView(_OrderList):
                 errors = exc.errors
             else:
                 return self._done(_("再派单成功：%(no)s", no=new.order_no))
-        return self.render_template("prevention/dispatch_form.html", policies=[order.policy], errors=errors,
-                                    form=form, title=_("再派单"), previous=order,
-                                    action=url_for("DispatchOrderView.redispatch", pk=order.id),
-                                    **_dispatch_choices(party_of()), **TEMPLATE_HELPERS)
+        return self.render_template(
+            "prevention/dispatch_form.html",
+            policies=[order.policy],
+            errors=errors,
+            form=form,
+            title=_("再派单"),
+            previous=order,
+            action=url_for("DispatchOrderView.redispatch", pk=order.id),
+            **_dispatch_choices(party_of()),
+            **TEMPLATE_HELPERS,
+        )
 
     @expose("/assign/<pk>", methods=["GET", "POST"])
     @has_access
@@ -431,11 +584,19 @@ class DispatchOrderView(_OrderList):
                 return self._done(_("已派单给专家"))
         party = party_of()
         owner = Expert.org_id == order.org_id if order.org_id else Expert.company_id == order.insurer_id
-        experts = scoped(db.session.query(Expert).filter(owner, Expert.active.is_(True)), Expert).order_by(Expert.name).all()
+        experts = (
+            scoped(db.session.query(Expert).filter(owner, Expert.active.is_(True)), Expert).order_by(Expert.name).all()
+        )
         required = order.required_title.rank if order.required_title else 0
-        return self.render_template("prevention/assign_form.html", order=order, title=_("派单"), party=party,
-                                    experts=[e for e in experts if e.title_level.rank >= required],
-                                    below=[e for e in experts if e.title_level.rank < required], **TEMPLATE_HELPERS)
+        return self.render_template(
+            "prevention/assign_form.html",
+            order=order,
+            title=_("派单"),
+            party=party,
+            experts=[e for e in experts if e.title_level.rank >= required],
+            below=[e for e in experts if e.title_level.rank < required],
+            **TEMPLATE_HELPERS,
+        )
 
 
 class ReceivedOrderView(_OrderList):
@@ -465,8 +626,16 @@ class ReportReviewView(_OrderList):
     class_permission_name = "ReportReview"
     method_permission_name = dict(_OrderList.method_permission_name, review="review")
     list_title = _("报告审核")
-    list_columns = ["order_no", "project.name", "service_place", "service_items_text", "start_date", "end_date",
-                    "expert", "status"]
+    list_columns = [
+        "order_no",
+        "project.name",
+        "service_place",
+        "service_items_text",
+        "start_date",
+        "end_date",
+        "expert",
+        "status",
+    ]
     base_filters = [["status", ReviewStageFilter, None]]
 
     @expose("/review/<pk>", methods=["GET", "POST"])
@@ -481,7 +650,9 @@ class ReportReviewView(_OrderList):
                 errors = {"verdict": [_("请选择审核结果")]}
             else:
                 try:
-                    review_service.review(order.id, current_user(), verdict == Verdict.PASS, request.form.get("opinion"))
+                    review_service.review(
+                        order.id, current_user(), verdict == Verdict.PASS, request.form.get("opinion")
+                    )
                 except ServiceError as exc:
                     _fail(exc)
                     errors = exc.errors
@@ -497,8 +668,16 @@ class ReportView(_OrderList):
     class_permission_name = "Report"
     method_permission_name = dict(_OrderList.method_permission_name, pdf="download")
     list_title = _("查看报告")
-    list_columns = ["order_no", "project.name", "service_place", "service_items_text", "start_date", "end_date",
-                    "expert", "status"]
+    list_columns = [
+        "order_no",
+        "project.name",
+        "service_place",
+        "service_items_text",
+        "start_date",
+        "end_date",
+        "expert",
+        "status",
+    ]
     base_filters = [["status", FilterInFunction, _statuses(O.COMPLETED)]]
 
     def render_detail(self, order, template=None, **extra):
@@ -535,12 +714,29 @@ class ExpertTodoView(_OrderList):
     scope_model = {"hid": Hazard}  # hazard ids in URLs are scoped as hazards (tests/security)
     route_base = "/expert/todo"
     class_permission_name = "ExpertTask"
-    method_permission_name = dict(_OrderList.method_permission_name, accept="handle", refuse="handle",
-                                  handle="handle", signin="handle", save="handle", hazard="handle",
-                                  hazard_delete="handle", submit="handle", verify="handle")
+    method_permission_name = dict(
+        _OrderList.method_permission_name,
+        accept="handle",
+        refuse="handle",
+        handle="handle",
+        signin="handle",
+        save="handle",
+        hazard="handle",
+        hazard_delete="handle",
+        submit="handle",
+        verify="handle",
+    )
     list_title = _("待办任务")
-    list_columns = ["order_no", "project.name", "service_place", "service_items_text", "deadline", "insurer", "org",
-                    "status"]
+    list_columns = [
+        "order_no",
+        "project.name",
+        "service_place",
+        "service_items_text",
+        "deadline",
+        "insurer",
+        "org",
+        "status",
+    ]
     label_columns = dict(ORDER_LABELS, org=_("派单机构"), insurer=_("保险机构"))
     base_filters = [["status", FilterInFunction, _statuses(O.ASSIGNED, O.IN_SERVICE, O.VERIFYING)]]
 
@@ -561,14 +757,24 @@ class ExpertTodoView(_OrderList):
     @has_access
     def handle(self, pk):
         order = get_scoped_or_404(DispatchOrder, pk)
-        categories = db.session.scalars(select(HazardCategory).where(HazardCategory.active.is_(True))
-                                        .order_by(HazardCategory.code)).all()
-        standards = db.session.scalars(select(MajorHazardStandard).where(MajorHazardStandard.active.is_(True))
-                                       .order_by(MajorHazardStandard.id)).all()
-        return self.render_template("prevention/handle.html", order=order, visit=order.visit, hazards=order.hazards,
-                                    categories=categories, standards=standards, title=_("处理"),
-                                    editable=order.status == O.IN_SERVICE, verifying=order.status == O.VERIFYING,
-                                    **TEMPLATE_HELPERS)
+        categories = db.session.scalars(
+            select(HazardCategory).where(HazardCategory.active.is_(True)).order_by(HazardCategory.code)
+        ).all()
+        standards = db.session.scalars(
+            select(MajorHazardStandard).where(MajorHazardStandard.active.is_(True)).order_by(MajorHazardStandard.id)
+        ).all()
+        return self.render_template(
+            "prevention/handle.html",
+            order=order,
+            visit=order.visit,
+            hazards=order.hazards,
+            categories=categories,
+            standards=standards,
+            title=_("处理"),
+            editable=order.status == O.IN_SERVICE,
+            verifying=order.status == O.VERIFYING,
+            **TEMPLATE_HELPERS,
+        )
 
     def _call(self, pk, func, message):
         try:
@@ -583,8 +789,11 @@ class ExpertTodoView(_OrderList):
     @has_access
     def signin(self, pk):
         f = request.form
-        return self._call(pk, lambda: visits.sign_in(pk, current_user(), request.files.get("photo"),
-                                                     lat=f.get("lat"), lon=f.get("lon")), _("签到成功"))
+        return self._call(
+            pk,
+            lambda: visits.sign_in(pk, current_user(), request.files.get("photo"), lat=f.get("lat"), lon=f.get("lon")),
+            _("签到成功"),
+        )
 
     @expose("/save/<pk>", methods=["POST"])
     @has_access
@@ -594,8 +803,11 @@ class ExpertTodoView(_OrderList):
     @expose("/hazard/<pk>", methods=["POST"])
     @has_access
     def hazard(self, pk):
-        return self._call(pk, lambda: visits.add_hazard(pk, current_user(), request.form,
-                                                        request.files.getlist("photos")), _("隐患已记录"))
+        return self._call(
+            pk,
+            lambda: visits.add_hazard(pk, current_user(), request.form, request.files.getlist("photos")),
+            _("隐患已记录"),
+        )
 
     @expose("/hazard-delete/<hid>", methods=["POST"])
     @has_access
@@ -618,8 +830,11 @@ class ExpertTodoView(_OrderList):
     def verify(self, hid):
         hazard = get_scoped_or_404(Hazard, hid)
         passed = request.form.get("passed") == "1"
-        return self._call(hazard.order_id, lambda: visits.verify(hazard.id, current_user(), passed,
-                                                                 request.form.get("note")), _("验收已记录"))
+        return self._call(
+            hazard.order_id,
+            lambda: visits.verify(hazard.id, current_user(), passed, request.form.get("note")),
+            _("验收已记录"),
+        )
 
 
 class ExpertDoneView(_OrderList):
@@ -630,12 +845,28 @@ class ExpertDoneView(_OrderList):
     list_title = _("已办任务")
     list_columns = ExpertTodoView.list_columns
     label_columns = ExpertTodoView.label_columns
-    base_filters = [["status", FilterInFunction, _statuses(O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW,
-                                                           O.COMPLETED, O.EXPERT_REFUSED)]]
+    base_filters = [
+        [
+            "status",
+            FilterInFunction,
+            _statuses(O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW, O.COMPLETED, O.EXPERT_REFUSED),
+        ]
+    ]
 
 
-ENTERPRISE_COLUMNS = ["order_no", "project.name", "service_place", "service_items_text", "start_date", "end_date",
-                      "insurer", "org", "expert", "expert.mobile", "status"]
+ENTERPRISE_COLUMNS = [
+    "order_no",
+    "project.name",
+    "service_place",
+    "service_items_text",
+    "start_date",
+    "end_date",
+    "insurer",
+    "org",
+    "expert",
+    "expert.mobile",
+    "status",
+]
 ENTERPRISE_LABELS = dict(ORDER_LABELS, expert=_("专家负责人"), **{"expert.mobile": _("联系方式")})
 
 
@@ -688,8 +919,7 @@ class EnterpriseDoneView(_OrderList):
     list_columns = ENTERPRISE_COLUMNS
     label_columns = ENTERPRISE_LABELS
     detail_template = "prevention/rectify.html"
-    base_filters = [["status", FilterInFunction, _statuses(O.VERIFYING, O.ORG_REVIEW, O.INSURER_REVIEW,
-                                                           O.COMPLETED)]]
+    base_filters = [["status", FilterInFunction, _statuses(O.VERIFYING, O.ORG_REVIEW, O.INSURER_REVIEW, O.COMPLETED)]]
 
 
 class ExpertView(ScopedModelView):
@@ -719,10 +949,19 @@ class ExpertView(ScopedModelView):
         cells = {}
         for pk, e in experts.items():
             buttons = [_button(_("详情"), url_for("ExpertView.show", pk=pk))]
-            own = (party.kind == P.ORG and e.org_id == party.id) or (party.kind == P.INSURER and e.company_id == party.id)
+            own = (party.kind == P.ORG and e.org_id == party.id) or (
+                party.kind == P.INSURER and e.company_id == party.id
+            )
             if can_write and own and e.active:
-                buttons.append(_button(_("删除"), url_for("ExpertView.terminate", pk=pk), post=True, style="danger",
-                                       confirm=_("删除即解约：%(name)s 将不能再接受派单，历史记录保留。确定解约？", name=e.name)))
+                buttons.append(
+                    _button(
+                        _("删除"),
+                        url_for("ExpertView.terminate", pk=pk),
+                        post=True,
+                        style="danger",
+                        confirm=_("删除即解约：%(name)s 将不能再接受派单，历史记录保留。确定解约？", name=e.name),
+                    )
+                )
             cells[pk] = [Markup(" ").join(buttons)]
         widget.template_args.update(extra_headers=[_("操作")], extra_cells=cells)
         return widgets
@@ -731,8 +970,9 @@ class ExpertView(ScopedModelView):
     @has_access
     def show(self, pk):
         expert = get_scoped_or_404(Expert, pk)
-        return self.render_template("prevention/expert_detail.html", expert=expert, labels=EXPERT_LABELS,
-                                    title=_("专业技术人员详情"))
+        return self.render_template(
+            "prevention/expert_detail.html", expert=expert, labels=EXPERT_LABELS, title=_("专业技术人员详情")
+        )
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -740,8 +980,9 @@ class ExpertView(ScopedModelView):
         errors = {}
         if request.method == "POST":
             try:
-                expert = expert_service.create_expert(current_user(), request.form, request.files.get("id_file"),
-                                           request.files.get("cert_file"))
+                expert = expert_service.create_expert(
+                    current_user(), request.form, request.files.get("id_file"), request.files.get("cert_file")
+                )
             except ServiceError as exc:
                 _fail(exc)
                 errors = exc.errors
@@ -749,8 +990,14 @@ class ExpertView(ScopedModelView):
                 flash(str(_("已添加专业技术人员 %(name)s", name=expert.name)), "success")
                 return redirect(url_for("ExpertView.list"))
         titles = db.session.scalars(select(TitleLevel).order_by(TitleLevel.rank)).all()
-        return self.render_template("prevention/expert_form.html", titles=titles, errors=errors, form=request.form,
-                                    labels=EXPERT_LABELS, title=_("添加专业技术人员"))
+        return self.render_template(
+            "prevention/expert_form.html",
+            titles=titles,
+            errors=errors,
+            form=request.form,
+            labels=EXPERT_LABELS,
+            title=_("添加专业技术人员"),
+        )
 
     @expose("/terminate/<pk>", methods=["POST"])
     @has_access

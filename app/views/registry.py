@@ -1,4 +1,5 @@
 """Every view is registered here, inside the app factory, in menu order."""
+
 from app.api.registry import register_api
 from app.security.roles import CATEGORIES, MENU
 
@@ -51,15 +52,22 @@ def register_views(appbuilder):
     add(prevention.ExpertDoneView, "exp_done")
 
     for view, name in (
-        (reference.RegionAdminView, "ref_regions"), (reference.CompanyAdminView, "ref_companies"),
-        (reference.PlanAdminView, "ref_plans"), (reference.FloatRuleAdminView, "ref_float_rules"),
+        (reference.RegionAdminView, "ref_regions"),
+        (reference.CompanyAdminView, "ref_companies"),
+        (reference.PlanAdminView, "ref_plans"),
+        (reference.FloatRuleAdminView, "ref_float_rules"),
         (reference.ServiceItemAdminView, "ref_service_items"),
         (reference.HazardCategoryAdminView, "ref_hazard_categories"),
-        (reference.TitleLevelAdminView, "ref_titles"), (reference.MajorHazardAdminView, "ref_major_hazards"),
-        (reference.OrgAdminView, "ref_orgs"), (reference.DepartmentAdminView, "ref_departments"),
-        (reference.EnterpriseAdminView, "ref_enterprises"), (reference.RegistryProjectView, "ref_registry"),
-        (reference.SettingAdminView, "ref_settings"), (reference.FlowEventView, "audit_flow"),
-        (auth.AuditEventView, "audit_log"), (auth.AccountAdminView, "sec_accounts"),
+        (reference.TitleLevelAdminView, "ref_titles"),
+        (reference.MajorHazardAdminView, "ref_major_hazards"),
+        (reference.OrgAdminView, "ref_orgs"),
+        (reference.DepartmentAdminView, "ref_departments"),
+        (reference.EnterpriseAdminView, "ref_enterprises"),
+        (reference.RegistryProjectView, "ref_registry"),
+        (reference.SettingAdminView, "ref_settings"),
+        (reference.FlowEventView, "audit_flow"),
+        (auth.AuditEventView, "audit_log"),
+        (auth.AccountAdminView, "sec_accounts"),
     ):
         add(view, name)
     add(api_keys.ApiKeyView, "ref_api_keys")

@@ -5,11 +5,15 @@ the party kinds allowed to fire it and the FAB permission it needs. The same tab
 the services (``Workflow.check``), the buttons a view shows (``Workflow.available``), the permission
 names synced into roles, and the parametrised tests. Views never set a status themselves.
 """
+
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _
 
-from app.models.enums import ApplicationStatus as A, HazardStatus as H, OrderStatus as O, PartyKind as P
+from app.models.enums import ApplicationStatus as A
+from app.models.enums import HazardStatus as H
+from app.models.enums import OrderStatus as O
+from app.models.enums import PartyKind as P
 
 
 class TransitionError(Exception):
@@ -38,8 +42,7 @@ class Transition:
 def T(name, label, sources, targets, parties, permission, needs_comment=False):
     if isinstance(targets, str):
         targets = (targets,)
-    return Transition(name, label, frozenset(sources), tuple(targets), frozenset(parties), permission,
-                      needs_comment)
+    return Transition(name, label, frozenset(sources), tuple(targets), frozenset(parties), permission, needs_comment)
 
 
 @dataclass
@@ -73,38 +76,63 @@ class Workflow:
         return sorted({t.permission for t in self.transitions.values()})
 
 
-APPLICATION = Workflow("application", "Application", [
-    T("submit", _("提交保单"), {A.DRAFT, A.REJECTED}, A.PENDING_REVIEW, {P.ENTERPRISE}, "write"),
-    T("approve", _("复审通过"), {A.PENDING_REVIEW}, A.APPROVED, {P.INSURER, P.BROKER}, "review"),
-    T("reject", _("复审不通过"), {A.PENDING_REVIEW}, A.REJECTED, {P.INSURER, P.BROKER}, "review",
-      needs_comment=True),
-    T("issue_policy", _("提交"), {A.APPROVED}, A.INSURED, {P.INSURER}, "issue"),
-    T("expire", _("到期"), {A.INSURED}, A.EXPIRED, set(), "issue"),
-    T("surrender", _("退保"), {A.INSURED}, A.SURRENDERED, {P.INSURER}, "issue", needs_comment=True),
-])
+APPLICATION = Workflow(
+    "application",
+    "Application",
+    [
+        T("submit", _("提交保单"), {A.DRAFT, A.REJECTED}, A.PENDING_REVIEW, {P.ENTERPRISE}, "write"),
+        T("approve", _("复审通过"), {A.PENDING_REVIEW}, A.APPROVED, {P.INSURER, P.BROKER}, "review"),
+        T(
+            "reject",
+            _("复审不通过"),
+            {A.PENDING_REVIEW},
+            A.REJECTED,
+            {P.INSURER, P.BROKER},
+            "review",
+            needs_comment=True,
+        ),
+        T("issue_policy", _("提交"), {A.APPROVED}, A.INSURED, {P.INSURER}, "issue"),
+        T("expire", _("到期"), {A.INSURED}, A.EXPIRED, set(), "issue"),
+        T("surrender", _("退保"), {A.INSURED}, A.SURRENDERED, {P.INSURER}, "issue", needs_comment=True),
+    ],
+)
 
-ORDER = Workflow("dispatch_order", "DispatchOrder", [
-    T("accept", _("同意"), {O.PENDING}, O.ACCEPTED, {P.ORG}, "accept"),
-    T("refuse", _("拒绝"), {O.PENDING}, O.REFUSED, {P.ORG}, "accept", needs_comment=True),
-    T("timeout", _("超时"), {O.PENDING, O.ASSIGNED}, O.TIMEOUT, set(), "dispatch"),
-    T("redispatch", _("再派单"), {O.REFUSED, O.TIMEOUT}, O.REDISPATCHED, {P.INSURER}, "dispatch"),
-    T("assign", _("派单"), {O.ACCEPTED, O.EXPERT_REFUSED}, O.ASSIGNED, {P.ORG, P.INSURER}, "assign"),
-    T("expert_accept", _("同意"), {O.ASSIGNED}, O.IN_SERVICE, {P.EXPERT}, "handle"),
-    T("expert_refuse", _("拒绝"), {O.ASSIGNED}, O.EXPERT_REFUSED, {P.EXPERT}, "handle", needs_comment=True),
-    T("submit_report", _("提交报告"), {O.IN_SERVICE},
-      (O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW), {P.EXPERT}, "handle"),
-    T("submit_rectification", _("提交整改"), {O.RECTIFYING}, O.VERIFYING, {P.ENTERPRISE}, "rectify"),
-    T("verify", _("验收"), {O.VERIFYING}, (O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW), {P.EXPERT}, "handle"),
-    T("org_pass", _("通过"), {O.ORG_REVIEW}, O.INSURER_REVIEW, {P.ORG}, "review"),
-    T("org_fail", _("不通过"), {O.ORG_REVIEW}, O.IN_SERVICE, {P.ORG}, "review", needs_comment=True),
-    T("insurer_pass", _("通过"), {O.INSURER_REVIEW}, O.COMPLETED, {P.INSURER}, "review"),
-    T("insurer_fail", _("不通过"), {O.INSURER_REVIEW}, O.IN_SERVICE, {P.INSURER}, "review", needs_comment=True),
-])
+ORDER = Workflow(
+    "dispatch_order",
+    "DispatchOrder",
+    [
+        T("accept", _("同意"), {O.PENDING}, O.ACCEPTED, {P.ORG}, "accept"),
+        T("refuse", _("拒绝"), {O.PENDING}, O.REFUSED, {P.ORG}, "accept", needs_comment=True),
+        T("timeout", _("超时"), {O.PENDING, O.ASSIGNED}, O.TIMEOUT, set(), "dispatch"),
+        T("redispatch", _("再派单"), {O.REFUSED, O.TIMEOUT}, O.REDISPATCHED, {P.INSURER}, "dispatch"),
+        T("assign", _("派单"), {O.ACCEPTED, O.EXPERT_REFUSED}, O.ASSIGNED, {P.ORG, P.INSURER}, "assign"),
+        T("expert_accept", _("同意"), {O.ASSIGNED}, O.IN_SERVICE, {P.EXPERT}, "handle"),
+        T("expert_refuse", _("拒绝"), {O.ASSIGNED}, O.EXPERT_REFUSED, {P.EXPERT}, "handle", needs_comment=True),
+        T(
+            "submit_report",
+            _("提交报告"),
+            {O.IN_SERVICE},
+            (O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW),
+            {P.EXPERT},
+            "handle",
+        ),
+        T("submit_rectification", _("提交整改"), {O.RECTIFYING}, O.VERIFYING, {P.ENTERPRISE}, "rectify"),
+        T("verify", _("验收"), {O.VERIFYING}, (O.RECTIFYING, O.ORG_REVIEW, O.INSURER_REVIEW), {P.EXPERT}, "handle"),
+        T("org_pass", _("通过"), {O.ORG_REVIEW}, O.INSURER_REVIEW, {P.ORG}, "review"),
+        T("org_fail", _("不通过"), {O.ORG_REVIEW}, O.IN_SERVICE, {P.ORG}, "review", needs_comment=True),
+        T("insurer_pass", _("通过"), {O.INSURER_REVIEW}, O.COMPLETED, {P.INSURER}, "review"),
+        T("insurer_fail", _("不通过"), {O.INSURER_REVIEW}, O.IN_SERVICE, {P.INSURER}, "review", needs_comment=True),
+    ],
+)
 
-HAZARD = Workflow("hazard", "DispatchOrder", [
-    T("rectify", _("整改"), {H.OPEN, H.RETURNED}, H.SUBMITTED, {P.ENTERPRISE}, "rectify"),
-    T("pass", _("验收合格"), {H.SUBMITTED}, H.PASSED, {P.EXPERT}, "handle"),
-    T("return", _("验收不合格"), {H.SUBMITTED}, H.RETURNED, {P.EXPERT}, "handle", needs_comment=True),
-])
+HAZARD = Workflow(
+    "hazard",
+    "DispatchOrder",
+    [
+        T("rectify", _("整改"), {H.OPEN, H.RETURNED}, H.SUBMITTED, {P.ENTERPRISE}, "rectify"),
+        T("pass", _("验收合格"), {H.SUBMITTED}, H.PASSED, {P.EXPERT}, "handle"),
+        T("return", _("验收不合格"), {H.SUBMITTED}, H.RETURNED, {P.EXPERT}, "handle", needs_comment=True),
+    ],
+)
 
 ALL = {wf.entity_type: wf for wf in (APPLICATION, ORDER, HAZARD)}

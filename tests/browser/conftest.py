@@ -1,6 +1,7 @@
 """Browser tests: the real app served by run.py on a free port (demo data, SQLite or a fresh
 PostgreSQL database when TEST_DATABASE_URL is set), driven by Playwright through Debian's Chromium.
 No browser is downloaded; requests leaving 127.0.0.1 are aborted and recorded on the page."""
+
 import os
 import shutil
 import socket
@@ -12,7 +13,6 @@ import urllib.request
 from urllib.parse import urlparse
 
 import pytest
-
 from dbutil import create_pg_database, drop_pg_database
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -37,9 +37,15 @@ def live_url():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     tmp = tempfile.mkdtemp(prefix="azx-live-")
-    env = dict(os.environ, INSTANCE_DIR=tmp, FILE_STORAGE_ROOT=os.path.join(tmp, "files"),
-               SECRET_KEY="browser-test-secret", DEMO_MODE="1", PYTHONUNBUFFERED="1",
-               AUTH_RATE_LIMIT="1000 per 1 second")  # every test signs in again from 127.0.0.1
+    env = dict(
+        os.environ,
+        INSTANCE_DIR=tmp,
+        FILE_STORAGE_ROOT=os.path.join(tmp, "files"),
+        SECRET_KEY="browser-test-secret",
+        DEMO_MODE="1",
+        PYTHONUNBUFFERED="1",
+        AUTH_RATE_LIMIT="1000 per 1 second",
+    )  # every test signs in again from 127.0.0.1
     env.pop("DATABASE_URL", None)
     pg = os.environ.get("TEST_DATABASE_URL")
     pg_db = None
@@ -86,9 +92,18 @@ def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -110,8 +125,7 @@ def _local_only(page):
 
 @pytest.fixture
 def page(browser, live_url):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900},
-                                  accept_downloads=True)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     _local_only(pg)
     pg.console_errors = []
@@ -123,8 +137,9 @@ def page(browser, live_url):
 
 @pytest.fixture
 def phone_page(browser, live_url):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     pg = context.new_page()
     _local_only(pg)
     pg.set_default_timeout(15000)

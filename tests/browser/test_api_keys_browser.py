@@ -1,5 +1,6 @@
 """The administrator issues an API key in the browser, sees it once, finds it in the list, uses it,
 revokes it; Swagger UI renders the API description from local files."""
+
 import json
 import urllib.error
 import urllib.request

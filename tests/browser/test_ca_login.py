@@ -3,6 +3,7 @@ the page, only certificate and signature are posted, and the enterprise lands on
 
 The harness's run.py server cannot be told which CA to trust, so this module serves the test session's
 app in a thread with CA_BUNDLE pointing at a CA made here; the browser is the harness's."""
+
 import socket
 import threading
 
@@ -29,7 +30,9 @@ def ca_files(db_url, tmp_path_factory):
     files = {"ca": str(folder / "ca.pem")}
     for kind in ("rsa", "ec"):
         code = make_credit_code("230102", 70000000 + (1 if kind == "rsa" else 2))
-        cert, key = make_client_certificate(ca_cert, ca_key, code, f"浏览器测试{kind.upper()}建设有限公司", key_type=kind)
+        cert, key = make_client_certificate(
+            ca_cert, ca_key, code, f"浏览器测试{kind.upper()}建设有限公司", key_type=kind
+        )
         (folder / f"{kind}.pem").write_bytes(pem_certificate(cert))
         (folder / f"{kind}-key.pem").write_bytes(pem_private_key(key))
         files[kind] = (str(folder / f"{kind}.pem"), str(folder / f"{kind}-key.pem"), code)

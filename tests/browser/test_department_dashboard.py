@@ -1,5 +1,6 @@
 """A city department opens the 数据大屏 (the map draws from the app's own files, nothing leaves
 127.0.0.1) and exports the 投保 statistics workbook."""
+
 import io
 
 from openpyxl import load_workbook
@@ -41,11 +42,31 @@ def test_province_imports_the_registry_with_progress(page, login, live_url, tmp_
 
     wb = Workbook()
     ws = wb.active
-    ws.append(["项目代码", "项目名称", "行政区划代码", "施工企业名称", "统一社会信用代码", "建设单位名称",
-               "投资规模(万元)", "是否有效"])
+    ws.append(
+        [
+            "项目代码",
+            "项目名称",
+            "行政区划代码",
+            "施工企业名称",
+            "统一社会信用代码",
+            "建设单位名称",
+            "投资规模(万元)",
+            "是否有效",
+        ]
+    )
     for i in range(30):
-        ws.append([f"BROWSER-{i:03d}", f"浏览器导入项目{i}", "230103", "企业", make_credit_code("230103", 70000000 + i),
-                   "", 100 + i, "是"])
+        ws.append(
+            [
+                f"BROWSER-{i:03d}",
+                f"浏览器导入项目{i}",
+                "230103",
+                "企业",
+                make_credit_code("230103", 70000000 + i),
+                "",
+                100 + i,
+                "是",
+            ]
+        )
     path = tmp_path / "住建厅项目表.xlsx"
     wb.save(path)
 

@@ -1,6 +1,7 @@
 """The insurance main path in a real browser: an enterprise adds a project and applies with uploads;
 the insurer rejects with an opinion; the enterprise corrects and resubmits; the insurer approves,
 issues the policy and adds a claim; the 保单台帐 shows the policy."""
+
 import re
 import uuid
 
@@ -8,8 +9,11 @@ from app.demo_insurance import APPLICATION_UPLOADS, demo_pdf
 
 
 def _pdf(name):
-    return {"name": name, "mimeType": "application/pdf", "buffer": demo_pdf(name.encode("ascii", "ignore").decode()
-                                                                            or "scan")}
+    return {
+        "name": name,
+        "mimeType": "application/pdf",
+        "buffer": demo_pdf(name.encode("ascii", "ignore").decode() or "scan"),
+    }
 
 
 def _switch(page, login, live_url, username):

@@ -1,19 +1,26 @@
 """Every demo account logs in through the browser and sees its own menu, in Chinese, and no other
 role's items."""
+
 import pytest
 
 from app.security.roles import CATEGORIES, MENU, ROLES
 
 ACCOUNTS = {
-    "admin": "Admin", "dept_province": "Department", "dept_harbin": "Department",
-    "enterprise_demo": "Enterprise", "enterprise_demo2": "Enterprise", "insurer_picc": "Insurer",
-    "insurer_pingan": "Insurer", "broker_kunlun": "Broker", "org_demo": "PreventionOrg", "expert_demo": "Expert",
+    "admin": "Admin",
+    "dept_province": "Department",
+    "dept_harbin": "Department",
+    "enterprise_demo": "Enterprise",
+    "enterprise_demo2": "Enterprise",
+    "insurer_picc": "Insurer",
+    "insurer_pingan": "Insurer",
+    "broker_kunlun": "Broker",
+    "org_demo": "PreventionOrg",
+    "expert_demo": "Expert",
 }
 
 
 def _visible_menu_labels(page):
-    return page.eval_on_selector_all(
-        ".navbar-nav li a", "els => els.map(e => e.textContent.trim()).filter(Boolean)")
+    return page.eval_on_selector_all(".navbar-nav li a", "els => els.map(e => e.textContent.trim()).filter(Boolean)")
 
 
 @pytest.mark.parametrize("username", sorted(ACCOUNTS))

@@ -3,6 +3,7 @@ the org accepts and assigns, the expert accepts, signs in with a GPS photo, reco
 submits; the enterprise rectifies; the expert accepts the rectification; the org and the insurer pass
 the report; the order is 已完成 and its PDF downloads; the department sees it in 报告列表. And the
 expert's sign-in page at a phone viewport."""
+
 import os
 import re
 import tempfile
@@ -10,7 +11,10 @@ from datetime import date, timedelta
 
 import pytest
 
-ENTERPRISE_USERS = {"黑龙江龙建路桥建设有限公司": "enterprise_demo", "齐齐哈尔市鹤城建筑工程有限公司": "enterprise_demo2"}
+ENTERPRISE_USERS = {
+    "黑龙江龙建路桥建设有限公司": "enterprise_demo",
+    "齐齐哈尔市鹤城建筑工程有限公司": "enterprise_demo2",
+}
 
 
 def _jpeg(path, lat=None, lon=None, colour=(120, 140, 160)):
@@ -24,9 +28,11 @@ def _jpeg(path, lat=None, lon=None, colour=(120, 140, 160)):
 @pytest.fixture(scope="module")
 def photos():
     tmp = tempfile.mkdtemp(prefix="azx-photos-")
-    yield {"site": _jpeg(os.path.join(tmp, "site.jpg"), 45.7567, 126.6424),
-           "hazard": _jpeg(os.path.join(tmp, "hazard.jpg"), colour=(170, 90, 60)),
-           "fixed": _jpeg(os.path.join(tmp, "fixed.jpg"), colour=(60, 150, 80))}
+    yield {
+        "site": _jpeg(os.path.join(tmp, "site.jpg"), 45.7567, 126.6424),
+        "hazard": _jpeg(os.path.join(tmp, "hazard.jpg"), colour=(170, 90, 60)),
+        "fixed": _jpeg(os.path.join(tmp, "fixed.jpg"), colour=(60, 150, 80)),
+    }
 
 
 def _accept_dialogs(page):

@@ -6,6 +6,7 @@ leaks a foreign row is caught by a plain substring search. The world is built di
 models (test setup, not a workflow) with unique names, so it does not collide with the demo data or
 with other test modules.
 """
+
 import io
 import os
 import uuid
@@ -21,8 +22,14 @@ SIDES = ("A", "B")
 REGION = {"A": "230103", "B": "230202"}
 CITY = {"A": "230100", "B": "230200"}
 KINDS = ("enterprise", "insurer", "broker", "org", "expert", "department")
-ROLE = {"enterprise": "Enterprise", "insurer": "Insurer", "broker": "Broker", "org": "PreventionOrg",
-        "expert": "Expert", "department": "Department"}
+ROLE = {
+    "enterprise": "Enterprise",
+    "insurer": "Insurer",
+    "broker": "Broker",
+    "org": "PreventionOrg",
+    "expert": "Expert",
+    "department": "Department",
+}
 
 
 def png_bytes(size=(8, 8), color=(200, 30, 30)):
@@ -42,9 +49,11 @@ def jpeg_bytes(size=(8, 8)):
 
 
 def pdf_bytes(text="hello"):
-    body = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-            b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
-            b"% " + text.encode() + b"\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    body = (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+        b"% " + text.encode() + b"\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
     return body
 
 
@@ -61,15 +70,28 @@ class World:
 
 
 def _build(app):
+    from chains import insured_chain
     from stdnum.cn import ric
 
     from app.demo_data import make_credit_code
     from app.models import (
-        AppUser, AuditEvent, Department, Enterprise, Expert, FlowEvent, Hazard, HazardPhoto, InsuranceCompany, Plan,
-        PreventionOrg, RegistryProject, Review, ServiceVisit, TitleLevel,
+        AppUser,
+        AuditEvent,
+        Department,
+        Enterprise,
+        Expert,
+        FlowEvent,
+        Hazard,
+        HazardPhoto,
+        InsuranceCompany,
+        Plan,
+        PreventionOrg,
+        RegistryProject,
+        Review,
+        ServiceVisit,
+        TitleLevel,
     )
     from app.models.base import utcnow
-    from chains import insured_chain
     from app.storage import store_bytes
 
     tag = uuid.uuid4().hex[:8]
@@ -89,18 +111,23 @@ def _build(app):
     parties = {}
     for n, side in enumerate(SIDES):
         m = marker[side]
-        ent = Enterprise(name=f"隔离企业{m}", region_code=REGION[side],
-                         credit_code=make_credit_code(REGION[side], 30_000_000 + serial * 2 + n),
-                         contact_name=f"联系人{m}")
-        ins = InsuranceCompany(name=f"隔离保险{tag}{side}", short_name=f"隔保{tag}{side}", kind="insurer",
-                               login_order=900 + n)
+        ent = Enterprise(
+            name=f"隔离企业{m}",
+            region_code=REGION[side],
+            credit_code=make_credit_code(REGION[side], 30_000_000 + serial * 2 + n),
+            contact_name=f"联系人{m}",
+        )
+        ins = InsuranceCompany(
+            name=f"隔离保险{tag}{side}", short_name=f"隔保{tag}{side}", kind="insurer", login_order=900 + n
+        )
         org = PreventionOrg(name=f"隔离机构{tag}{side}", region_code=REGION[side])
         dept = Department(name=f"隔离住建局{tag}{side}", region_code=CITY[side])
         s.add_all([ent, ins, org, dept])
         s.flush()
         body = f"23010319800101{(serial + n) % 1000:03d}"
-        exp = Expert(name=f"专家{m}", id_number=body + ric.calc_check_digit(body),
-                     title_level_id=title.id, org_id=org.id)
+        exp = Expert(
+            name=f"专家{m}", id_number=body + ric.calc_check_digit(body), title_level_id=title.id, org_id=org.id
+        )
         s.add(exp)
         s.flush()
         parties[side] = dict(enterprise=ent, insurer=ins, org=org, expert=exp, department=dept)
@@ -114,10 +141,21 @@ def _build(app):
 
     def user(kind, side, **party):
         username = f"iso_{kind}_{side.lower()}_{tag}"
-        u = AppUser(username=username, first_name=kind, last_name=side, email=f"{username}@example.invalid",
-                    active=True, password=generate_password_hash(PASSWORD), roles=[sm.find_role(ROLE[kind])],
-                    password_changed_at=utcnow(), created_on=utcnow(), changed_on=utcnow(), party_kind=kind,
-                    is_demo=True, **party)  # certificate roles sign in by password only as demo accounts
+        u = AppUser(
+            username=username,
+            first_name=kind,
+            last_name=side,
+            email=f"{username}@example.invalid",
+            active=True,
+            password=generate_password_hash(PASSWORD),
+            roles=[sm.find_role(ROLE[kind])],
+            password_changed_at=utcnow(),
+            created_on=utcnow(),
+            changed_on=utcnow(),
+            party_kind=kind,
+            is_demo=True,
+            **party,
+        )  # certificate roles sign in by password only as demo accounts
         s.add(u)
         s.flush()
         users[(kind, side)] = username
@@ -136,23 +174,47 @@ def _build(app):
         m, p, region = marker[side], parties[side], REGION[side]
         ent = p["enterprise"]
         made = insured_chain(
-            s, key=m, code="PC", name="项目", enterprise=ent, region=region, insurer=p["insurer"],
-            broker=p.get("broker"), plan=plan, org=p["org"], expert=p["expert"], order_status="in_service",
-            extra={"Project": dict(builder_name=f"建设单位{m}", address=f"地址{m}"),
-                   "Application": dict(review_opinion=f"意见{m}"), "Claim": dict(remark=f"理赔{m}"),
-                   "DispatchOrder": dict(service_place=f"现场{m}")})
-        pr, app_row, pol, claim, order = (made[k] for k in ("Project", "Application", "Policy", "Claim",
-                                                            "DispatchOrder"))
+            s,
+            key=m,
+            code="PC",
+            name="项目",
+            enterprise=ent,
+            region=region,
+            insurer=p["insurer"],
+            broker=p.get("broker"),
+            plan=plan,
+            org=p["org"],
+            expert=p["expert"],
+            order_status="in_service",
+            extra={
+                "Project": dict(builder_name=f"建设单位{m}", address=f"地址{m}"),
+                "Application": dict(review_opinion=f"意见{m}"),
+                "Claim": dict(remark=f"理赔{m}"),
+                "DispatchOrder": dict(service_place=f"现场{m}"),
+            },
+        )
+        pr, app_row, pol, claim, order = (
+            made[k] for k in ("Project", "Application", "Policy", "Claim", "DispatchOrder")
+        )
         visit = ServiceVisit(order_id=order.id, service_record=f"记录{m}", conclusion=f"结论{m}")
-        hazard = Hazard(order_id=order.id, region_code=region, seq=1, level="general", category_id=1,
-                        description=f"隐患{m}", suggestion=f"建议{m}")
+        hazard = Hazard(
+            order_id=order.id,
+            region_code=region,
+            seq=1,
+            level="general",
+            category_id=1,
+            description=f"隐患{m}",
+            suggestion=f"建议{m}",
+        )
         review = Review(order_id=order.id, stage="org", verdict="pass", opinion=f"审核{m}")
-        reg = RegistryProject(project_code=f"REG-{m}", name=f"登记项目{m}", region_code=region,
-                              enterprise_name=f"隔离企业{m}")
+        reg = RegistryProject(
+            project_code=f"REG-{m}", name=f"登记项目{m}", region_code=region, enterprise_name=f"隔离企业{m}"
+        )
         s.add_all([visit, hazard, review, reg])
         s.flush()
-        flow = FlowEvent(entity_type="application", entity_id=app_row.id, action="submit",
-                         comment=f"流程{m}", created_at=utcnow())
+        flow = FlowEvent(
+            entity_type="application", entity_id=app_row.id, action="submit", comment=f"流程{m}", created_at=utcnow()
+        )
         audit = AuditEvent(action="download", username=f"审计{m}", detail=f"审计{m}", created_at=utcnow())
         s.add_all([flow, audit])
         s.flush()

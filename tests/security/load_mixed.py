@@ -10,6 +10,7 @@ loopback port; one client per demo account (cycled up to --clients) requests, fo
 pages its role may open (every argument-less GET of the url_map that answers it 200 at warm-up).
 Traffic goes to 127.0.0.1 only, for a bounded time, and the server is stopped at the end.
 """
+
 import argparse
 import os
 import re
@@ -26,8 +27,18 @@ from collections import defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
-ACCOUNTS = ["admin", "dept_province", "dept_harbin", "enterprise_demo", "enterprise_demo2", "insurer_picc",
-            "insurer_pingan", "broker_kunlun", "org_demo", "expert_demo"]
+ACCOUNTS = [
+    "admin",
+    "dept_province",
+    "dept_harbin",
+    "enterprise_demo",
+    "enterprise_demo2",
+    "insurer_picc",
+    "insurer_pingan",
+    "broker_kunlun",
+    "org_demo",
+    "expert_demo",
+]
 PASSWORD = "Demo@2026"
 BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
 
@@ -46,10 +57,22 @@ def prepare(db, tmp):
         cleanup = (admin_dsn, name)
     else:
         url, cleanup = "sqlite:///" + os.path.join(tmp, "load.db"), None
-    env = dict(os.environ, DATABASE_URL=url, FILE_STORAGE_ROOT=os.path.join(tmp, "files"), DEMO_MODE="1",
-               SECRET_KEY="load-test-" + os.urandom(16).hex(), INSTANCE_DIR=tmp, PYTHONPATH=ROOT)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app:create_app", "init", "--demo"], cwd=ROOT,
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        FILE_STORAGE_ROOT=os.path.join(tmp, "files"),
+        DEMO_MODE="1",
+        SECRET_KEY="load-test-" + os.urandom(16).hex(),
+        INSTANCE_DIR=tmp,
+        PYTHONPATH=ROOT,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app:create_app", "init", "--demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     # As deployed (deploy/config.example.py): roles and permissions are synced once by `flask init`,
     # not by every gunicorn worker at start (four workers writing the same rows race each other).
     extra = os.path.join(tmp, "azx_config.py")
@@ -60,17 +83,36 @@ def prepare(db, tmp):
     from app import create_app
 
     app = create_app({"AZX_SYNC_ROLES": False, "FAB_UPDATE_PERMS": False})
-    pages = sorted(r.rule for r in app.url_map.iter_rules()
-                   if "GET" in r.methods and not r.arguments and "logout" not in r.endpoint
-                   and not r.rule.startswith(("/api/", "/swagger", "/lang", "/back")))
+    pages = sorted(
+        r.rule
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods
+        and not r.arguments
+        and "logout" not in r.endpoint
+        and not r.rule.startswith(("/api/", "/swagger", "/lang", "/back"))
+    )
     return env, pages, cleanup
 
 
 def serve(env, workers):
     port = free_port()
     proc = subprocess.Popen(
-        ["gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning",
-         "app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
+        [
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     import requests
 
     for _ in range(120):
@@ -105,7 +147,7 @@ def client_loop(base, username, pages, seconds, stats, errors, lock):
         try:
             r = s.get(base + page, timeout=30)
             status = r.status_code
-        except Exception as exc:  # noqa: BLE001 - counted as an error of the run
+        except Exception as exc:
             status = repr(exc)
         dt = (time.perf_counter() - t0) * 1000
         with lock:
@@ -121,9 +163,13 @@ def p95(values):
 
 def report(stats, errors, seconds, workers, clients, backend):
     total = sum(len(v) for v in stats.values())
-    lines = [f"{seconds} s, gunicorn {workers} workers, {clients} clients (every role), {backend}: "
-             f"{total} requests, {total / seconds:.1f} req/s, **{len(errors)} errors**.", "",
-             "| page | requests | p50 ms | p95 ms |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        f"{seconds} s, gunicorn {workers} workers, {clients} clients (every role), {backend}: "
+        f"{total} requests, {total / seconds:.1f} req/s, **{len(errors)} errors**.",
+        "",
+        "| page | requests | p50 ms | p95 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for page in sorted(stats):
         v = stats[page]
         lines.append(f"| `{page}` | {len(v)} | {sorted(v)[len(v) // 2]:.0f} | {p95(v):.0f} |")
@@ -137,8 +183,11 @@ def write_docs(text):
     with open(path, encoding="utf-8") as fh:
         doc = fh.read()
     block = f"{BEGIN}\n{text}\n{END}"
-    doc = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, doc, flags=re.S) \
-        if BEGIN in doc else doc + "\n" + block + "\n"
+    doc = (
+        re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, doc, flags=re.S)
+        if BEGIN in doc
+        else doc + "\n" + block + "\n"
+    )
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(doc)
 
@@ -158,9 +207,12 @@ def main(argv=None):
     stats, errors, lock = defaultdict(list), [], threading.Lock()
     try:
         base = f"http://127.0.0.1:{port}"
-        threads = [threading.Thread(target=client_loop, args=(base, ACCOUNTS[i % len(ACCOUNTS)], pages,
-                                                              args.seconds, stats, errors, lock))
-                   for i in range(args.clients)]
+        threads = [
+            threading.Thread(
+                target=client_loop, args=(base, ACCOUNTS[i % len(ACCOUNTS)], pages, args.seconds, stats, errors, lock)
+            )
+            for i in range(args.clients)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -173,8 +225,7 @@ def main(argv=None):
 
             drop_pg_database(*cleanup)
         shutil.rmtree(tmp, ignore_errors=True)
-    text = report(stats, errors, args.seconds, args.workers, args.clients,
-                  "PostgreSQL" if args.db else "SQLite")
+    text = report(stats, errors, args.seconds, args.workers, args.clients, "PostgreSQL" if args.db else "SQLite")
     print(text)
     if args.write_docs:
         write_docs(text)

@@ -4,6 +4,7 @@ The database outage is simulated with a TCP proxy this test owns: a second app t
 through it, and stopping the proxy (closing its listener and every live connection) is a database
 restart as the app sees it. The real server is never touched.
 """
+
 import os
 import socket
 import threading
@@ -102,9 +103,12 @@ def proxied_app(app):
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.start()
     config = dict(app.config["AZX_TEST_CONFIG"])
-    config.update(SQLALCHEMY_DATABASE_URI=url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False), AZX_SYNC_ROLES=False, FAB_UPDATE_PERMS=False,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}})
+    config.update(
+        SQLALCHEMY_DATABASE_URI=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        AZX_SYNC_ROLES=False,
+        FAB_UPDATE_PERMS=False,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}},
+    )
     second = create_app(config)
     yield second, proxy
     proxy.stop()
@@ -135,7 +139,7 @@ def test_database_outage_gives_503_and_recovers(proxied_app):
         while not stop.is_set():
             try:
                 seen.append(c.get("/applications/list/").status_code)
-            except Exception as exc:  # noqa: BLE001 - an exception here is what a user would see as a 500
+            except Exception as exc:
                 seen.append(repr(exc) + traceback.format_exc()[-3000:])
             time.sleep(0.01)
 
@@ -151,7 +155,7 @@ def test_database_outage_gives_503_and_recovers(proxied_app):
     assert wait_until(lambda: len(statuses) == 3 and all(200 in v for v in statuses.values()))
     marks = {i: len(v) for i, v in statuses.items()}
     proxy.stop()  # the database "restarts": every connection dies, new ones are refused
-    assert wait_until(lambda: all(503 in v[marks[i]:] for i, v in statuses.items())), statuses
+    assert wait_until(lambda: all(503 in v[marks[i] :] for i, v in statuses.items())), statuses
     down = client.get("/applications/list/")
     assert down.status_code == 503
     body = down.get_data(as_text=True)
@@ -161,7 +165,7 @@ def test_database_outage_gives_503_and_recovers(proxied_app):
     assert api.status_code in (401, 503)
     marks = {i: len(v) for i, v in statuses.items()}
     proxy.start()  # back: the app recovers by itself (pool_pre_ping replaces dead connections)
-    assert wait_until(lambda: all(200 in v[marks[i]:] for i, v in statuses.items())), statuses
+    assert wait_until(lambda: all(200 in v[marks[i] :] for i, v in statuses.items())), statuses
     stop.set()
     for w in workers:
         w.join(30)
@@ -240,11 +244,10 @@ def test_store_failing_on_second_file_rolls_back_the_first(app, monkeypatch):
     with app.test_request_context():
         disk, rows = _disk(app), db.session.query(StoredFile).count()
         monkeypatch.setattr(LocalStorage, "write", write)
-        with pytest.raises(OSError):
-            with unit_of_work() as s:
-                store_bytes(s, _png(), "first.png", "hazard_photo")
-                s.flush()
-                store_bytes(s, _png(), "second.png", "hazard_photo")
+        with pytest.raises(OSError), unit_of_work() as s:
+            store_bytes(s, _png(), "first.png", "hazard_photo")
+            s.flush()
+            store_bytes(s, _png(), "second.png", "hazard_photo")
         assert len(calls) == 2
         assert _disk(app) == disk, "the first file outlived the failed upload"
         assert db.session.query(StoredFile).count() == rows
@@ -259,9 +262,8 @@ def test_commit_failure_removes_written_file(app, world):
     with app.test_request_context():
         existing = db.session.query(StoredFile).first()
         disk, rows = _disk(app), db.session.query(StoredFile).count()
-        with pytest.raises(Conflict):
-            with unit_of_work() as s:
-                row = store_bytes(s, _png(), "dup.png", "hazard_photo")
-                row.key = existing.key  # unique key clash at commit
+        with pytest.raises(Conflict), unit_of_work() as s:
+            row = store_bytes(s, _png(), "dup.png", "hazard_photo")
+            row.key = existing.key  # unique key clash at commit
         assert _disk(app) == disk
         assert db.session.query(StoredFile).count() == rows

@@ -1,6 +1,7 @@
 """Workflow rows change only through the services: FAB's generic add / edit / delete forms are not
 served on read-only or workflow views — not even to the platform admin, who holds every permission
 FAB creates."""
+
 import pytest
 
 from app.extensions import db
@@ -25,8 +26,11 @@ def test_admin_gets_no_generic_form_on_workflow_views(app, as_user, method):
 
     client = as_user("admin")
     with app.app_context():
-        order_id, status, version = db.session.query(DispatchOrder.id, DispatchOrder.status, DispatchOrder.version) \
-            .order_by(DispatchOrder.id).first()
+        order_id, status, version = (
+            db.session.query(DispatchOrder.id, DispatchOrder.status, DispatchOrder.version)
+            .order_by(DispatchOrder.id)
+            .first()
+        )
         db.session.remove()
     assert order_id is not None
     checked = 0

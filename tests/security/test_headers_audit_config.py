@@ -1,4 +1,5 @@
 """Security headers on every page, the audit trail of downloads and exports, `flask security check`."""
+
 import pytest
 
 from app.extensions import db
@@ -80,10 +81,11 @@ def test_audit_log_is_read_only_and_admin_or_province_only(app, as_user):
     for username in ("enterprise_demo", "insurer_picc", "org_demo", "expert_demo", "dept_harbin"):
         r = as_user(username).get("/admin/audit/list/")
         # a city department may hold the menu, but the scope shows it no event at all
-        assert r.status_code == 403 or (r.status_code == 200 and "purge" not in r.get_data(as_text=True)
-                                        and "admin" not in _usernames_in(r)), username
-    from app.security.scope import criterion
+        assert r.status_code == 403 or (
+            r.status_code == 200 and "purge" not in r.get_data(as_text=True) and "admin" not in _usernames_in(r)
+        ), username
     from app.models import AppUser, AuditEvent
+    from app.security.scope import criterion
 
     with app.test_request_context():
         for username, sees in (("dept_province", True), ("dept_harbin", False), ("insurer_picc", False)):
@@ -97,22 +99,31 @@ def _usernames_in(response):
     return set(re.findall(r"<td[^>]*>\s*(admin|insurer_picc|dept_province)\s*</td>", response.get_data(as_text=True)))
 
 
-GOOD = dict(DEBUG=False, TESTING=False, SECRET_KEY="k7Qz9vX2mP4wR8tY1uI3oA6sD5fG0hJ2lZxCvBnM", DEMO_MODE=False,
-            SESSION_COOKIE_SECURE=True, WTF_CSRF_ENABLED=True,
-            SQLALCHEMY_DATABASE_URI="postgresql+psycopg://azx@db/azx")
+GOOD = dict(
+    DEBUG=False,
+    TESTING=False,
+    SECRET_KEY="k7Qz9vX2mP4wR8tY1uI3oA6sD5fG0hJ2lZxCvBnM",
+    DEMO_MODE=False,
+    SESSION_COOKIE_SECURE=True,
+    WTF_CSRF_ENABLED=True,
+    SQLALCHEMY_DATABASE_URI="postgresql+psycopg://azx@db/azx",
+)
 
 
-@pytest.mark.parametrize("override,needle", [
-    ({}, None),
-    ({"DEBUG": True}, "DEBUG"),
-    ({"SECRET_KEY": "short"}, "SECRET_KEY"),
-    ({"SECRET_KEY": "test-secret-key-not-for-production"}, "SECRET_KEY"),
-    ({"SECRET_KEY": "a" * 40}, "SECRET_KEY"),
-    ({"DEMO_MODE": True}, "DEMO_MODE"),
-    ({"SESSION_COOKIE_SECURE": False}, "SESSION_COOKIE_SECURE"),
-    ({"SQLALCHEMY_DATABASE_URI": "sqlite:////srv/app.db"}, "SQLite"),
-    ({"WTF_CSRF_ENABLED": False}, "CSRF"),
-])
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ({}, None),
+        ({"DEBUG": True}, "DEBUG"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "test-secret-key-not-for-production"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "a" * 40}, "SECRET_KEY"),
+        ({"DEMO_MODE": True}, "DEMO_MODE"),
+        ({"SESSION_COOKIE_SECURE": False}, "SESSION_COOKIE_SECURE"),
+        ({"SQLALCHEMY_DATABASE_URI": "sqlite:////srv/app.db"}, "SQLite"),
+        ({"WTF_CSRF_ENABLED": False}, "CSRF"),
+    ],
+)
 def test_security_check(app, monkeypatch, override, needle):
     # `flask` sets app.debug from FLASK_DEBUG when it loads the app: that is how DEBUG reaches the command
     monkeypatch.setenv("FLASK_DEBUG", "1" if override.get("DEBUG") else "0")

@@ -4,6 +4,7 @@ Each item is refused with a clear Chinese message; nothing is left on disk (FILE
 walked) and no StoredFile row is written. Stored files live under random keys, never under the
 name the browser sent, and that name is rendered escaped.
 """
+
 import io
 import os
 import re
@@ -12,13 +13,12 @@ import zipfile
 import zlib
 
 import pytest
+from conftest import jpeg_bytes, png_bytes
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import StoredFile
 from app.storage import UPLOAD_RULES, UploadError, get_storage, store_bytes, store_upload
-
-from conftest import jpeg_bytes, pdf_bytes, png_bytes
 
 MB = 1024 * 1024
 
@@ -50,9 +50,14 @@ def pdf_with(body: bytes) -> bytes:
 def pdf_objstm_js():
     """JavaScript hidden inside a compressed object stream."""
     inner = zlib.compress(b"5 0 << /S /JavaScript /JS (app.alert(1)) >>")
-    return pdf_with(b"1 0 obj << /Type /Catalog /OpenAction 5 0 R >> endobj\n"
-                    b"4 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
-                    + str(len(inner)).encode() + b" >>\nstream\n" + inner + b"\nendstream\nendobj")
+    return pdf_with(
+        b"1 0 obj << /Type /Catalog /OpenAction 5 0 R >> endobj\n"
+        b"4 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+        + str(len(inner)).encode()
+        + b" >>\nstream\n"
+        + inner
+        + b"\nendstream\nendobj"
+    )
 
 
 def zip_of(members: dict) -> bytes:
@@ -64,18 +69,25 @@ def zip_of(members: dict) -> bytes:
 
 
 def docx():
-    return zip_of({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>",
-                   "_rels/.rels": "<Relationships/>"})
+    return zip_of(
+        {"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>", "_rels/.rels": "<Relationships/>"}
+    )
 
 
 def xlsm():
-    return zip_of({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>",
-                   "xl/vbaProject.bin": b"\x00" * 64})
+    return zip_of(
+        {"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>", "xl/vbaProject.bin": b"\x00" * 64}
+    )
 
 
 def zip_bomb_xlsx():
-    return zip_of({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>",
-                   "xl/worksheets/sheet1.xml": "0" * (30 * MB)})
+    return zip_of(
+        {
+            "[Content_Types].xml": "<Types/>",
+            "xl/workbook.xml": "<workbook/>",
+            "xl/worksheets/sheet1.xml": "0" * (30 * MB),
+        }
+    )
 
 
 # (id, file name, bytes, upload kind)
@@ -88,16 +100,30 @@ CORPUS = [
     ("pixel-bomb", "bomb.png", pixel_bomb(), "hazard_photo"),
     ("pixel-bomb-moderate", "bomb2.png", pixel_bomb(9000, 9000), "hazard_photo"),
     ("truncated-jpeg", "cut.jpg", truncated_jpeg(), "hazard_photo"),
-    ("pdf-javascript", "a.pdf", pdf_with(b"1 0 obj << /Type /Catalog /OpenAction << /S /JavaScript "
-                                         b"/JS (app.alert(1)) >> >> endobj"), "policy_file"),
-    ("pdf-javascript-escaped", "b.pdf", pdf_with(b"1 0 obj << /OpenAction << /S /J#61vaScript /J#53 (x) >> >> "
-                                                 b"endobj"), "policy_file"),
+    (
+        "pdf-javascript",
+        "a.pdf",
+        pdf_with(b"1 0 obj << /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj"),
+        "policy_file",
+    ),
+    (
+        "pdf-javascript-escaped",
+        "b.pdf",
+        pdf_with(b"1 0 obj << /OpenAction << /S /J#61vaScript /J#53 (x) >> >> endobj"),
+        "policy_file",
+    ),
     ("pdf-javascript-objstm", "c.pdf", pdf_objstm_js(), "policy_file"),
-    ("pdf-embedded-file", "d.pdf", pdf_with(b"1 0 obj << /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >> "
-                                            b"endobj\n3 0 obj << /Type /EmbeddedFile /Length 1 >>\nstream\nx\n"
-                                            b"endstream\nendobj"), "policy_file"),
-    ("pdf-launch", "e.pdf", pdf_with(b"1 0 obj << /OpenAction << /S /Launch /F (cmd.exe) >> >> endobj"),
-     "report_pdf"),
+    (
+        "pdf-embedded-file",
+        "d.pdf",
+        pdf_with(
+            b"1 0 obj << /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >> "
+            b"endobj\n3 0 obj << /Type /EmbeddedFile /Length 1 >>\nstream\nx\n"
+            b"endstream\nendobj"
+        ),
+        "policy_file",
+    ),
+    ("pdf-launch", "e.pdf", pdf_with(b"1 0 obj << /OpenAction << /S /Launch /F (cmd.exe) >> >> endobj"), "report_pdf"),
     ("pdf-truncated", "f.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n", "policy_file"),
     ("zip", "archive.zip", zip_of({"a.txt": "hello"}), "contract"),
     ("zip-named-pdf", "contract.pdf", zip_of({"a.txt": "hello"}), "contract"),
@@ -108,8 +134,7 @@ CORPUS = [
     ("html", "page.html", b"<!doctype html><html><script>alert(1)</script></html>", "business_license"),
     ("html-named-pdf", "scan.pdf", b"<html><body onload=alert(1)></body></html>", "business_license"),
     ("svg", "logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "hazard_photo"),
-    ("svg-named-png", "logo.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
-     "hazard_photo"),
+    ("svg-named-png", "logo.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "hazard_photo"),
     ("empty", "empty.png", b"", "hazard_photo"),
     ("name-traversal", "../../etc/passwd.png", png_bytes(), "hazard_photo"),
     ("name-windows-traversal", "..\\..\\boot.png", png_bytes(), "hazard_photo"),
@@ -178,8 +203,10 @@ def test_stored_name_is_never_a_path(app, world):
             assert re.fullmatch(r"[0-9a-f]{40}\.png", row.key)
             path = get_storage().path(row.key)
             assert os.path.exists(path)
-            assert os.path.dirname(os.path.dirname(path)) == os.path.abspath(app.config["FILE_STORAGE_ROOT"]) \
+            assert (
+                os.path.dirname(os.path.dirname(path)) == os.path.abspath(app.config["FILE_STORAGE_ROOT"])
                 or os.path.dirname(os.path.dirname(path)) == app.config["FILE_STORAGE_ROOT"]
+            )
             assert row.original_name not in path
         for bad in ("../x", "..", "a/b", ".hidden", ""):
             with pytest.raises(ValueError):
@@ -265,15 +292,36 @@ def _upload_forms(app, world):
                 continue
             seen.add((rule.endpoint, username))
             fields = [NAME_ATTR.search(i).group(1) for i in inputs if NAME_ATTR.search(i)]
-            others = {m.group(1): m.group(2) or "" for m in HIDDEN_OR_TEXT.finditer(html)
-                      if m.group(1) not in fields and "type=\"file\"" not in m.group(0)}
+            others = {
+                m.group(1): m.group(2) or ""
+                for m in HIDDEN_OR_TEXT.finditer(html)
+                if m.group(1) not in fields and 'type="file"' not in m.group(0)
+            }
             forms.append((username, url, fields, others))
     return forms
 
 
-FORM_CORPUS = [c for c in CORPUS if c[0] in (
-    "jpeg-named-png", "exe-named-pdf", "pixel-bomb", "truncated-jpeg", "pdf-javascript", "pdf-embedded-file",
-    "zip", "docx", "html", "svg", "name-traversal", "name-nul", "name-300", "name-rtl")]
+FORM_CORPUS = [
+    c
+    for c in CORPUS
+    if c[0]
+    in (
+        "jpeg-named-png",
+        "exe-named-pdf",
+        "pixel-bomb",
+        "truncated-jpeg",
+        "pdf-javascript",
+        "pdf-embedded-file",
+        "zip",
+        "docx",
+        "html",
+        "svg",
+        "name-traversal",
+        "name-nul",
+        "name-300",
+        "name-rtl",
+    )
+]
 
 
 def test_every_upload_form_refuses_the_corpus(app, world):
@@ -293,7 +341,7 @@ def test_every_upload_form_refuses_the_corpus(app, world):
                 form[field] = (io.BytesIO(data), name)
             try:
                 r = client.post(url, data=form, content_type="multipart/form-data", follow_redirects=True)
-            except Exception as exc:  # noqa: BLE001 - a crash is what a server would answer 500 to
+            except Exception as exc:
                 problems.append(f"{username} {url} {case}: crashed {exc!r}")
                 continue
             body = r.get_data(as_text=True)

@@ -19,17 +19,17 @@ a list, page or export must never contain the other party's unique marker. An en
 be classified fails ``test_every_endpoint_is_classified`` with its rule printed: a new endpoint is
 covered without editing this file, or declares what its ids are.
 """
+
 import io
-from urllib.parse import urlencode
 import zipfile
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pytest
+from conftest import KINDS, PASSWORD, SIDES
 from sqlalchemy import select
 
 from app.extensions import db
-
-from conftest import KINDS, PASSWORD, SIDES
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 # Endpoints that log the client out or switch its language would spoil the rest of the run.
@@ -63,8 +63,17 @@ def _account_classes():
     from flask_appbuilder.security.views import AuthView, ResetMyPasswordView, UserInfoEditView
     from flask_appbuilder.views import UtilView
 
-    return (AuthView, LocaleView, UtilView, SecurityApi, OpenApi, SwaggerView, MenuApi, ResetMyPasswordView,
-            UserInfoEditView)
+    return (
+        AuthView,
+        LocaleView,
+        UtilView,
+        SecurityApi,
+        OpenApi,
+        SwaggerView,
+        MenuApi,
+        ResetMyPasswordView,
+        UserInfoEditView,
+    )
 
 
 def _models_by_table():
@@ -250,7 +259,8 @@ def _fingerprint(app, world, side):
                     if not ids:
                         continue
                     count = db.session.execute(
-                        select(db.func.count()).select_from(table).where(column.in_(ids))).scalar()
+                        select(db.func.count()).select_from(table).where(column.in_(ids))
+                    ).scalar()
                     refs[(table.name, column.name)] = count
         db.session.remove()
     return rows, refs
@@ -270,11 +280,9 @@ def _text(response):
 def _login(app, username):
     client = app.test_client()
     r = client.post("/login/", data={"username": username, "password": PASSWORD})
-    assert r.status_code in (302, 303) and "/login" not in r.headers.get("Location", ""), \
-        f"login of {username} failed"
+    assert r.status_code in (302, 303) and "/login" not in r.headers.get("Location", ""), f"login of {username} failed"
     token = None
-    r = client.post("/api/v1/security/login",
-                    json={"username": username, "password": PASSWORD, "provider": "db"})
+    r = client.post("/api/v1/security/login", json={"username": username, "password": PASSWORD, "provider": "db"})
     if r.status_code == 200 and r.is_json:
         token = r.get_json().get("access_token")
     return client, token
@@ -301,7 +309,7 @@ class _Crash:
 def _call(client, token, ep, method, url, form=None):
     try:
         return _call_unchecked(client, token, ep, method, url, form)
-    except Exception as exc:  # noqa: BLE001 - reported as the 500 it would be
+    except Exception as exc:
         return _Crash(exc)
 
 
@@ -340,8 +348,11 @@ def endpoints(app):
 
 
 def test_every_endpoint_is_classified(endpoints):
-    bad = [f"{ep.rule.rule} [{ep.endpoint}] {sorted(ep.rule.methods - SKIP_METHODS)}: {ep.reason}"
-           for ep in endpoints if ep.kind == "unclassified"]
+    bad = [
+        f"{ep.rule.rule} [{ep.endpoint}] {sorted(ep.rule.methods - SKIP_METHODS)}: {ep.reason}"
+        for ep in endpoints
+        if ep.kind == "unclassified"
+    ]
     assert not bad, "endpoints the isolation matrix cannot classify:\n" + "\n".join(bad)
     kinds = {ep.kind for ep in endpoints}
     assert {"row", "list", "admin", "static", "account", "closed"} <= kinds
@@ -459,8 +470,13 @@ def test_foreign_rows_are_unreachable(app, world, endpoints, kind, side):
                     if not ok and public and method == "GET" and r.status_code == 200:
                         ok = True  # a directory row (not in scope.RULES) is readable by every signed-in user
                     if not ok:
-                        fail(ep, method, url, f"answered {r.status_code} for the other party's row"
-                             + (f" ({r.exc!r})" if isinstance(r, _Crash) else ""))
+                        fail(
+                            ep,
+                            method,
+                            url,
+                            f"answered {r.status_code} for the other party's row"
+                            + (f" ({r.exc!r})" if isinstance(r, _Crash) else ""),
+                        )
                     with app.app_context():
                         for (m, pk), snap in snaps.items():
                             if _snapshot(m, pk) != snap:

@@ -3,6 +3,7 @@
 The transition races need real concurrency (row locks, READ COMMITTED re-checks) and run on
 PostgreSQL only; the stale edit form runs everywhere.
 """
+
 import importlib
 import inspect
 import re
@@ -24,8 +25,14 @@ def _new_application(app, world, status="pending_review"):
         project = db.session.get(Project, world.ids["A"]["Project"][0])
         plan = db.session.query(Plan).filter_by(code="A").first()
         insurer_id = world.ids["A"]["InsuranceCompany"][0]
-        row = Application(project_id=project.id, enterprise_id=project.enterprise_id,
-                          region_code=project.region_code, insurer_id=insurer_id, plan_id=plan.id, status=status)
+        row = Application(
+            project_id=project.id,
+            enterprise_id=project.enterprise_id,
+            region_code=project.region_code,
+            insurer_id=insurer_id,
+            plan_id=plan.id,
+            status=status,
+        )
         db.session.add(row)
         db.session.commit()
         pk = row.id
@@ -39,11 +46,20 @@ def _new_order(app, world, status="pending"):
     with app.app_context():
         policy = db.session.get(Policy, world.ids["A"]["Policy"][0])
         n = db.session.query(DispatchOrder).count()
-        row = DispatchOrder(order_no=f"RACE-{world.tag}-{n}", policy_id=policy.id, project_id=policy.project_id,
-                            enterprise_id=policy.enterprise_id, region_code=policy.region_code,
-                            insurer_id=policy.insurer_id, org_id=world.ids["A"]["PreventionOrg"][0],
-                            service_place="现场", start_date=date(2026, 5, 1), end_date=date(2026, 5, 30),
-                            deadline=date(2026, 5, 5), status=status)
+        row = DispatchOrder(
+            order_no=f"RACE-{world.tag}-{n}",
+            policy_id=policy.id,
+            project_id=policy.project_id,
+            enterprise_id=policy.enterprise_id,
+            region_code=policy.region_code,
+            insurer_id=policy.insurer_id,
+            org_id=world.ids["A"]["PreventionOrg"][0],
+            service_place="现场",
+            start_date=date(2026, 5, 1),
+            end_date=date(2026, 5, 30),
+            deadline=date(2026, 5, 5),
+            status=status,
+        )
         db.session.add(row)
         db.session.commit()
         pk = row.id
@@ -69,7 +85,7 @@ def _race(app, fire, n=N):
             except Conflict as exc:
                 db.session.rollback()
                 outcome = ("conflict", str(exc.message))
-            except Exception as exc:  # noqa: BLE001 - anything else is a failure of the test subject
+            except Exception as exc:
                 db.session.rollback()
                 outcome = ("error", repr(exc))
             finally:
@@ -136,15 +152,17 @@ def postgres_only(app):
         pytest.skip("concurrency needs PostgreSQL (SQLite serialises writers)")
 
 
-DIRECT = [("Application", "APPLICATION", _new_application, "insurer", "application", "approve", "approved"),
-          ("DispatchOrder", "ORDER", _new_order, "org", "dispatch_order", "accept", "accepted")]
+DIRECT = [
+    ("Application", "APPLICATION", _new_application, "insurer", "application", "approve", "approved"),
+    ("DispatchOrder", "ORDER", _new_order, "org", "dispatch_order", "accept", "accepted"),
+]
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("model_name,workflow_name,make,kind,entity,action,status", DIRECT,
-                         ids=[d[5] for d in DIRECT])
-def test_concurrent_clicks_transition_once(app, world, postgres_only, model_name, workflow_name, make, kind,
-                                           entity, action, status):
+@pytest.mark.parametrize("model_name,workflow_name,make,kind,entity,action,status", DIRECT, ids=[d[5] for d in DIRECT])
+def test_concurrent_clicks_transition_once(
+    app, world, postgres_only, model_name, workflow_name, make, kind, entity, action, status
+):
     import app.models as models
     import app.workflows as workflows
 
@@ -223,8 +241,13 @@ def test_second_of_two_concurrent_edits_is_refused(app, world):
     username = world.users[("enterprise", "A")]
     with app.app_context():
         base = db.session.get(Project, world.ids["A"]["Project"][0])
-        project = Project(enterprise_id=base.enterprise_id, region_code=base.region_code,
-                          project_code=f"EDIT-{world.tag}", name="并发编辑项目", investment=10)
+        project = Project(
+            enterprise_id=base.enterprise_id,
+            region_code=base.region_code,
+            project_code=f"EDIT-{world.tag}",
+            name="并发编辑项目",
+            investment=10,
+        )
         db.session.add(project)
         db.session.commit()
         pk, region = project.id, project.region_code
@@ -235,26 +258,33 @@ def test_second_of_two_concurrent_edits_is_refused(app, world):
         client.post("/login/", data={"username": username, "password": "Demo@2026"})
         page = client.get(f"/projects/edit/{pk}")
         assert page.status_code == 200, page.status_code
-        match = re.search(r'name="row_version"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="row_version"',
-                          page.get_data(as_text=True))
+        match = re.search(
+            r'name="row_version"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="row_version"', page.get_data(as_text=True)
+        )
         assert match, "the edit form carries no row_version"
         return client, match.group(1) or match.group(2)
 
     first, v1 = opened()
     second, v2 = opened()
     assert v1 == v2
-    form = {"region_code": region, "project_code": f"EDIT-{world.tag}", "builder_name": "建设单位",
-            "address": "哈尔滨市", "scale_content": "", "investment": "10", "planned_start": "", "planned_end": ""}
-    r1 = first.post(f"/projects/edit/{pk}", data=dict(form, name="第一次保存", row_version=v1),
-                    follow_redirects=True)
+    form = {
+        "region_code": region,
+        "project_code": f"EDIT-{world.tag}",
+        "builder_name": "建设单位",
+        "address": "哈尔滨市",
+        "scale_content": "",
+        "investment": "10",
+        "planned_start": "",
+        "planned_end": "",
+    }
+    r1 = first.post(f"/projects/edit/{pk}", data=dict(form, name="第一次保存", row_version=v1), follow_redirects=True)
     assert r1.status_code == 200
     with app.app_context():
         saved = db.session.get(Project, pk)
         assert saved.name == "第一次保存", "the first save did not land"
         version_after_first = saved.version
         db.session.remove()
-    r2 = second.post(f"/projects/edit/{pk}", data=dict(form, name="第二次保存", row_version=v2),
-                     follow_redirects=True)
+    r2 = second.post(f"/projects/edit/{pk}", data=dict(form, name="第二次保存", row_version=v2), follow_redirects=True)
     assert STALE_MESSAGE in r2.get_data(as_text=True)
     with app.app_context():
         row = db.session.get(Project, pk)
@@ -294,9 +324,19 @@ class _ProjectSave:
         db.session.add(user)
         with current_app.test_request_context():
             g.user = user
-            save_project(user, {"region_code": self.region, "project_code": "RACE-EDIT", "name": f"保存{n}",
-                                "investment": "10", "builder_name": "建设单位", "address": "哈尔滨市",
-                                "row_version": str(self.version)}, project_id=self.pk)
+            save_project(
+                user,
+                {
+                    "region_code": self.region,
+                    "project_code": "RACE-EDIT",
+                    "name": f"保存{n}",
+                    "investment": "10",
+                    "builder_name": "建设单位",
+                    "address": "哈尔滨市",
+                    "row_version": str(self.version),
+                },
+                project_id=self.pk,
+            )
 
 
 @pytest.mark.postgres
@@ -306,9 +346,14 @@ def test_concurrent_saves_of_one_version_keep_exactly_one(app, world, postgres_o
 
     with app.app_context():
         base = db.session.get(Project, world.ids["A"]["Project"][0])
-        project = Project(enterprise_id=base.enterprise_id, region_code=base.region_code,
-                          project_code=f"RACE-{world.tag}", name="并发保存项目", investment=10,
-                          insurance_status="uninsured")
+        project = Project(
+            enterprise_id=base.enterprise_id,
+            region_code=base.region_code,
+            project_code=f"RACE-{world.tag}",
+            name="并发保存项目",
+            investment=10,
+            insurance_status="uninsured",
+        )
         db.session.add(project)
         db.session.commit()
         pk, region, version = project.id, project.region_code, project.version
