@@ -76,6 +76,10 @@ class Config:
     # Aggregate figures (list statistics, 数据大屏) are reused for at most this many seconds and only
     # while no transition has happened since (app/services/figures_cache.py); 0 switches caching off.
     FIGURES_CACHE_SECONDS = int(os.environ.get("FIGURES_CACHE_SECONDS", "30"))
+    # The task queue (app/jobs): Redis in production, a SQLite file with an in-process worker (run.py) on
+    # the embedded default. TASK_QUEUE_IMMEDIATE runs each job at once in the caller (tests only).
+    TASK_QUEUE_URL = os.environ.get("TASK_QUEUE_URL") or "sqlite:///" + os.path.join(INSTANCE_DIR, "tasks.db")
+    TASK_QUEUE_IMMEDIATE = False
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     FAB_API_KEY_ENABLED = True  # per-company keys of app/api/keys.py (Bearer azx_… or X-API-Key)
     FAB_API_KEY_PREFIXES = ["azx_"]

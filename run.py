@@ -78,6 +78,10 @@ def main(argv=None):
         print(f"演示账号 / demo accounts (password {DEMO_PASSWORD}):")
         for username, role, _kind, desc in DEMO_ACCOUNTS:
             print(f"  {username:<18} {role:<14} {desc}")
+    if app.config["TASK_QUEUE_URL"].startswith(("sqlite:", "memory:")):
+        from app.jobs import InProcessWorker
+
+        InProcessWorker(app.extensions["huey"]).start()  # the embedded default's jobs: no extra service
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
 

@@ -5,10 +5,10 @@ import logging
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
-from .health import register_health
-from .logging_setup import init_logging
+from .web.errors import register_error_handlers
+from .web.health import register_health
+from .web.log import init_logging
 
 
 def create_app(test_config=None):
@@ -27,9 +27,9 @@ def create_app(test_config=None):
         csrf.init_app(app)
 
         from . import models  # noqa: F401  (every table on the metadata)
-        from .index import HomeView
         from .security.manager import PlatformSecurityManager
         from .storage import init_storage
+        from .web.index import HomeView
 
         init_storage(app, db.session)
         schema_ready = _schema_ready()
@@ -47,7 +47,7 @@ def create_app(test_config=None):
             # just migrated that role does not exist yet (roles.py syncs the rest afterwards).
             appbuilder.sm.add_role(appbuilder.sm.auth_role_admin)
 
-        from .views.registry import register_views
+        from .views.init_views import register_views
 
         register_views(appbuilder)
         if app.config.get("AZX_SYNC_ROLES", True) and schema_ready:
@@ -55,10 +55,13 @@ def create_app(test_config=None):
 
             sync_roles(appbuilder.sm)
 
+        from .jobs import init_queue
+
+        init_queue(app)
         from .cli import register_cli
 
         register_cli(app)
-        from .hooks import register_hooks
+        from .web.hooks import register_hooks
 
         register_hooks(app)
         register_health(app)

@@ -6,7 +6,7 @@ statistics, the dashboard and throughput under gunicorn — in one run, on Postg
     python bench/run.py --scale 20000 --quick          # CI size: a fresh database, seeded and dropped
 
 Without --database-url a fresh database is created on --server, migrated, loaded with the demo data,
-seeded with `flask bench seed` and dropped at the end (unless --keep). With --database-url the
+seeded with `python -m bench.seed` and dropped at the end (unless --keep). With --database-url the
 database is used as it is (seeded first when it holds fewer than --scale projects).
 
 Writes --out (bench/results.json) and docs/benchmarks.md.
@@ -86,9 +86,12 @@ def prepare_database(args):
         log("flask init --demo")
         flask_cmd(url, "init", "--demo")
     if projects < args.scale * 0.9:
-        log(f"flask bench seed --scale {args.scale}")
+        log(f"python -m bench.seed --scale {args.scale}")
         started = time.time()
-        flask_cmd(url, "bench", "seed", "--scale", str(args.scale - projects))
+        env = dict(os.environ, DATABASE_URL=url, DEMO_MODE="1")
+        subprocess.run(
+            [sys.executable, "-m", "bench.seed", "--scale", str(args.scale - projects)], cwd=ROOT, env=env, check=True
+        )
         log(f"seeded in {time.time() - started:.0f} s")
     cleanup = (lambda: drop_pg_database(*created)) if created and not args.keep else (lambda: None)
     return url, cleanup

@@ -15,7 +15,7 @@ from chains import insured_chain
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
-from app.demo_data import make_credit_code, make_id_number
+from app.demo.data import make_credit_code, make_id_number
 from app.extensions import db
 from app.models import (
     Application,

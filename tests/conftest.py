@@ -42,6 +42,9 @@ def app(db_url):
         "RATELIMIT_ENABLED": False,
         # Tests change rows directly (without FlowEvents); tests/test_perf_queries.py covers the cache.
         "FIGURES_CACHE_SECONDS": 0,
+        # Jobs run at once in the caller; tests/test_jobs.py runs them through real workers.
+        "TASK_QUEUE_URL": "memory://",
+        "TASK_QUEUE_IMMEDIATE": True,
     }
     first = create_app(config)
     with first.app_context():

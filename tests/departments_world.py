@@ -12,7 +12,7 @@ from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import delete
 from werkzeug.security import generate_password_hash
 
-from app.demo_data import make_credit_code
+from app.demo.data import make_credit_code
 from app.extensions import db
 from app.models import (
     Application,

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from werkzeug.datastructures import FileStorage
 
-from app.demo_insurance import APPLICATION_UPLOADS, demo_pdf
+from app.demo.insurance import APPLICATION_UPLOADS, demo_pdf
 from app.extensions import db
 from app.models import AppUser, InsuranceCompany, Plan
 from app.services import applications, enterprises, policies
@@ -136,7 +136,7 @@ def make_enterprise_user(region="230602"):
     from flask import current_app
     from werkzeug.security import generate_password_hash
 
-    from app.demo_data import make_credit_code
+    from app.demo.data import make_credit_code
     from app.models import Enterprise
     from app.models.base import utcnow
     from app.models.enums import PartyKind

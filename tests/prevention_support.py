@@ -22,7 +22,7 @@ def user(username):
 def _test_enterprise():
     """An enterprise of the tests' own in 齐齐哈尔 (policies of other insurers go there, so that the demo
     enterprises keep exactly the insurers the demo gives them)."""
-    from app.demo_data import make_credit_code
+    from app.demo.data import make_credit_code
     from app.extensions import db
     from app.models import Enterprise
 

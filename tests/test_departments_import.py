@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import delete, func, select
 
-from app.demo_data import make_credit_code
+from app.demo.data import make_credit_code
 from app.extensions import db
 from app.models import AppUser, RegistryProject
 from app.services import registry_import

@@ -9,7 +9,7 @@ import zipfile
 import insurance_factory as f
 import pytest
 
-from app.demo_insurance import APPLICATION_UPLOADS, demo_pdf
+from app.demo.insurance import APPLICATION_UPLOADS, demo_pdf
 from app.extensions import db
 from app.models import Application, Enterprise, Project, StoredFile
 from app.models.enums import ApplicationStatus as A

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from stdnum.cn import uscc as uscc_check
 
-from app.ca_cli import make_ca, make_client_certificate, pem_certificate, pem_private_key, sign_message
-from app.demo_data import make_credit_code
+from app.cli.ca import make_ca, make_client_certificate, pem_certificate, pem_private_key, sign_message
+from app.demo.data import make_credit_code
 from app.security.ca import challenge_message
 
 TRUSTED_PROXY = "10.8.0.2"

@@ -135,7 +135,7 @@ def test_restore_refuses_a_tampered_backup_and_changes_nothing(small, tmp_path):
 
 
 def test_restore_refuses_tar_entries_outside_the_store(small, tmp_path):
-    from app.ops_cli import sha256_of
+    from app.cli.ops import sha256_of
 
     app, storage = small
     out = tmp_path / "bk"

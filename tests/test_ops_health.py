@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from app.logging_setup import JsonFormatter, RequestIdFilter
 from app.storage import LocalStorage
+from app.web.log import JsonFormatter, RequestIdFilter
 
 
 def _health(client):

@@ -57,7 +57,7 @@ def readable(app, username):
 @pytest.fixture(scope="module")
 def many_rows(app):
     """Enough rows in every scope that a page of 100 is really bigger than a page of 10."""
-    from app.bench_cli import seed
+    from bench.seed import seed
 
     with app.app_context():
         seed(db.session, 300, progress=False)
@@ -251,12 +251,12 @@ def test_relations_to_large_tables_are_searched_by_text(app, as_user, many_rows)
 
 
 def test_seeded_rows_are_consistent(app):
-    """`flask bench seed`: every insured, expired or surrendered application it writes has its policy,
+    """`bench.seed`: every insured, expired or surrendered application it writes has its policy,
     every policy its application in one of those states (a list shows no 已投保 row without 保费)."""
     from sqlalchemy import func, select
 
-    from app.bench_cli import seed
     from app.models import Application, Policy
+    from bench.seed import seed
 
     with app.app_context():
         first = (db.session.execute(select(func.max(Application.id))).scalar() or 0) + 1

@@ -14,7 +14,7 @@ def _orders(policy_ids):
 
 
 def test_demo_stage_covers_every_state(ctx):
-    from app import demo_prevention
+    from app.demo import prevention as demo_prevention
 
     policies = [make_policy(premium="98000"), make_policy(premium="98000")]
     foreign = make_policy(insurer="平安财险", enterprise_user=None)
@@ -32,7 +32,7 @@ def test_demo_stage_covers_every_state(ctx):
 
 
 def test_demo_stage_without_insured_policies_does_nothing(ctx):
-    from app import demo_prevention
+    from app.demo import prevention as demo_prevention
     from app.extensions import db
     from app.models import DispatchOrder
 

@@ -270,7 +270,7 @@ def test_redispatch_with_bad_input_keeps_the_old_order_open(ctx):
 
 
 def _expert(name, title_code, username_org="org_demo", active=True, company=None):
-    from app.demo_data import make_id_number
+    from app.demo.data import make_id_number
     from app.extensions import db
     from app.models import Expert, InsuranceCompany
 

@@ -306,7 +306,7 @@ def test_review_pages_and_reports(ctx, as_user):
 
 
 def test_experts_add_validate_and_terminate(ctx, as_user):
-    from app.demo_data import make_id_number
+    from app.demo.data import make_id_number
     from app.extensions import db
     from app.models import Expert, TitleLevel
 

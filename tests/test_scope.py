@@ -10,7 +10,7 @@ import pytest
 from chains import insured_chain
 from sqlalchemy import select
 
-from app.demo_data import make_credit_code, make_id_number
+from app.demo.data import make_credit_code, make_id_number
 from app.extensions import db
 from app.models import (
     Application,

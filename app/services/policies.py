@@ -4,9 +4,7 @@ import secrets
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
@@ -238,19 +236,3 @@ def surrender(policy_id, user, reason):
         record_flow("policy", policy.id, "surrender", PolicyStatus.ACTIVE, PolicyStatus.SURRENDERED, user, reason)
         _follow_latest(policy.project_id, app.id, to)
     return policy
-
-
-@click.group("policies")
-def policies_cli():
-    """保单 (scheduled jobs)."""
-
-
-@policies_cli.command("expire")
-@click.option("--today", default=None, help="YYYY-MM-DD (default: today)")
-@with_appcontext
-def expire_command(today):
-    """Mark policies past their 终止日期 as 已到期 (run daily)."""
-    from datetime import datetime
-
-    day = datetime.strptime(today, "%Y-%m-%d").date() if today else None
-    click.echo(f"expired: {expire_policies(day)}")

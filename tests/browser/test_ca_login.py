@@ -10,8 +10,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from app.ca_cli import make_ca, make_client_certificate, pem_certificate, pem_private_key
-from app.demo_data import make_credit_code
+from app.cli.ca import make_ca, make_client_certificate, pem_certificate, pem_private_key
+from app.demo.data import make_credit_code
 
 pytestmark = pytest.mark.browser
 

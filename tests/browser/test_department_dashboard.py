@@ -38,7 +38,7 @@ def test_city_department_dashboard_and_insurance_workbook(page, login, live_url)
 def test_province_imports_the_registry_with_progress(page, login, live_url, tmp_path):
     from openpyxl import Workbook
 
-    from app.demo_data import make_credit_code
+    from app.demo.data import make_credit_code
 
     wb = Workbook()
     ws = wb.active

@@ -5,7 +5,7 @@ issues the policy and adds a claim; the 保单台帐 shows the policy."""
 import re
 import uuid
 
-from app.demo_insurance import APPLICATION_UPLOADS, demo_pdf
+from app.demo.insurance import APPLICATION_UPLOADS, demo_pdf
 
 
 def _pdf(name):

@@ -18,7 +18,7 @@ ENTERPRISE_USERS = {
 
 
 def _jpeg(path, lat=None, lon=None, colour=(120, 140, 160)):
-    from app.demo_prevention import photo_bytes
+    from app.demo.prevention import photo_bytes
 
     with open(path, "wb") as fh:
         fh.write(photo_bytes(os.path.basename(path), colour, lat, lon))

@@ -73,7 +73,7 @@ def _build(app):
     from chains import insured_chain
     from stdnum.cn import ric
 
-    from app.demo_data import make_credit_code
+    from app.demo.data import make_credit_code
     from app.models import (
         AppUser,
         AuditEvent,

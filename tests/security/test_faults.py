@@ -185,7 +185,7 @@ def test_error_pages_are_chinese(app, as_user):
 
 
 def test_500_page_is_chinese(app):
-    from app.errors import _page
+    from app.web.errors import _page
 
     with app.test_request_context("/x"):
         body, code = _page(500)

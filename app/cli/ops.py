@@ -36,7 +36,7 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 
-from .extensions import db
+from app.extensions import db
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -125,7 +125,7 @@ def _snapshot_facts(execute, dialect):
 
 def _pack_files(files, tar_path):
     """Tar the named files from the store; return (packed, missing keys, keys whose bytes differ)."""
-    from .storage import get_storage
+    from app.storage import get_storage
 
     storage = get_storage()
     missing, mismatched, packed = [], [], 0
@@ -295,7 +295,7 @@ def restore_backup(backup_dir, echo=click.echo):
             source.close()
             target.close()
 
-    from .storage import get_storage
+    from app.storage import get_storage
 
     storage = get_storage()
     restored = 0
@@ -317,7 +317,7 @@ def restore_backup(backup_dir, echo=click.echo):
 
 def check_restored(manifest):
     """Row counts and file hashes of the live database and store against the manifest."""
-    from .storage import get_storage
+    from app.storage import get_storage
 
     storage = get_storage()
     problems = []
@@ -357,8 +357,8 @@ def backup_restore(backup_dir, yes):
 
 def purge_audit(days):
     """Delete audit events older than ``days`` days; one plain DELETE, safe to run on two machines at once."""
-    from .models import AuditEvent
-    from .models.base import utcnow
+    from app.models import AuditEvent
+    from app.models.base import utcnow
 
     cutoff = utcnow() - timedelta(days=days)
     result = db.session.execute(

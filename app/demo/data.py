@@ -4,7 +4,7 @@ from datetime import date
 
 from stdnum.cn import ric, uscc
 
-from .models import Department, Enterprise, Expert, PreventionOrg, TitleLevel
+from app.models import Department, Enterprise, Expert, PreventionOrg, TitleLevel
 
 
 def make_credit_code(region6: str, serial: int) -> str:

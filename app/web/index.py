@@ -1,7 +1,7 @@
 from flask import g, redirect
 from flask_appbuilder import IndexView, expose
 
-from .security.roles import MENU
+from app.security.roles import MENU
 
 
 class HomeView(IndexView):

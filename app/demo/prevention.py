@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from PIL import Image, ImageDraw
 from werkzeug.datastructures import FileStorage
 
-from .extensions import db
-from .models import AppUser, HazardCategory, MajorHazardStandard, Policy, ServiceItem, TitleLevel
-from .models.base import utcnow
-from .models.enums import PolicyStatus
-from .services import orders, reviews, visits
+from app.extensions import db
+from app.models import AppUser, HazardCategory, MajorHazardStandard, Policy, ServiceItem, TitleLevel
+from app.models.base import utcnow
+from app.models.enums import PolicyStatus
+from app.services import orders, reviews, visits
 
 HARBIN = (45.7567, 126.6424)
 

@@ -4,10 +4,10 @@ state, and one account per role. All demo accounts share DEMO_PASSWORD."""
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
-from .extensions import db
-from .models import AppUser, InsuranceCompany
-from .models.base import utcnow
-from .models.enums import PartyKind as P
+from app.extensions import db
+from app.models import AppUser, InsuranceCompany
+from app.models.base import utcnow
+from app.models.enums import PartyKind as P
 
 DEMO_PASSWORD = "Demo@2026"
 
@@ -79,7 +79,7 @@ def load_demo_data():
     """Create the demo parties, accounts and data once. Returns False when already present."""
     if demo_present():
         return False
-    from .demo_data import build_demo_dataset
+    from app.demo.data import build_demo_dataset
 
     parties = build_demo_dataset(db.session)
     db.session.commit()
@@ -182,4 +182,4 @@ def load_demo_data():
     return True
 
 
-DEMO_STAGES = ["app.demo_insurance", "app.demo_prevention"]  # each has build(parties), in workflow order
+DEMO_STAGES = ["app.demo.insurance", "app.demo.prevention"]  # each has build(parties), in workflow order

@@ -51,11 +51,11 @@ def problems(config, debug=False):
 
 
 @click.group("security")
-def security():
+def security_group():
     """Security checks."""
 
 
-@security.command("check")
+@security_group.command("check")
 @with_appcontext
 def check():
     """Exit non-zero when the configuration is unfit for production."""

@@ -16,7 +16,7 @@ import time
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from .extensions import csrf, db
+from app.extensions import csrf, db
 
 bp = Blueprint("health", __name__)
 
@@ -41,7 +41,7 @@ def _database():
 
 
 def _storage():
-    from .storage import get_storage
+    from app.storage import get_storage
 
     get_storage().probe()
 

@@ -1,4 +1,4 @@
-"""`flask bench seed --scale N`: realistic synthetic data for the benchmark (bench/run.py).
+"""`python -m bench.seed --scale N`: realistic synthetic data for the benchmark (bench/run.py).
 
 N projects and N applications, 0.8 N policies, 0.2 N claims, 0.5 N dispatch orders and 2 N hazards,
 spread over every county of the region table, every insurer and broker, 36 months and every state,
@@ -12,11 +12,9 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 
-import click
-from flask.cli import with_appcontext
 from sqlalchemy import text
 
-from app.demo_data import make_credit_code, make_id_number
+from app.demo.data import make_credit_code, make_id_number
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import HazardLevel
 from app.models.enums import HazardStatus as H
@@ -118,7 +116,7 @@ def seed(session, scale, progress=True, rnd_seed=2026):
     item_ids = [r[0] for r in session.execute(text("SELECT id FROM service_item"))]
     category_ids = [r[0] for r in session.execute(text("SELECT id FROM hazard_category"))]
     if not (counties and insurers and plans and titles):
-        raise click.ClickException("reference data missing: run `flask init` first")
+        raise SystemExit("reference data missing: run `flask init` first")
 
     n = int(scale)
     n_ent, n_org, n_exp = max(n // 20, 10), max(n // 10000, 3), max(n // 1000, 10)
@@ -570,22 +568,27 @@ def seed(session, scale, progress=True, rnd_seed=2026):
     return {"projects": n, "orders": len(orders), "enterprises": n_ent, "orgs": n_org, "experts": n_exp}
 
 
-@click.group("bench")
-def bench_group():
-    """Benchmark data."""
+def main(argv=None):
+    """Fill the database of DATABASE_URL with synthetic rows (PostgreSQL: COPY), then ANALYZE."""
+    import argparse
 
+    parser = argparse.ArgumentParser(prog="python -m bench.seed", description=main.__doc__)
+    parser.add_argument("--scale", type=int, default=10000, help="number of projects (default 10000)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
 
-@bench_group.command("seed")
-@click.option("--scale", type=int, default=10000, show_default=True, help="number of projects")
-@click.option("--no-progress", is_flag=True)
-@with_appcontext
-def seed_cmd(scale, no_progress):
-    """Fill the database with synthetic rows (PostgreSQL: COPY), then ANALYZE."""
+    from app import create_app
     from app.extensions import db
 
-    started = time.time()
-    counts = seed(db.session, scale, progress=not no_progress)
-    if db.session.get_bind().dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    click.echo(f"seeded {counts} in {time.time() - started:.0f} s")
+    app = create_app({"AZX_SYNC_ROLES": False})
+    with app.app_context():
+        started = time.time()
+        counts = seed(db.session, args.scale, progress=not args.no_progress)
+        if db.session.get_bind().dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        print(f"seeded {counts} in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,22 +1,11 @@
-"""flask commands. Each domain may add its own group in EXTRA_GROUPS ("module:attribute")."""
-
-import importlib
+"""flask commands: ``init`` and the reference, roles and demo groups here; every other group in a module of
+this package, added by ``register_cli``."""
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .extensions import db
-
-EXTRA_GROUPS = [
-    "app.ca_cli:ca_group",
-    "app.ops_cli:backup_group",
-    "app.ops_cli:audit_group",
-    "app.bench_cli:bench_group",
-    "app.services.policies:policies_cli",
-    "app.orders_cli:orders_group",
-    "app.security_cli:security",
-]
+from app.extensions import db
 
 
 def upgrade_database():
@@ -27,9 +16,9 @@ def upgrade_database():
 
 def initialise(demo=False, echo=click.echo):
     """Migrate, load reference data, sync roles, create the admin and (optionally) the demo data."""
-    from .demo import ensure_admin, load_demo_data
-    from .reference import load_reference_data
-    from .security.roles import sync_roles
+    from app.demo import ensure_admin, load_demo_data
+    from app.reference import load_reference_data
+    from app.security.roles import sync_roles
 
     upgrade_database()
     counts = load_reference_data(db.session)
@@ -59,7 +48,7 @@ def register_cli(app):
     @reference_group.command("load")
     @with_appcontext
     def reference_load():
-        from .reference import load_reference_data
+        from app.reference import load_reference_data
 
         click.echo(load_reference_data(db.session))
 
@@ -71,7 +60,7 @@ def register_cli(app):
     @with_appcontext
     def roles_sync():
         """Write app/security/roles.py into the database-stored roles."""
-        from .security.roles import sync_roles
+        from app.security.roles import sync_roles
 
         sync_roles(current_app.appbuilder.sm)
         click.echo("roles synced")
@@ -83,10 +72,19 @@ def register_cli(app):
     @demo_group.command("load")
     @with_appcontext
     def demo_load():
-        from .demo import load_demo_data
+        from app.demo import load_demo_data
 
         click.echo("loaded" if load_demo_data() else "already present")
 
-    for spec in EXTRA_GROUPS:
-        module, attr = spec.split(":")
-        app.cli.add_command(getattr(importlib.import_module(module), attr))
+    from . import ca, jobs, ops, orders, policies, security
+
+    for group in (
+        ca.ca_group,
+        ops.backup_group,
+        ops.audit_group,
+        orders.orders_group,
+        policies.policies_group,
+        security.security_group,
+        jobs.jobs_group,
+    ):
+        app.cli.add_command(group)

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from werkzeug.datastructures import FileStorage
 
-from .extensions import db
-from .models import AppUser, InsuranceCompany, Plan
-from .models.insurance import APPLICATION_FILE_SLOTS
-from .services import applications, claims, enterprises, policies
+from app.extensions import db
+from app.models import AppUser, InsuranceCompany, Plan
+from app.models.insurance import APPLICATION_FILE_SLOTS
+from app.services import applications, claims, enterprises, policies
 
 
 def demo_pdf(title: str) -> bytes:

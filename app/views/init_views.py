@@ -3,7 +3,18 @@
 from app.api.registry import register_api
 from app.security.roles import CATEGORIES, MENU
 
-from . import api_keys, auth, department, enterprise, files, insurance, prevention, reference
+from . import (
+    api_keys,
+    auth,
+    department,
+    enterprise,
+    files,
+    insurance,
+    prevention,
+    reference,
+    registry_import,
+    statistics,
+)
 
 
 def register_views(appbuilder):
@@ -30,8 +41,8 @@ def register_views(appbuilder):
     add(insurance.LedgerView, "ins_ledger")
     add(department.EnterpriseView, "dept_enterprises")
     add(department.DeptProjectView, "dept_projects")
-    add(department.StatisticsView, "dept_statistics")
-    add(department.DashboardView, "dept_dashboard")
+    add(statistics.StatisticsView, "dept_statistics")
+    add(statistics.DashboardView, "dept_dashboard")
 
     add(prevention.EnterpriseTodoView, "ent_todo")
     add(prevention.EnterpriseDoneView, "ent_done")
@@ -74,6 +85,6 @@ def register_views(appbuilder):
 
     appbuilder.add_view_no_menu(files.FileView)
     auth.register_login_views(appbuilder)
-    appbuilder.add_view_no_menu(department.RegistryImportView)
+    appbuilder.add_view_no_menu(registry_import.RegistryImportView)
     register_api(appbuilder)
     return my_enterprise
