@@ -2,8 +2,10 @@ from flask_appbuilder.security.sqla.models import User as FabUser
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
+from app import clock
+
 from .base import UtcDateTime
-from .enums import PartyKind
+from .enums import AccountState, PartyKind
 
 
 class AppUser(FabUser):
@@ -39,6 +41,26 @@ class AppUser(FabUser):
             PartyKind.EXPERT: self.expert,
             PartyKind.DEPARTMENT: self.department,
         }.get(self.party_kind)
+
+    @property
+    def locked(self):
+        return self.locked_until is not None and self.locked_until > clock.now()
+
+    @property
+    def account_state(self):
+        """启用 / 锁定 / 停用, for the account lists."""
+        if not self.active:
+            return AccountState.INACTIVE
+        return AccountState.LOCKED if self.locked else AccountState.ACTIVE
+
+    @property
+    def account_status(self):
+        """(state, locked until, must change password): what the account list shows about sign-in."""
+        return self.account_state, self.locked_until, bool(self.must_change_password)
+
+    @property
+    def full_name(self):
+        return f"{self.first_name or ''}{self.last_name or ''}"
 
     @property
     def party_name(self):
