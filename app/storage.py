@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 from collections import namedtuple
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from flask_babel import lazy_gettext as _
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import event, select
 
+from app import clock
 from app.models import StoredFile
 from app.untrusted import pdf as untrusted_pdf
 from app.untrusted import xlsx as untrusted_xlsx
@@ -425,7 +425,7 @@ def sweep(session, *, grace=3600, expiring=(), dry_run=False, now=None, log=None
     several machines sharing the volume at once, and again.
     """
     storage = get_storage()
-    now = time.time() if now is None else now
+    now = clock.now().timestamp() if now is None else now
     log = log or current_app.logger
     swept, candidates, others = [], [], 0
     for entry in storage.scan():

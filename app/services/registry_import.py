@@ -12,7 +12,6 @@ within IMPORT_PREVIEW_HOURS is refused and removed (by ``load_file``, and by ``f
 
 import re
 import secrets
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import insert, select, update
 
+from app import clock
 from app.extensions import db
 from app.models import Region, RegistryProject
 from app.models.base import utcnow
@@ -365,7 +365,7 @@ def load_file(token, user) -> bytes:
     storage = get_storage()
     if match is None or int(match.group(1)) != user.id or not storage.exists(token):
         raise NotFound(_("导入文件不存在，请重新上传"))
-    if time.time() - storage.modified(token) > preview_max_age():
+    if clock.now().timestamp() - storage.modified(token) > preview_max_age():
         storage.delete(token)
         raise NotFound(_("导入文件已过期，请重新上传"))
     return storage.read(token)
