@@ -47,6 +47,8 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "180"))
+    # A registry-import file not confirmed within this many hours is refused and removed (flask files sweep).
+    IMPORT_PREVIEW_HOURS = float(os.environ.get("IMPORT_PREVIEW_HOURS", "24"))
     # Sessions, lockouts and nonces live in the database; rate-limit counters in Redis when REDIS_URL
     # is set (shared by every worker), else in each process's memory (RATELIMIT_STORAGE_URI below).
     REDIS_URL = os.environ.get("REDIS_URL") or None
