@@ -31,10 +31,13 @@ MAX_KEY_LENGTH = 128
 
 
 class IdempotencyError(Exception):
+    CODES = {400: "invalid_idempotency_key", 409: "idempotency_in_progress", 422: "idempotency_key_reused"}
+
     def __init__(self, status, message):
         super().__init__(str(message))
         self.status = status
         self.message = message
+        self.code = self.CODES[status]
 
 
 def request_key():

@@ -1,16 +1,49 @@
-"""Every REST resource is registered here, called once from app.views.registry.register_views."""
+"""Every REST resource is registered here, called once from app.views.init_views.register_views; so
+are the API's request hooks (rate limits and their headers) and the public OpenAPI document."""
 
 from .applications import ApplicationApi
 from .claims import ClaimApi
+from .deletions import DeletionApi
 from .enterprises import EnterpriseApi
 from .orders import DispatchOrderApi
 from .policies import PolicyApi
 from .projects import ProjectApi
 from .reports import ServiceReportApi
+from .webhooks import WebhookApi
 
-APIS = (EnterpriseApi, ProjectApi, ApplicationApi, PolicyApi, ClaimApi, DispatchOrderApi, ServiceReportApi)
+APIS = (
+    EnterpriseApi,
+    ProjectApi,
+    ApplicationApi,
+    PolicyApi,
+    ClaimApi,
+    DispatchOrderApi,
+    ServiceReportApi,
+    DeletionApi,
+    WebhookApi,
+)
 
 
 def register_api(appbuilder):
     for api in APIS:
         appbuilder.add_api(api)
+    from flask import current_app
+
+    app = current_app
+    from . import openapi, ratelimit
+
+    # FAB's route /api/<version>/_openapi, answered with our contract and without login.
+    app.view_functions["OpenApi.get"] = openapi.serve
+    app.before_request(ratelimit.before_api_request)
+    app.after_request(_api_headers)
+
+
+def _api_headers(response):
+    from flask import request
+
+    from . import ratelimit
+
+    response = ratelimit.after_api_request(response)
+    if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -88,3 +88,6 @@ def register_cli(app):
         jobs.jobs_group,
     ):
         app.cli.add_command(group)
+    from . import webhooks
+
+    app.cli.add_command(webhooks.webhooks_group)

@@ -1,5 +1,5 @@
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, event
 from sqlalchemy.orm import relationship
 
 from .enums import PartyKind
@@ -21,6 +21,9 @@ class AppUser(FabUser):
     failed_window_start = Column(DateTime)
     cert_fingerprint = Column(String(64), unique=True)
     is_demo = Column(Boolean, nullable=False, default=False)
+    # Every API token carries the version it was issued under; a password change, a lockout, a
+    # deactivation or a logout bumps it, and every older token stops working at once (app/api/tokens.py).
+    token_version = Column(Integer, nullable=False, default=0, server_default="0")
 
     enterprise = relationship("Enterprise", foreign_keys=[enterprise_id])
     company = relationship("InsuranceCompany", foreign_keys=[company_id])
@@ -43,3 +46,26 @@ class AppUser(FabUser):
     def party_name(self):
         party = self.party
         return str(party) if party is not None else ""
+
+
+def revoke_tokens(user):
+    """Invalidate every API token of ``user`` (takes effect when the change commits)."""
+    user.token_version = (user.token_version or 0) + 1
+
+
+@event.listens_for(AppUser.password, "set")
+def _password_set(target, value, oldvalue, initiator):
+    if value != oldvalue:
+        revoke_tokens(target)
+
+
+@event.listens_for(AppUser.active, "set")
+def _active_set(target, value, oldvalue, initiator):
+    if not value and oldvalue is not False:
+        revoke_tokens(target)
+
+
+@event.listens_for(AppUser.locked_until, "set")
+def _locked_set(target, value, oldvalue, initiator):
+    if value is not None and value != oldvalue:
+        revoke_tokens(target)

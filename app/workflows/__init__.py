@@ -81,6 +81,7 @@ APPLICATION = Workflow(
     "Application",
     [
         T("submit", _("提交保单"), {A.DRAFT, A.REJECTED}, A.PENDING_REVIEW, {P.ENTERPRISE}, "write"),
+        T("withdraw", _("撤回"), {A.PENDING_REVIEW}, A.DRAFT, {P.ENTERPRISE}, "write"),
         T("approve", _("复审通过"), {A.PENDING_REVIEW}, A.APPROVED, {P.INSURER, P.BROKER}, "review"),
         T(
             "reject",
