@@ -123,10 +123,10 @@ def before_api_request():
     cfg = current_app.config
     if not request.path.startswith("/api/") or not cfg.get("API_RATELIMIT_ENABLED", True):
         return None
-    checks = [("ip", _client_ip(), cfg.get("API_RATE_LIMIT_PER_IP", "3000 per minute"))]
+    checks = [("ip", _client_ip(), cfg.get("API_RATE_LIMIT_PER_IP") or "3000 per minute")]
     credential = _credential()
     if credential:
-        checks.append(("cred", credential, cfg.get("API_RATE_LIMIT", "600 per minute")))
+        checks.append(("cred", credential, cfg.get("API_RATE_LIMIT") or "600 per minute"))
     tightest = None
     try:
         for name, who, text in checks:
@@ -179,7 +179,7 @@ def login_limited(who):
     if not cfg.get("RATELIMIT_ENABLED", True) or not cfg.get("AUTH_RATE_LIMITED", True):
         return None
     try:
-        result = check("login", who or "-", cfg.get("AUTH_RATE_LIMIT", "10 per 20 second"))
+        result = check("login", who or "-", cfg.get("AUTH_RATE_LIMIT") or "10 per 20 second")
     except Exception:
         log.exception("API login rate limit not counted (the counter store failed)")
         return None
