@@ -132,7 +132,6 @@ class Config:
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.
     DEMO_MODE = os.environ.get("DEMO_MODE", "0") == "1"
 
-
     # REST API (docs/api.md). Rate limits per credential and per client address, counted in Redis when
     # RATELIMIT_STORAGE_URI is redis://…, else in the database; every answer carries RateLimit-* headers.
     API_RATELIMIT_ENABLED = True

@@ -10,7 +10,7 @@ from api_helpers import build_world, issue_test_key, minimal_pdf
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Application, Hazard, HazardPhoto, HazardCategory, Policy, ServiceVisit, SyncTombstone
+from app.models import Application, Hazard, HazardCategory, HazardPhoto, Policy, ServiceVisit, SyncTombstone
 from app.models.base import utcnow
 
 
@@ -109,7 +109,9 @@ def test_date_and_time_operators(app, client, world, h):
 
 
 def test_paging_links(client, h):
-    r = client.get("/api/v1/projects/", headers=h["picc"], query_string={"q": "(page_size:1,order_column:id,order_direction:asc)"})
+    r = client.get(
+        "/api/v1/projects/", headers=h["picc"], query_string={"q": "(page_size:1,order_column:id,order_direction:asc)"}
+    )
     body = r.json
     assert body["count"] >= 2 and body["page"] == 0 and body["prev"] is None and body["next"]
     assert r.headers["Link"] == f'<{body["next"]}>; rel="next"'
@@ -133,13 +135,17 @@ def test_sync_walks_every_change_once_while_writes_go_on(app, client, world, h, 
     pk = world["A"]["Policy"]
     touched = False
     while True:
-        page = _changes(client, h["picc"], "policies", page_size=1, **({"cursor": cursor} if cursor else {"since": since}))
+        page = _changes(
+            client, h["picc"], "policies", page_size=1, **({"cursor": cursor} if cursor else {"since": since})
+        )
         pages += 1
         seen += [(row["updated_at"], row["id"]) for row in page["result"]]
         if page["result"] and not touched:
             # a write between two pages: the changed row must come again, later in the walk
             with app.app_context():
-                db.session.execute(update(Policy).where(Policy.id == pk).values(updated_at=utcnow() + timedelta(seconds=1)))
+                db.session.execute(
+                    update(Policy).where(Policy.id == pk).values(updated_at=utcnow() + timedelta(seconds=1))
+                )
                 db.session.commit()
             touched = True
         cursor = page["next_cursor"] or cursor
@@ -150,9 +156,7 @@ def test_sync_walks_every_change_once_while_writes_go_on(app, client, world, h, 
     assert keys == sorted(keys, key=lambda k: (datetime.fromisoformat(k[0]), k[1])), "ordered by (updated_at, id)"
     assert seen[-1][1] == pk, "the row changed during the walk comes last, with its new updated_at"
     with app.app_context():
-        expected = set(
-            db.session.execute(select(Policy.id).where(Policy.insurer_id == _insurer_id(world))).scalars()
-        )
+        expected = set(db.session.execute(select(Policy.id).where(Policy.insurer_id == _insurer_id(world))).scalars())
     assert {i for _s, i in seen} == expected
     # the cursor is stable: nothing new means an empty page, and the same cursor again
     again = _changes(client, h["picc"], "policies", cursor=cursor)
@@ -239,13 +243,21 @@ def test_files_through_the_scope_of_their_row(app, client, world, h):
     assert r.headers["Content-Type"] == "application/pdf"
     assert r.headers["Content-Length"] == str(len(pdf))
     assert r.headers["ETag"] == f'"{hashlib.sha256(pdf).hexdigest()}"'
-    assert r.headers["Content-Disposition"].startswith("attachment") and "filename*=UTF-8''" in r.headers["Content-Disposition"]
+    assert (
+        r.headers["Content-Disposition"].startswith("attachment")
+        and "filename*=UTF-8''" in r.headers["Content-Disposition"]
+    )
     assert client.get(entry["url"], headers=dict(h["picc"], **{"If-None-Match": r.headers["ETag"]})).status_code == 304
     # a file of another row, or of a row out of scope, does not exist
     assert client.get(f"/api/v1/policies/{pk}/files/{foreign_id}", headers=h["picc"]).status_code == 404
-    assert client.get(f"/api/v1/policies/{world['B']['Policy']}/files/{foreign_id}", headers=h["picc"]).status_code == 404
+    assert (
+        client.get(f"/api/v1/policies/{world['B']['Policy']}/files/{foreign_id}", headers=h["picc"]).status_code == 404
+    )
     assert client.get(f"/api/v1/policies/{world['B']['Policy']}/files", headers=h["picc"]).status_code == 404
-    assert client.get(f"/api/v1/policies/{world['B']['Policy']}/files/{foreign_id}", headers=h["pingan"]).status_code == 200
+    assert (
+        client.get(f"/api/v1/policies/{world['B']['Policy']}/files/{foreign_id}", headers=h["pingan"]).status_code
+        == 200
+    )
     # the web's file URL still needs a browser session; a token is no substitute
     assert client.get(f"/files/{file_id}", headers=h["picc"]).status_code in (302, 401, 403)
 
@@ -262,7 +274,11 @@ def test_report_files_include_photos(app, client, world, h):
         visit.signin_photo_file = signin
         category = db.session.execute(select(HazardCategory)).scalars().first()
         hazard = Hazard(
-            order_id=visit.order_id, region_code="230103", seq=1, level="general", category_id=category.id,
+            order_id=visit.order_id,
+            region_code="230103",
+            seq=1,
+            level="general",
+            category_id=category.id,
             description="临边防护缺失",
         )
         db.session.add(hazard)

@@ -78,7 +78,9 @@ def test_registration_rules(client, receiver, keys, as_user):
     assert r.status_code == 403 and r.json["code"] == "forbidden"
     # another company's endpoint does not exist for this one
     assert client.get(f"/api/v1/webhooks/{created['id']}", headers={"X-API-Key": keys["平安财险"]}).status_code == 404
-    assert client.delete(f"/api/v1/webhooks/{created['id']}", headers={"X-API-Key": keys["平安财险"]}).status_code == 404
+    assert (
+        client.delete(f"/api/v1/webhooks/{created['id']}", headers={"X-API-Key": keys["平安财险"]}).status_code == 404
+    )
     # parties other than insurers and brokers have no webhooks at all
     assert client.get("/api/v1/webhooks/", headers=jwt_headers(client, "org_demo")).status_code == 403
     r = client.delete(f"/api/v1/webhooks/{created['id']}", headers={"X-API-Key": key})
@@ -97,7 +99,9 @@ def test_event_reaches_its_company_only_signed(app, client, world, receiver, key
     broker = register(client, keys["昆仑保险经纪"], receiver.url + "/kunlun", ["order.refused"])
     order_a = world["A"]["DispatchOrder"]
     before = len(receiver.requests)
-    r = client.post(f"/api/v1/orders/{order_a}/refuse", headers=jwt_headers(client, "org_demo"), json={"reason": "人员不足"})
+    r = client.post(
+        f"/api/v1/orders/{order_a}/refuse", headers=jwt_headers(client, "org_demo"), json={"reason": "人员不足"}
+    )
     assert r.status_code == 200, r.json
     got = receiver.requests[before:]
     paths = sorted(x["path"] for x in got)
@@ -123,9 +127,12 @@ def test_event_reaches_its_company_only_signed(app, client, world, receiver, key
     assert log.json["result"][0]["status"] == "delivered"
     # … and nothing at all was written for 平安
     with app.app_context():
-        assert db.session.execute(
-            select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.endpoint_id == pingan["id"])
-        ).scalar_one() == 0
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.endpoint_id == pingan["id"])
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_a_change_that_rolls_back_leaves_no_event(app, client, world, receiver, keys):
@@ -134,7 +141,9 @@ def test_a_change_that_rolls_back_leaves_no_event(app, client, world, receiver, 
         events = db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
     # the order of chain A was refused above: a second refusal is a 409 and rolls back
     order_a = world["A"]["DispatchOrder"]
-    r = client.post(f"/api/v1/orders/{order_a}/refuse", headers=jwt_headers(client, "org_demo"), json={"reason": "再次"})
+    r = client.post(
+        f"/api/v1/orders/{order_a}/refuse", headers=jwt_headers(client, "org_demo"), json={"reason": "再次"}
+    )
     assert r.status_code == 409
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar_one() == events
@@ -233,9 +242,13 @@ def test_withdraw_is_the_enterprises_and_only_from_pending(app, client):
     assert r.status_code == 403
     assert _withdraw_as_enterprise(app, client, application_id).status_code == 200
     with app.app_context():
-        flow = db.session.execute(
-            select(FlowEvent).where(FlowEvent.entity_type == "application", FlowEvent.entity_id == application_id)
-        ).scalars().all()
+        flow = (
+            db.session.execute(
+                select(FlowEvent).where(FlowEvent.entity_type == "application", FlowEvent.entity_id == application_id)
+            )
+            .scalars()
+            .all()
+        )
         assert [(f.action, f.from_status, f.to_status) for f in flow] == [("withdraw", "pending_review", "draft")]
 
 

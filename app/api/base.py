@@ -378,7 +378,9 @@ class ScopedModelRestApi(BaseApi):
         q = query.parse_q()
         unknown = set(q) - {"columns", "keys"}
         if unknown:
-            raise Problem("invalid_query", _("单条记录只接受 columns"), errors={f"q.{k}": [_("未知的键")] for k in unknown})
+            raise Problem(
+                "invalid_query", _("单条记录只接受 columns"), errors={f"q.{k}": [_("未知的键")] for k in unknown}
+            )
         cols = self.cols_for(query.column_args(q, self.show_columns), self.show_cols)
         obj = self.row(pk)
         if obj is None:
@@ -396,7 +398,9 @@ class ScopedModelRestApi(BaseApi):
             list_columns=self.list_columns,
             show_columns=self.show_columns,
             order_columns=self.order_columns,
-            filters={name: [{"name": o, "operator": o} for o in spec.operators] for name, spec in self.filter_specs.items()},
+            filters={
+                name: [{"name": o, "operator": o} for o in spec.operators] for name, spec in self.filter_specs.items()
+            },
             max_page_size=current_app.config.get("FAB_API_MAX_PAGE_SIZE") or 100,
         )
 
@@ -415,7 +419,9 @@ class ScopedModelRestApi(BaseApi):
         except ValueError:
             raise Problem("invalid_query", _("page_size 应为整数"), errors={"page_size": [_("应为整数")]}) from None
         if size < 1:
-            raise Problem("invalid_query", _("page_size 应为不小于 1 的整数"), errors={"page_size": [_("应为不小于 1 的整数")]})
+            raise Problem(
+                "invalid_query", _("page_size 应为不小于 1 的整数"), errors={"page_size": [_("应为不小于 1 的整数")]}
+            )
         capped = size > cap
         size = min(size, cap)
         since = query.since_arg()
@@ -531,7 +537,9 @@ class ScopedModelRestApi(BaseApi):
         except ValidationError as exc:
             return self._fail(user, key, Problem("validation_failed", _("输入有误"), exc.messages))
         except UploadError as exc:
-            return self._fail(user, key, Problem("validation_failed", exc.message, {f: [exc.message] for f in file_fields}))
+            return self._fail(
+                user, key, Problem("validation_failed", exc.message, {f: [exc.message] for f in file_fields})
+            )
         except (Conflict, IntegrityError) as exc:
             if record is not None:
                 try:

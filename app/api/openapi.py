@@ -348,7 +348,9 @@ def _resource_paths(spec, api):
                                     "ETag": {"schema": {"type": "string"}},
                                     "Content-Disposition": {"schema": {"type": "string"}},
                                 },
-                                "content": {t: {"schema": binary} for t in ("application/pdf", "image/jpeg", "image/png")},
+                                "content": {
+                                    t: {"schema": binary} for t in ("application/pdf", "image/jpeg", "image/png")
+                                },
                             },
                             "304": {"description": "Not modified (If-None-Match)"},
                         },
@@ -465,7 +467,7 @@ def _security_paths(spec):
         operations={
             "post": {
                 "operationId": "security_login",
-                "summary": "Log a password account in; returns an access token (15 minutes) and optionally a refresh token",
+                "summary": "Log a password account in: an access token (15 minutes), optionally a refresh token",
                 "tags": ["Security"],
                 "security": [],
                 "requestBody": {"required": True, "content": _json(login_body)},
@@ -482,7 +484,9 @@ def _security_paths(spec):
                 "operationId": "security_refresh",
                 "summary": "A new access token for a refresh token",
                 "tags": ["Security"],
-                "responses": dict({"200": _ok("A new access token", token_ok)}, **_errors(("401", "429", "500", "503"))),
+                "responses": dict(
+                    {"200": _ok("A new access token", token_ok)}, **_errors(("401", "429", "500", "503"))
+                ),
             }
         },
     )

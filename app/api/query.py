@@ -119,7 +119,9 @@ def order_args(q, order_columns, default):
     direction = direction or "asc"
     if direction not in ("asc", "desc"):
         raise Problem(
-            "invalid_query", _("order_direction 应为 asc 或 desc"), errors={"q.order_direction": [_("应为 asc 或 desc")]}
+            "invalid_query",
+            _("order_direction 应为 asc 或 desc"),
+            errors={"q.order_direction": [_("应为 asc 或 desc")]},
         )
     return column, direction
 
@@ -143,7 +145,9 @@ def column_args(q, allowed):
 # ---------------------------------------------------------------- filters
 def _bad(index, field, message):
     name = f"filters[{index}].{field}"
-    raise Problem("invalid_filter", _("筛选条件 %(name)s 无效：%(why)s", name=name, why=message), errors={name: [message]})
+    raise Problem(
+        "invalid_filter", _("筛选条件 %(name)s 无效：%(why)s", name=name, why=message), errors={name: [message]}
+    )
 
 
 def _convert(kind, value, index, spec):
@@ -223,7 +227,12 @@ def criteria(raw_filters, specs):
             _bad(
                 i,
                 "opr",
-                _("列 %(col)s 不支持运算符 %(opr)s；可用：%(ops)s", col=spec.name, opr=str(f["opr"]), ops=", ".join(spec.operators)),
+                _(
+                    "列 %(col)s 不支持运算符 %(opr)s；可用：%(ops)s",
+                    col=spec.name,
+                    opr=str(f["opr"]),
+                    ops=", ".join(spec.operators),
+                ),
             )
         if "value" not in f:
             _bad(i, "value", _("缺少 value"))
@@ -288,7 +297,9 @@ def decode_cursor(token):
             raise ValueError
         return datetime.fromisoformat(stamp), row_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
-        raise Problem("invalid_query", _("cursor 无效：请使用上一页返回的 next_cursor"), errors={"cursor": [_("无效")]}) from None
+        raise Problem(
+            "invalid_query", _("cursor 无效：请使用上一页返回的 next_cursor"), errors={"cursor": [_("无效")]}
+        ) from None
 
 
 def since_arg():

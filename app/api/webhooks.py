@@ -284,7 +284,7 @@ def create_endpoint(company_id, url, events, description, user):
     problem = check_url(url)
     if problem:
         errors["url"] = [problem]
-    events = [e for e in dict.fromkeys(events or [])]
+    events = list(dict.fromkeys(events or []))
     if not events or any(e not in EVENTS for e in events):
         errors["events"] = [_("请选择事件：%(names)s", names=", ".join(EVENTS))]
     if company is not None:
@@ -406,12 +406,16 @@ def redeliver_due():
     """Queue every pending delivery whose retry is overdue (the queue lost it, or was down when the
     event committed). Returns how many were queued."""
     cutoff = utcnow() - timedelta(minutes=5)
-    ids = db.session.execute(
-        select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending",
-            func.coalesce(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at) < cutoff,
+    ids = (
+        db.session.execute(
+            select(WebhookDelivery.id).where(
+                WebhookDelivery.status == "pending",
+                func.coalesce(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at) < cutoff,
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for delivery_id in ids:
         deliver_webhook.enqueue(delivery_id)
     return len(ids)
@@ -682,7 +686,10 @@ def add_paths(spec):
                                         "items": {
                                             "type": "object",
                                             "required": ["type", "description"],
-                                            "properties": {"type": {"type": "string"}, "description": {"type": "string"}},
+                                            "properties": {
+                                                "type": {"type": "string"},
+                                                "description": {"type": "string"},
+                                            },
                                             "additionalProperties": False,
                                         },
                                     }
@@ -710,7 +717,9 @@ def add_paths(spec):
                             {
                                 "type": "object",
                                 "required": ["result"],
-                                "properties": {"result": {"type": "array", "items": _ref("schemas", "WebhookEndpoint")}},
+                                "properties": {
+                                    "result": {"type": "array", "items": _ref("schemas", "WebhookEndpoint")}
+                                },
                                 "additionalProperties": False,
                             },
                         )

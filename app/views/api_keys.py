@@ -6,7 +6,6 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
-
 from sqlalchemy import func, select
 
 from app.api import webhooks
@@ -160,12 +159,16 @@ class ApiKeyView(ScopedModelView):
         endpoint = db.session.get(WebhookEndpoint, endpoint_id) if endpoint_id <= 2**31 - 1 else None
         if endpoint is None:
             abort(404)
-        deliveries = db.session.execute(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.endpoint_id == endpoint.id)
-            .order_by(WebhookDelivery.id.desc())
-            .limit(200)
-        ).scalars().all()
+        deliveries = (
+            db.session.execute(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == endpoint.id)
+                .order_by(WebhookDelivery.id.desc())
+                .limit(200)
+            )
+            .scalars()
+            .all()
+        )
         return self.render_template(
             "api/webhook_deliveries.html", title=_("投递记录"), endpoint=endpoint, deliveries=deliveries
         )
