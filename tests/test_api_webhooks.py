@@ -298,3 +298,26 @@ def test_admin_pages(app, as_user, receiver, keys, client):
         assert db.session.get(WebhookEndpoint, endpoint_id).active is False
     # others do not see these pages
     assert as_user("insurer_picc").get("/admin/api-keys/webhooks").status_code in (302, 403)
+
+
+def test_registration_is_idempotent(app, client, receiver, keys):
+    headers = {"X-API-Key": keys["昆仑保险经纪"], "Idempotency-Key": "register-core-system-1"}
+    body = {"url": receiver.url + "/idem", "events": ["report.approved"]}
+    first = client.post("/api/v1/webhooks/", headers=headers, json=body)
+    again = client.post("/api/v1/webhooks/", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == first.json["id"] and again.json["secret"] == first.json["secret"]
+    with app.app_context():
+        from app.models import IdempotencyRecord
+
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.url == receiver.url + "/idem")
+            ).scalar_one()
+            == 1
+        )
+        stored = db.session.execute(select(IdempotencyRecord).filter_by(key="register-core-system-1")).scalar_one()
+        assert first.json["secret"] not in (stored.response_body or "")
+    other = client.post("/api/v1/webhooks/", headers=headers, json=dict(body, events=["order.refused"]))
+    assert other.status_code == 422 and other.json["code"] == "idempotency_key_reused"

@@ -119,3 +119,22 @@ def after_conflict(user_id, key, request_hash):
     if record is None:
         return None
     return replay_or_refuse(record, request_hash)
+
+
+def request_key_or_problem():
+    """request_key(), its error as the API's problem."""
+    from .problems import Problem
+
+    try:
+        return request_key()
+    except IdempotencyError as exc:
+        raise Problem(exc.code, exc.message, status=exc.status) from None
+
+
+def begin_or_problem(user_id, key, request_hash):
+    from .problems import Problem
+
+    try:
+        return begin(user_id, key, request_hash)
+    except IdempotencyError as exc:
+        raise Problem(exc.code, exc.message, status=exc.status) from None

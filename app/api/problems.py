@@ -161,3 +161,13 @@ def is_api_request():
         return request.path.startswith("/api/")
     except RuntimeError:
         return False
+
+
+def from_legacy(response):
+    """A JSON error built by FAB's own API code ({"message": "Not authorized"}, English only) → the
+    problem of its status in the request's language, keeping its headers."""
+    new = for_status(response.status_code)
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            new.headers[name] = value
+    return new

@@ -41,8 +41,16 @@ def register_api(appbuilder):
 def _api_headers(response):
     from flask import request
 
-    from . import ratelimit
+    from . import problems, ratelimit
 
+    if (
+        request.path.startswith("/api/")
+        and response.status_code >= 400
+        and response.mimetype == "application/json"
+        and not response.direct_passthrough
+    ):
+        # an answer of FAB's own API code (its menu API, a decorator) in the one problem shape
+        response = problems.from_legacy(response)
     response = ratelimit.after_api_request(response)
     if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"

@@ -272,8 +272,9 @@ def check_url(url, resolve=True):
     return None
 
 
-def create_endpoint(company_id, url, events, description, user):
-    """Register an endpoint; returns (endpoint, secret). The secret is shown once. Commits."""
+def create_endpoint(company_id, url, events, description, user, record=None):
+    """Register an endpoint; returns (endpoint, secret). The secret is shown once. Commits — with the
+    pending idempotency ``record``, if any, naming the endpoint (in the same transaction)."""
     from app.services.base import Invalid
 
     errors = {}
@@ -310,6 +311,10 @@ def create_endpoint(company_id, url, events, description, user):
         created_by_id=getattr(user, "id", None),
     )
     db.session.add(endpoint)
+    if record is not None:
+        db.session.flush()
+        record.status_code = 201
+        record.response_body = json.dumps({"id": endpoint.id})
     db.session.commit()
     return endpoint, secret
 
@@ -535,19 +540,36 @@ class WebhookApi(BaseApi):
     @protect()
     @guard
     def create(self):
+        """Register an endpoint. With an Idempotency-Key a retry answers the first registration again
+        (its secret read back from the endpoint: the stored answer never holds it)."""
+        from app.services.base import Invalid
+
+        from . import idempotency
+
         self._require_key()
         company_id = self._company_id()
+        key = idempotency.request_key_or_problem()
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             raise Problem("invalid_json", _("请求体应为 JSON 对象"))
+        record = None
+        if key:
+            kind, value = idempotency.begin_or_problem(g.user.id, key, idempotency.fingerprint(payload, {}))
+            if kind == "replay":
+                endpoint = self._endpoint(value[1]["id"])
+                body = {"id": endpoint.id, "result": endpoint_json(endpoint), "secret": secret_of(endpoint)}
+                response = self.response(201, **body)
+                response.headers["Idempotent-Replayed"] = "true"
+                return response
+            record = value
         try:
             data = EndpointSchema().load(payload)
         except ValidationError as exc:
             raise Problem("validation_failed", _("输入有误"), exc.messages) from None
-        from app.services.base import Invalid
-
         try:
-            endpoint, secret = create_endpoint(company_id, data["url"], data["events"], data.get("description"), g.user)
+            endpoint, secret = create_endpoint(
+                company_id, data["url"], data["events"], data.get("description"), g.user, record=record
+            )
         except Invalid as exc:
             raise Problem("validation_failed", exc.message, exc.errors) from None
         return self.response(201, id=endpoint.id, result=endpoint_json(endpoint), secret=secret)
@@ -562,6 +584,10 @@ class WebhookApi(BaseApi):
     @protect()
     @guard
     def disable(self, pk):
+        """Disabling twice is harmless, so an Idempotency-Key is accepted (checked) and needs no record."""
+        from . import idempotency
+
+        idempotency.request_key_or_problem()
         self._require_key()
         endpoint = disable_endpoint(self._endpoint(pk))
         return self.response(200, id=pk, result=endpoint_json(endpoint))
@@ -590,7 +616,7 @@ class WebhookApi(BaseApi):
 
 # ---------------------------------------------------------------- contract
 def add_paths(spec):
-    from .openapi import READ_ERRORS, WRITE_ERRORS, _errors, _json, _ok, _ref
+    from .openapi import IDEMPOTENCY, READ_ERRORS, WRITE_ERRORS, _errors, _json, _ok, _ref
 
     ts = {"type": "string", "format": "date-time", "nullable": True}
     spec.components.schema(
@@ -731,6 +757,7 @@ def add_paths(spec):
                 "operationId": "webhooks_create",
                 "summary": "Register an HTTPS endpoint (the company's API key); the signing secret is shown once",
                 "tags": ["Webhooks"],
+                "parameters": [dict(IDEMPOTENCY)],
                 "requestBody": {"required": True, "content": _json(_ref("schemas", "EndpointSchema"))},
                 "responses": dict({"201": _ok("Registered", created)}, **_errors(WRITE_ERRORS)),
             },
@@ -750,7 +777,7 @@ def add_paths(spec):
                 "operationId": "webhooks_disable",
                 "summary": "Disable an endpoint (its pending deliveries are dropped)",
                 "tags": ["Webhooks"],
-                "parameters": [dict(pk)],
+                "parameters": [dict(pk), dict(IDEMPOTENCY)],
                 "responses": dict({"200": _ok("Disabled", one)}, **_errors(WRITE_ERRORS)),
             },
         },
