@@ -144,7 +144,7 @@ class _generous_limits:
 
     def __enter__(self):
         self.saved = {k: self.app.config[k] for k in self.KEYS}
-        self.app.config.update({k: "100000 per minute" for k in self.KEYS})
+        self.app.config.update(dict.fromkeys(self.KEYS, "100000 per minute"))
 
     def __exit__(self, *exc):
         self.app.config.update(self.saved)

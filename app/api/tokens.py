@@ -19,10 +19,11 @@ from flask_babel import lazy_gettext as _
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt, jwt_required
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser
 from app.models.user import revoke_tokens
-from app.security import audit, clock, passwords
+from app.security import audit, passwords
 
 from . import problems, ratelimit
 from .base import guard

@@ -41,6 +41,7 @@ from flask_babel import lazy_gettext as _
 from marshmallow import ValidationError, fields, validate, validates
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.jobs import job
 from app.models import (
@@ -176,7 +177,7 @@ def scan_expiring(today=None, days=None):
     ``today``: once per policy and end date, however often the scan runs. Returns how many were raised."""
     from app.services.base import unit_of_work
 
-    today = today or utcnow().date()
+    today = today or clock.today()
     days = days if days is not None else current_app.config.get("WEBHOOK_EXPIRING_DAYS", 30)
     policies = db.session.execute(
         select(Policy).where(

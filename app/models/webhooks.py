@@ -8,10 +8,10 @@ stays ``pending`` until it succeeds or runs out of attempts.
 """
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class WebhookEndpoint(Model):
@@ -24,9 +24,9 @@ class WebhookEndpoint(Model):
     secret_encrypted = Column(Text, nullable=False)  # Fernet under a key derived from SECRET_KEY
     secret_hint = Column(String(16), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"))
-    disabled_at = Column(DateTime)
+    disabled_at = Column(UtcDateTime)
 
     company = relationship("InsuranceCompany")
     created_by = relationship("AppUser")
@@ -53,7 +53,7 @@ class WebhookEvent(Model):
     event_type = Column(String(48), nullable=False)
     dedupe_key = Column(String(96))  # events raised by a scan (policy.expiring) are raised once
     payload = Column(Text, nullable=False)  # the JSON body sent
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class WebhookDelivery(Model):
@@ -70,10 +70,10 @@ class WebhookDelivery(Model):
     attempts = Column(Integer, nullable=False, default=0)
     last_status_code = Column(Integer)
     last_error = Column(String(500))
-    last_attempt_at = Column(DateTime)
-    next_attempt_at = Column(DateTime)
-    delivered_at = Column(DateTime)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_attempt_at = Column(UtcDateTime)
+    next_attempt_at = Column(UtcDateTime)
+    delivered_at = Column(UtcDateTime)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
     event = relationship("WebhookEvent")
     endpoint = relationship("WebhookEndpoint")

@@ -1,7 +1,7 @@
 """REST API: token versions, sync tombstones and indexes, rate counters, webhooks (outbox, endpoints, deliveries)
 
 Revision ID: 35a0115da9bb
-Revises: 1dd77cdf3634
+Revises: 7c1e2a9d4b10
 Create Date: 2026-12-01 20:26:02.136022
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '35a0115da9bb'
-down_revision = '1dd77cdf3634'
+down_revision = '7c1e2a9d4b10'
 branch_labels = None
 depends_on = None
 
@@ -34,7 +34,7 @@ def upgrade():
     sa.Column('event_type', sa.String(length=48), nullable=False),
     sa.Column('dedupe_key', sa.String(length=96), nullable=True),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['insurance_company.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('company_id', 'dedupe_key', name='uq_webhook_event_dedupe'),
@@ -52,8 +52,8 @@ def upgrade():
     sa.Column('insurer_id', sa.Integer(), nullable=True),
     sa.Column('broker_id', sa.Integer(), nullable=True),
     sa.Column('region_code', sa.String(length=6), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['broker_id'], ['insurance_company.id'], ),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], ),
     sa.ForeignKeyConstraint(['insurer_id'], ['insurance_company.id'], ),
@@ -72,9 +72,9 @@ def upgrade():
     sa.Column('secret_encrypted', sa.Text(), nullable=False),
     sa.Column('secret_hint', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('disabled_at', sa.DateTime(), nullable=True),
+    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['insurance_company.id'], ),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -90,10 +90,10 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('last_attempt_at', sa.DateTime(), nullable=True),
-    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
-    sa.Column('delivered_at', sa.DateTime(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['event_id'], ['webhook_event.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
