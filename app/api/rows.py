@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Text, TypeDecorator
 from sqlalchemy import inspect as sa_inspect
 
 from .timefmt import isoformat
@@ -31,6 +31,8 @@ class Col:
 
 
 def column_kind(sqltype):
+    if isinstance(sqltype, TypeDecorator):  # UtcDateTime and the like: the type they store
+        sqltype = sqltype.impl_instance
     if isinstance(sqltype, Boolean):
         return "boolean"
     if isinstance(sqltype, DateTime):

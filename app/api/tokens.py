@@ -5,10 +5,10 @@
   refusal for certificate roles, the same audit. It is rate-limited per client address and per
   username (AUTH_RATE_LIMIT, in the shared limiter storage). An account that holds a one-time
   password, or whose password has expired, gets no token: it must set its own password first.
-- Every token carries ``tv``, the account's ``token_version`` when it was issued. A password change,
-  a lockout, a deactivation or a logout (web or ``POST /api/v1/security/logout``) bumps the version
-  in the database, and from that moment every older access or refresh token is refused on every
-  worker.
+- Every token carries ``tv``, the account's token version (``api_token_revocation``) when it was
+  issued. A password change, a lockout, a deactivation or a logout (web or
+  ``POST /api/v1/security/logout``) bumps the version in the database, and from that moment every
+  older access or refresh token is refused on every worker.
 - Every token problem — missing, malformed, badly signed, expired, revoked, of the wrong type —
   answers 401 in the API's problem shape.
 """
@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app import clock
 from app.extensions import db
-from app.models import AppUser
+from app.models import ApiTokenRevocation, AppUser
 from app.models.user import revoke_tokens
 from app.security import audit, passwords
 
@@ -38,8 +38,7 @@ def install(jwt_manager):
 
     @jwt_manager.additional_claims_loader
     def claims(identity):
-        user = db.session.get(AppUser, int(identity))
-        return {"tv": (user.token_version or 0) if user is not None else -1}
+        return {"tv": token_version(int(identity))}
 
     @jwt_manager.token_in_blocklist_loader
     def revoked(_header, payload):
@@ -53,6 +52,12 @@ def install(jwt_manager):
     jwt_manager.user_lookup_error_loader(lambda header, payload: _unauthorized(_("访问令牌已失效，请重新登录")))
     jwt_manager.token_verification_failed_loader(lambda header, payload: _unauthorized())
     return jwt_manager
+
+
+def token_version(user_id):
+    """The account's current token version (0 until its first revocation)."""
+    row = db.session.get(ApiTokenRevocation, user_id)
+    return (row.version or 0) if row is not None else 0
 
 
 def token_user(payload):
@@ -69,7 +74,7 @@ def token_user(payload):
         user = db.session.get(AppUser, user_id)
     if user is None or not user.active:
         return None
-    if payload.get("tv") != (user.token_version or 0):
+    if payload.get("tv") != token_version(user.id):
         return None
     if user.locked_until is not None and user.locked_until > clock.now():
         return None

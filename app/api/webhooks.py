@@ -4,7 +4,8 @@ Events (``EVENTS``) come from the workflow's FlowEvents: ``app/services/base.py`
 calls ``on_flow`` for every FlowEvent, in the same transaction; ``on_flow`` maps it (``event_for``) and
 writes one ``WebhookEvent`` per receiving company plus one ``WebhookDelivery`` per subscribed active
 endpoint of that company. ``policy.expiring`` comes from a daily scan (``flask webhooks scan``), once
-per policy and end date. The deliveries are queued when the transaction commits and sent by the
+per policy and end date. Only a company with an endpoint subscribed to the event gets rows. The
+deliveries are queued when the transaction commits and sent by the
 task queue (``deliver_webhook``): a 2xx answer is success; anything else is retried with
 exponential back-off (huey's retry_delay × retry_backoff^n) up to WEBHOOK_ATTEMPTS attempts.
 
@@ -132,12 +133,37 @@ def on_flow(entity_type, entity_id, action, from_status, to_status, comment=None
         "status": to_status,
         "previous_status": from_status,
     }
-    return [emit(company_id, event_type, data) for company_id in dict.fromkeys(_companies(entity_type, entity_id))]
+    events = [emit(company_id, event_type, data) for company_id in dict.fromkeys(_companies(entity_type, entity_id))]
+    return [e for e in events if e is not None]
+
+
+def _outbox_ready():
+    """The webhook tables exist (code newer than the schema, as in a rolling upgrade, sends nothing)."""
+    if current_app.extensions.get("azx_outbox_ready"):
+        return True
+    from sqlalchemy import inspect as sa_inspect
+
+    ready = sa_inspect(db.session.connection()).has_table("webhook_delivery")
+    if ready:
+        current_app.extensions["azx_outbox_ready"] = True
+    return ready
 
 
 def emit(company_id, event_type, data, dedupe_key=None):
     """Write the event for one company and a delivery per subscribed active endpoint (uncommitted);
-    the deliveries are queued once the transaction commits."""
+    the deliveries are queued once the transaction commits. A company with no endpoint subscribed
+    to the event gets no row at all. Returns the event, or None."""
+    if not _outbox_ready():
+        return None
+    endpoints = [
+        e
+        for e in db.session.execute(
+            select(WebhookEndpoint).where(WebhookEndpoint.company_id == company_id, WebhookEndpoint.active.is_(True))
+        ).scalars()
+        if event_type in e.event_list
+    ]
+    if not endpoints:
+        return None
     event_id = str(uuid.uuid4())
     now = utcnow()
     body = {
@@ -156,19 +182,11 @@ def emit(company_id, event_type, data, dedupe_key=None):
         created_at=now,
     )
     db.session.add(event)
-    endpoints = db.session.execute(
-        select(WebhookEndpoint).where(WebhookEndpoint.company_id == company_id, WebhookEndpoint.active.is_(True))
-    ).scalars()
-    deliveries = []
-    for endpoint in endpoints:
-        if event_type in endpoint.event_list:
-            delivery = WebhookDelivery(event=event, endpoint_id=endpoint.id, status="pending", created_at=now)
-            db.session.add(delivery)
-            deliveries.append(delivery)
-    if deliveries:
-        db.session.flush()
-        for delivery in deliveries:
-            deliver_webhook.enqueue_on_commit(delivery.id)
+    deliveries = [WebhookDelivery(event=event, endpoint_id=e.id, status="pending", created_at=now) for e in endpoints]
+    db.session.add_all(deliveries)
+    db.session.flush()
+    for delivery in deliveries:
+        deliver_webhook.enqueue_on_commit(delivery.id)
     return event
 
 
@@ -205,11 +223,11 @@ def scan_expiring(today=None, days=None):
             }
             try:
                 with unit_of_work():
-                    emit(company_id, "policy.expiring", data, dedupe_key=key)
+                    event = emit(company_id, "policy.expiring", data, dedupe_key=key)
             except Exception:  # a concurrent scan raised it first (the unique key): nothing to do
                 log.info("policy.expiring %s for company %s already raised", policy.id, company_id)
                 continue
-            raised += 1
+            raised += event is not None
     return raised
 
 

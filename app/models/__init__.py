@@ -1,6 +1,6 @@
 """All models, imported once so that Model.metadata knows every table."""
 
-from .api import ApiKey, ApiRateCounter, IdempotencyRecord, SyncTombstone  # noqa: F401
+from .api import ApiKey, ApiRateCounter, ApiTokenRevocation, IdempotencyRecord, SyncTombstone  # noqa: F401
 from .audit import AuditEvent, FlowEvent  # noqa: F401
 from .files import StoredFile  # noqa: F401
 from .insurance import Application, Claim, Policy  # noqa: F401

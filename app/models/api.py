@@ -82,6 +82,17 @@ class SyncTombstone(TimestampMixin, Model):
     region_code = Column(String(6), nullable=False)
 
 
+class ApiTokenRevocation(Model):
+    """The version of an account's API tokens: every token carries the version it was issued under
+    (``tv``); a password change, a lockout, a deactivation or a logout bumps it (app/models/user.py),
+    and every older token is refused on every worker. No row means version 0."""
+
+    __tablename__ = "api_token_revocation"
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    version = Column(Integer, nullable=False, default=0)
+    revoked_at = Column(UtcDateTime)
+
+
 class ApiRateCounter(Model):
     """Fixed-window request counters of the API's rate limits when no Redis is configured: one row per
     (limit, caller, window), shared by every worker through the database."""

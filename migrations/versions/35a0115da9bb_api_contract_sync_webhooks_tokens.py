@@ -1,4 +1,4 @@
-"""REST API: token versions, sync tombstones and indexes, rate counters, webhooks (outbox, endpoints, deliveries)
+"""REST API: token versions (api_token_revocation), sync tombstones and indexes, rate counters, webhooks (outbox, endpoints, deliveries)
 
 Revision ID: 35a0115da9bb
 Revises: 7c1e2a9d4b10
@@ -103,8 +103,13 @@ def upgrade():
         batch_op.create_index('ix_webhook_delivery_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_webhook_delivery_endpoint', ['endpoint_id', 'id'], unique=False)
 
-    with op.batch_alter_table('ab_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('token_version', sa.Integer(), server_default='0', nullable=False))
+    op.create_table('api_token_revocation',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id')
+    )
 
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.create_index('ix_application_sync', ['updated_at', 'id'], unique=False)
@@ -153,8 +158,7 @@ def downgrade():
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.drop_index('ix_application_sync')
 
-    with op.batch_alter_table('ab_user', schema=None) as batch_op:
-        batch_op.drop_column('token_version')
+    op.drop_table('api_token_revocation')
 
     with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_delivery_endpoint')
