@@ -14,6 +14,7 @@ import schemathesis
 from api_helpers import build_world, issue_test_key
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import InsuranceCompany
@@ -38,9 +39,42 @@ def keys(app, world):
         )
         db.session.add(company)
         db.session.commit()
-        short = company.short_name
-    _id, writer = issue_test_key(app, short)
-    return {"read": reader, "write": writer}
+        short, company_id = company.short_name, company.id
+    writer_id, writer = issue_test_key(app, short)
+    yield {"read": reader, "write": writer}
+    _remove_company(app, company_id, writer_id)
+
+
+def _remove_company(app, company_id, key_id):
+    """The throw-away insurer leaves no trace (statistics list every company): its key, service user,
+    the user's audit rows of refused writes, idempotency records and any endpoint the fuzzer registered."""
+    from sqlalchemy import delete
+
+    from app.models import (
+        ApiKey,
+        ApiTokenRevocation,
+        AuditEvent,
+        IdempotencyRecord,
+        WebhookDelivery,
+        WebhookEndpoint,
+        WebhookEvent,
+    )
+
+    with app.app_context():
+        key = db.session.get(ApiKey, key_id)
+        user = key.user
+        endpoints = select(WebhookEndpoint.id).where(WebhookEndpoint.company_id == company_id)
+        db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id.in_(endpoints)))
+        db.session.execute(delete(WebhookEvent).where(WebhookEvent.company_id == company_id))
+        db.session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.company_id == company_id))
+        for model in (IdempotencyRecord, ApiTokenRevocation, AuditEvent):
+            db.session.execute(delete(model).where(model.user_id == user.id))
+        db.session.delete(key)
+        db.session.flush()
+        db.session.delete(user)
+        db.session.flush()
+        db.session.delete(db.session.get(InsuranceCompany, company_id))
+        db.session.commit()
 
 
 def test_document_validates_and_is_public(client):
