@@ -200,7 +200,6 @@ def test_withdrawn_application_is_a_tombstone(app, client, world, h, no_settle):
 
         a = db.session.get(Application, pk)
         user = AppUser(username=f"tomb_{pk}", party_kind="enterprise", enterprise_id=a.enterprise_id, active=True)
-        user.roles = [app.appbuilder.sm.find_role("Enterprise")]
         g.user = user
         withdraw(pk, user)
         assert db.session.get(Enterprise, a.enterprise_id) is not None
