@@ -138,6 +138,20 @@ class Config:
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.
     DEMO_MODE = os.environ.get("DEMO_MODE", "0") == "1"
 
+    # REST API (docs/api.md). Rate limits per credential and per client address, counted in Redis when
+    # RATELIMIT_STORAGE_URI is redis://…, else in the database; every answer carries RateLimit-* headers.
+    API_RATELIMIT_ENABLED = True
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_RATE_LIMIT_PER_IP = os.environ.get("API_RATE_LIMIT_PER_IP", "3000 per minute")
+    API_RETRY_AFTER_SECONDS = 30  # Retry-After of a 503
+    # changes: rows younger than this wait for the next page (a transaction still committing is not overtaken)
+    API_SYNC_SETTLE_SECONDS = int(os.environ.get("API_SYNC_SETTLE_SECONDS", "2"))
+    # Webhooks (app/api/webhooks.py): HTTPS only; private addresses only when allowed; CA bundle to trust
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS = os.environ.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "0") == "1"
+    WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE") or None
+    WEBHOOK_TIMEOUT_SECONDS = 10
+    WEBHOOK_EXPIRING_DAYS = int(os.environ.get("WEBHOOK_EXPIRING_DAYS", "30"))
+
 
 class ProductionConfig(Config):
     """AZX_ENV=production: cookies only over HTTPS, no demo password path."""

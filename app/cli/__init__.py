@@ -89,3 +89,6 @@ def register_cli(app):
         files.files_group,
     ):
         app.cli.add_command(group)
+    from . import webhooks
+
+    app.cli.add_command(webhooks.webhooks_group)

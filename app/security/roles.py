@@ -192,6 +192,7 @@ _API_READ = {
         "ApiClaim",
         "ApiDispatchOrder",
         "ApiServiceReport",
+        "ApiDeletion",
     )
 }
 API_PERMISSIONS = {
@@ -200,10 +201,11 @@ API_PERMISSIONS = {
         "ApiPolicy": ["read", "claim"],
         "ApiClaim": ["read", "write"],
         "ApiDispatchOrder": ["read", "dispatch"],
+        "ApiWebhook": ["read", "write"],
     },
-    "Broker": {"ApiApplication": ["read", "review"]},
+    "Broker": {"ApiApplication": ["read", "review"], "ApiWebhook": ["read", "write"]},
     "PreventionOrg": {"ApiDispatchOrder": ["read", "accept"]},
-    "Enterprise": {},
+    "Enterprise": {"ApiApplication": ["read", "withdraw"]},
     "Expert": {},
     "Department": {},
 }

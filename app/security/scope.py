@@ -44,6 +44,7 @@ from app.models import (
     Review,
     ServiceVisit,
     StoredFile,
+    SyncTombstone,
 )
 from app.models.enums import ApplicationStatus, RegionLevel
 from app.models.enums import PartyKind as P
@@ -289,6 +290,7 @@ RULES = {
     AppUser: _own_user_rule,
     FlowEvent: _flow_rule,
     AuditEvent: lambda party: false(),
+    SyncTombstone: _owned_by_columns(SyncTombstone),  # scoped as the row it stands for
     StoredFile: lambda party: false(),  # files are reached through their owner: see file_owner_visible
 }
 """Models absent from RULES (reference data, insurance companies, prevention orgs) are public to every

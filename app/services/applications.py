@@ -189,6 +189,20 @@ def submit(application_id, user):
     return app
 
 
+def withdraw(application_id, user):
+    """撤回: the enterprise takes a submitted application back before review (待复审 → 草稿). The insurer
+    and broker no longer see it; the API's sync reports it to them as withdrawn (a tombstone)."""
+    from app.api.deletions import record_tombstone
+
+    app = fetch(Application, application_id, user)
+    with unit_of_work():
+        project_id = app.project_id
+        record_tombstone("applications", app, "withdrawn")
+        to = transition(app, APPLICATION, "withdraw", user)
+        set_project_status(project_id, to)
+    return app
+
+
 def _review(application_id, user, name, opinion):
     app = fetch(Application, application_id, user)
     opinion = (opinion or "").strip() or None

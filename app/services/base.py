@@ -102,6 +102,10 @@ def record_flow(entity_type, entity_id, action, from_status, to_status, user, co
         created_at=utcnow(),
     )
     db.session.add(ev)
+    # Webhooks: the outbox row of an event is written here, in the FlowEvent's own transaction.
+    from app.api.webhooks import on_flow
+
+    on_flow(entity_type, entity_id, action, from_status, to_status, comment)
     return ev
 
 

@@ -26,7 +26,11 @@ MESSAGES = {
 }
 
 
-def _page(code):
+def _page(code, exc=None):
+    if request.path.startswith("/api/"):  # the API answers in its one problem shape (app/api/problems.py)
+        from app.api.problems import http_error
+
+        return http_error(exc if exc is not None and getattr(exc, "code", None) == code else _Status(code))
     title, message = MESSAGES.get(code, MESSAGES[500])
     title, message = _(title), _(message)
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
@@ -35,6 +39,11 @@ def _page(code):
         return render_template("errors/error.html", code=code, title=title, message=message), code
     except Exception:
         return f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{message}</p>", code
+
+
+class _Status:
+    def __init__(self, code):
+        self.code = code
 
 
 def _drop_session():
@@ -57,6 +66,8 @@ def register_error_handlers(app):
         log.error("database error on %s %s: %s", request.method, request.path, exc.__class__.__name__)
         _drop_session()
         if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
+            if request.path.startswith("/api/"):
+                return _page(503)  # a problem with Retry-After
             body, code = _page(503)
             response = app.make_response((body, code))
             response.headers["Retry-After"] = "30"
@@ -76,7 +87,7 @@ def register_error_handlers(app):
             db.session.registry.clear()
 
     for code in (400, 403, 404, 405, 409):
-        app.register_error_handler(code, lambda exc, code=code: _page(code))
+        app.register_error_handler(code, lambda exc, code=code: _page(code, exc))
 
     @app.errorhandler(500)
     def server_error(exc):

@@ -126,6 +126,7 @@ APPLICATION = Workflow(
     "Application",
     [
         ("submit", _("提交保单"), {A.DRAFT, A.REJECTED}, A.PENDING_REVIEW, {P.ENTERPRISE}, "write"),
+        ("withdraw", _("撤回"), {A.PENDING_REVIEW}, A.DRAFT, {P.ENTERPRISE}, "write"),
         ("approve", _("复审通过"), {A.PENDING_REVIEW}, A.APPROVED, {P.INSURER, P.BROKER}, "review"),
         ("reject", _("复审不通过"), {A.PENDING_REVIEW}, A.REJECTED, {P.INSURER, P.BROKER}, "review",
          {"needs_comment": True}),
