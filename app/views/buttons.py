@@ -50,6 +50,8 @@ REACH = {
         "reject": Reach("ApplicationView.review", _("审核")),
         "issue_policy": Reach("ApplicationView.issue", _("提交")),
         "submit": Reach("ApplicationView.fill", _("修改"), arg="project_id", attr="project_id"),
+        "withdraw": Reach("ApplicationView.withdraw", post=True, style="warning",
+                          confirm=_("撤回后申请回到草稿，保险机构将不再看到它。确定撤回？")),
     },
     ORDER.entity_type: {
         "accept": Reach("ReceivedOrderView.accept", post=True, confirm=_("确定承接该事故预防服务单？"),

@@ -92,6 +92,7 @@ class ApplicationView(ScopedModelView):
         issue="issue",
         fill="write",
         agreement="write",
+        withdraw="write",
     )
     list_title = _("投保信息")
     list_template = "insurance/application_list.html"
@@ -267,6 +268,19 @@ class ApplicationView(ScopedModelView):
             errors=errors,
             form=form,
         )
+
+    @expose("/<int:pk>/withdraw", methods=["POST"])
+    @has_access
+    def withdraw(self, pk):
+        """撤回 (enterprise): a submitted application not yet reviewed goes back to 草稿."""
+        app = get_scoped_or_404(Application, pk)
+        try:
+            application_service.withdraw(app.id, g.user)
+        except ServiceError as exc:
+            flash_service_error(exc)
+            return redirect(url_for("ApplicationView.show", pk=app.id))
+        flash(_("投保申请已撤回，可修改后重新提交"), "success")
+        return redirect(url_for("ProjectView.list"))
 
     # ---- 在线填报 (enterprise)
 
