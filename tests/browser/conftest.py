@@ -13,7 +13,7 @@ import urllib.request
 from urllib.parse import urlparse
 
 import pytest
-from dbutil import create_pg_database, drop_pg_database
+from factories.database import create_pg_database, drop_pg_database
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
