@@ -6,6 +6,8 @@ database-stored roles at start and through ``flask roles sync``; administrators 
 of their own in FAB's security pages (those are left untouched). Admin gets every permission.
 """
 
+from typing import Any
+
 
 def N_(text):
     """Marks a label for translation (rendered through gettext by the menu templates)."""
@@ -92,7 +94,7 @@ INSURER_MENUS = [
     "ins_member",
 ]
 
-ROLES = {
+ROLES: dict[str, dict[str, Any]] = {
     "Enterprise": {
         "permissions": {
             "MyEnterprise": ["read", "write"],

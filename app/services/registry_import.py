@@ -160,7 +160,7 @@ def sheet_rows(data: bytes):
                     si.clear()
         with archive.open(_first_sheet_path(archive)) as fh:
             for _event, row in etree.iterparse(fh, tag=f"{NS}row"):
-                values = []
+                values: list[str] = []
                 for cell in row:
                     kind, ref = cell.get("t"), cell.get("r")
                     if kind == "inlineStr":
@@ -210,7 +210,7 @@ def read_rows(data: bytes, result: RegistryImport):
         result.header_errors.append(_("行数超过上限 %(n)d 行，请分批导入", n=MAX_ROWS))
         return None
     out = pd.DataFrame(index=frame.index)
-    for fname, header, _required, _n in COLUMNS:
+    for fname, header, _required, _n in COLUMNS:  # type: ignore[assignment]  # header: the list above
         column = frame[by_header[header]] if header in by_header else pd.Series("", index=frame.index)
         out[fname] = column.fillna("").astype(str).str.strip()
     # Drop rows that are blank in every column (Excel often carries formatted empty rows).
