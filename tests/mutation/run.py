@@ -1,0 +1,189 @@
+"""Mutation run over the platform's rules with cosmic-ray (docs/testing.md, "Mutation run").
+
+    python tests/mutation/run.py                 # every target below
+    python tests/mutation/run.py workflows base  # some of them
+    python tests/mutation/run.py --report        # the scores of the last runs
+
+Each target is one module (optionally narrowed to some of its functions) and the tests that guard it.
+The code is copied to a scratch folder first, so the working tree is never mutated; each mutant is
+applied there and the target's tests run against it (cosmic-ray's local distributor, one mutant at a
+time). Results stay in tests/mutation/out/<target>.sqlite (cosmic-ray's session; `cr-report` reads it)
+and a summary in tests/mutation/out/<target>.json. Survivors that are equivalent mutants are listed
+with their reason in EQUIVALENT below and counted apart.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "mutation", "out")
+PYTEST = "python -m pytest -x -q -p no:cacheprovider -p no:randomly"
+
+# name -> (module, functions (None: the whole module), tests, seconds per mutant before it counts as killed)
+TARGETS = {
+    "workflows": ("app/workflows/__init__.py", None, ["tests/unit/test_workflow_tables.py"], 120),
+    "premium": (
+        "app/services/policies.py",
+        ["premium_for", "float_rule_for", "propose_premium", "prior_year_accidents", "premium_tolerance"],
+        ["tests/unit/test_rules_arithmetic.py", "tests/insurance/test_insurance_premium.py"],
+        300,
+    ),
+    "fees": (
+        "app/services/orders.py",
+        ["fee_share", "prevention_fund", "fund_used", "_create_order"],
+        ["tests/unit/test_rules_arithmetic.py", "tests/prevention/test_prevention_orders.py"],
+        300,
+    ),
+    "base": (
+        "app/services/base.py",
+        None,
+        [
+            "tests/unit/test_rules_arithmetic.py",
+            "tests/prevention/test_order_stale_version.py",
+            "tests/insurance/test_insurance_workflow.py",
+            "tests/security/test_scope_drafts.py",
+        ],
+        300,
+    ),
+    "scope": (
+        "app/security/scope.py",
+        None,
+        ["tests/security/test_scope_drafts.py", "tests/security/test_scope.py", "tests/api/test_api_read.py"],
+        600,
+    ),
+    "statistics": (
+        "app/services/statistics.py",
+        None,
+        ["tests/departments/test_dashboard_cities.py", "tests/departments/test_departments_statistics.py"],
+        600,
+    ),
+    "storage": (
+        "app/storage.py",
+        None,
+        ["tests/security/test_hostile_uploads.py", "tests/security/test_faults.py"],
+        600,
+    ),
+}
+
+# (target, function, operator, line) -> why the mutant cannot be told apart from the original
+EQUIVALENT = {}
+
+
+def _config(target, scratch):
+    module, _functions, tests, timeout = TARGETS[target]
+    path = os.path.join(scratch, f"{target}.toml")
+    with open(path, "w") as fh:
+        fh.write(
+            "[cosmic-ray]\n"
+            f'module-path = "{module}"\n'
+            f"timeout = {float(timeout)}\n"
+            "excluded-modules = []\n"
+            f'test-command = "{PYTEST} {" ".join(tests)}"\n\n'
+            '[cosmic-ray.distributor]\nname = "local"\n'
+        )
+    return path
+
+
+def run(target):
+    module, functions, _tests, _timeout = TARGETS[target]
+    os.makedirs(OUT, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=f"azx-mutation-{target}-")
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        for name in files.splitlines():
+            if os.path.exists(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(os.path.join(scratch, name)) or scratch, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
+        for name in subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.splitlines():  # new files not committed yet
+            if os.path.isfile(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(os.path.join(scratch, name)) or scratch, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
+        config = _config(target, scratch)
+        session = os.path.join(OUT, f"{target}.sqlite")
+        if os.path.exists(session):
+            os.remove(session)
+        subprocess.run(["cosmic-ray", "init", config, session], cwd=scratch, check=True)
+        if functions:
+            with sqlite3.connect(session) as db:
+                keep = ",".join("?" * len(functions))
+                gone = [
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT job_id FROM mutation_specs WHERE definition_name NOT IN ({keep})"
+                        " OR definition_name IS NULL",
+                        functions,
+                    )
+                ]
+                db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in gone])
+                db.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in gone])
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, check=True, env=env)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return summary(target)
+
+
+def summary(target):
+    session = os.path.join(OUT, f"{target}.sqlite")
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "SELECT s.definition_name, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome"
+            " FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id ORDER BY s.start_pos_row"
+        ).fetchall()
+    module = TARGETS[target][0]
+    total = len(rows)
+    killed = [r for r in rows if r[3] == "killed" or r[4] == "abnormal"]
+    pending = [r for r in rows if r[3] is None and r[4] is None]
+    survived = [r for r in rows if r[3] == "survived"]
+    equivalent = [r for r in survived if (target, r[0], r[1], r[2]) in EQUIVALENT]
+    alive = [r for r in survived if (target, r[0], r[1], r[2]) not in EQUIVALENT]
+    counted = total - len(pending) - len(equivalent)
+    result = {
+        "target": target,
+        "module": module,
+        "mutants": total,
+        "not run": len(pending),
+        "killed": len(killed),
+        "equivalent": [
+            {"function": r[0], "operator": r[1], "line": r[2], "why": EQUIVALENT[(target, r[0], r[1], r[2])]}
+            for r in equivalent
+        ],
+        "survived": [{"function": r[0], "operator": r[1], "line": r[2]} for r in alive],
+        "score": round(100.0 * len(killed) / counted, 1) if counted else None,
+    }
+    with open(os.path.join(OUT, f"{target}.json"), "w") as fh:
+        json.dump(result, fh, ensure_ascii=False, indent=1)
+    return result
+
+
+def report():
+    for target in TARGETS:
+        path = os.path.join(OUT, f"{target}.json")
+        if not os.path.exists(path):
+            print(f"{target:11} not run")
+            continue
+        r = json.load(open(path))
+        print(
+            f"{target:11} {r['module']:28} mutants {r['mutants']:4}  killed {r['killed']:4}  "
+            f"equivalent {len(r['equivalent']):3}  survived {len(r['survived']):3}  not run {r['not run']:3}  "
+            f"score {r['score']} %"
+        )
+        for s in r["survived"]:
+            print(f"    survived: line {s['line']} {s['function']} {s['operator']}")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args == ["--report"]:
+        report()
+    else:
+        for name in args or list(TARGETS):
+            print(json.dumps(run(name), ensure_ascii=False))
+        report()
