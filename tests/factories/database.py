@@ -228,3 +228,42 @@ def prepared_pg(build, url, files_root):
         finally:
             admin.execute("SELECT pg_advisory_unlock(hashtext('azx test template'))")
     return _url_of(base, name), admin_dsn, name, reused
+
+
+# --- what is built -----------------------------------------------------------------------------
+
+
+def test_config(url, files_root):
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "FILE_STORAGE_ROOT": files_root,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DEMO_MODE": True,
+        # The suite signs in hundreds of times from one address; tests/security/test_login_password.py
+        # switches the limiter on for its own check.
+        "RATELIMIT_ENABLED": False,
+        # Tests change rows directly (without FlowEvents); tests/foundation/test_perf_queries.py covers the cache.
+        "FIGURES_CACHE_SECONDS": 0,
+        # Jobs run at once in the caller; tests/ops/test_jobs.py runs them through real workers.
+        "TASK_QUEUE_URL": "memory://",
+        "TASK_QUEUE_IMMEDIATE": True,
+    }
+
+
+test_config.__test__ = False  # not a test
+
+
+def build_database(url, files_root):
+    """Migrate, load reference data, sync roles, create the admin and the demo data (flask init --demo)."""
+    from app import create_app
+    from app.extensions import db
+
+    first = create_app(test_config(url, files_root))
+    with first.app_context():
+        from app.cli import initialise
+
+        initialise(demo=True, echo=lambda m: None)
+        db.session.remove()
+        db.engine.dispose()

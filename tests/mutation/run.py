@@ -22,7 +22,9 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "mutation", "out")
-PYTEST = "python -m pytest -x -q -p no:cacheprovider -p no:randomly"
+PYTEST = (
+    "python -m pytest -x -q -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest -p no:anyio -p no:benchmark"
+)
 
 # name -> (module, functions (None: the whole module), tests, seconds per mutant before it counts as killed)
 TARGETS = {
@@ -123,8 +125,7 @@ def run(target):
                 ]
                 db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in gone])
                 db.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in gone])
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, check=True, env=env)
+        subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, check=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return summary(target)
