@@ -141,3 +141,12 @@ def test_single_target_and_choice():
     order = workflows.ALL["dispatch_order"]
     assert order["accept"].target == "accepted"
     assert order["submit_report"].target is None  # the service picks one of the three
+
+
+def test_transitions_are_constants():
+    import dataclasses
+
+    t = workflows.ALL["application"]["submit"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.sources = frozenset({"approved"})
+    assert {t: 1}[t] == 1  # hashable: a frozen row
