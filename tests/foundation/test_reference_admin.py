@@ -25,9 +25,20 @@ ROUTES = [
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_admin_lists_reference_data(as_user, route):
+def test_admin_lists_reference_data(app, as_user, route):
     response = as_user("admin").get(route + "/list/")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    [view] = [v for v in app.appbuilder.baseviews if getattr(v, "route_base", None) == route]
+    with app.test_request_context():
+        labels = [str(view.label_columns.get(c, c)) for c in view.list_columns]
+        model = view.datamodel.obj
+        rows = db.session.query(model).count()
+    assert str(view.list_title) in html
+    if rows:  # a table with rows shows them under its columns' headers
+        missing = [label for label in labels if label not in html]
+        assert not missing, f"{route}: the list lacks its columns {missing}"
+        assert html.count("<tr") > 1
 
 
 @pytest.mark.parametrize("username", ["insurer_picc", "enterprise_demo", "dept_harbin", "expert_demo"])

@@ -322,6 +322,7 @@ def test_fab_password_forms_use_the_policy(app):
 
 def test_password_api_closed_to_certificate_roles_without_demo_mode(app, monkeypatch):
     body = {"username": "insurer_picc", "password": DEMO_PASSWORD, "provider": "db"}
-    assert app.test_client().post("/api/v1/security/login", json=body).status_code == 200
+    answer = app.test_client().post("/api/v1/security/login", json=body)
+    assert answer.status_code == 200 and answer.json["access_token"].count(".") == 2  # a JWT
     monkeypatch.setitem(app.config, "DEMO_MODE", False)
     assert app.test_client().post("/api/v1/security/login", json=body).status_code == 401
