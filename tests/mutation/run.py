@@ -73,15 +73,21 @@ TARGETS = {
     ),
 }
 
-# (target, function, operator, line) -> why the mutant cannot be told apart from the original
+# (target, function, operator, line, occurrence) -> why the mutant cannot be told apart from the original
 EQUIVALENT = {
-    ("workflows", "Transition", "core/ReplaceFalseWithTrue", 35): "the dataclass default of needs_comment: every "
+    ("workflows", "Transition", "core/ReplaceFalseWithTrue", 35, 0): "the dataclass default of needs_comment: every "
     "Transition is made by T(), which always passes needs_comment, so the default is never used",
-    ("workflows", "target", "core/NumberReplacer", 39): "targets[0] → targets[-1] inside `if len(targets) == 1`: "
+    ("workflows", "target", "core/NumberReplacer", 39, 1): "targets[0] → targets[-1] inside `if len(targets) == 1`: "
     "the same element of a one-element tuple",
-    ("workflows", "target", "core/ReplaceComparisonOperator_Eq_LtE", 39): "len(targets) == 1 → <= 1: differs only "
+    ("workflows", "target", "core/ReplaceComparisonOperator_Eq_LtE", 39, 0): "len(targets) == 1 → <= 1: differs only "
     "for a transition without targets, which no table has (tests/unit/test_workflow_tables.py lists every row)",
-    ("workflows", None, "core/RemoveDecorator", 48): "@dataclass on Workflow: Workflow defines its own __init__; "
+    ("premium", "premium_for", "core/NumberReplacer", 60, 15): "Decimal(investment or 0) → (investment or -1): a "
+    "missing investment then gives a negative raw premium, and max(raw, minimum) with a minimum ≥ 0 (min_premium "
+    "is a non-negative amount, None read as 0) gives the same premium as 0 does (the `or 1` mutant is killed by "
+    "the no-investment-no-minimum case)",
+    ("premium", "premium_for", "core/NumberReplacer", 61, 23): "Decimal(plan.min_premium or 0) → (… or -1): the raw "
+    "premium is never negative (investment ≥ 0, floating ratio > -1), so max(raw, -1) == max(raw, 0) == raw",
+    ("workflows", None, "core/RemoveDecorator", 48, 2): "@dataclass on Workflow: Workflow defines its own __init__; "
     "the decorator adds only __eq__ and __repr__, which nothing calls (workflows are module constants compared by "
     "identity, never printed)",
 }
@@ -151,7 +157,8 @@ def summary(target, only=None):
     session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
     with sqlite3.connect(session) as db:
         rows = db.execute(
-            "SELECT s.definition_name, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome"
+            "SELECT s.definition_name, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome,"
+            " s.occurrence"
             " FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id ORDER BY s.start_pos_row"
         ).fetchall()
     module = TARGETS[target][0]
@@ -161,8 +168,8 @@ def summary(target, only=None):
     killed = [r for r, (t, w) in zip(rows, outcome) if t in ("KILLED", "INCOMPETENT") or w == "ABNORMAL"]
     pending = [r for r, (t, w) in zip(rows, outcome) if not t and not w]
     survived = [r for r, (t, w) in zip(rows, outcome) if t == "SURVIVED" and w != "ABNORMAL"]
-    equivalent = [r for r in survived if (target, r[0], r[1], r[2]) in EQUIVALENT]
-    alive = [r for r in survived if (target, r[0], r[1], r[2]) not in EQUIVALENT]
+    equivalent = [r for r in survived if (target, r[0], r[1], r[2], r[5]) in EQUIVALENT]
+    alive = [r for r in survived if (target, r[0], r[1], r[2], r[5]) not in EQUIVALENT]
     counted = total - len(pending) - len(equivalent)
     result = {
         "target": target,
@@ -172,10 +179,16 @@ def summary(target, only=None):
         "not run": len(pending),
         "killed": len(killed),
         "equivalent": [
-            {"function": r[0], "operator": r[1], "line": r[2], "why": EQUIVALENT[(target, r[0], r[1], r[2])]}
+            {
+                "function": r[0],
+                "operator": r[1],
+                "line": r[2],
+                "occurrence": r[5],
+                "why": EQUIVALENT[(target, r[0], r[1], r[2], r[5])],
+            }
             for r in equivalent
         ],
-        "survived": [{"function": r[0], "operator": r[1], "line": r[2]} for r in alive],
+        "survived": [{"function": r[0], "operator": r[1], "line": r[2], "occurrence": r[5]} for r in alive],
         "score": round(100.0 * len(killed) / counted, 1) if counted else None,
     }
     with open(os.path.join(OUT, f"{_label(target, only)}.json"), "w") as fh:

@@ -31,6 +31,7 @@ PLAN = SimpleNamespace(rate=D("0.0012"), min_premium=D("500"))
         (D("41.6"), PLAN, 0, D("500.00")),  # 499.20 < 500
         (D("41.7"), PLAN, 0, D("500.40")),  # just above
         (None, PLAN, 0, D("500.00")),  # no investment: the minimum
+        (None, SimpleNamespace(rate=D("0.0012"), min_premium=0), 0, D("0.00")),  # no investment, no minimum
         (D("0.0125"), SimpleNamespace(rate=D("0.001"), min_premium=None), 0, D("0.13")),  # 0.125 half up
         (D("0.0125"), SimpleNamespace(rate=D("0.001"), min_premium=0), D("-0.1"), D("0.11")),  # 0.1125
         (D("12.3456"), SimpleNamespace(rate=D("0.0015"), min_premium=0), D("0.25"), D("231.48")),  # 231.48
