@@ -129,7 +129,9 @@ def _one_transaction(request):
         # SQLAlchemy emits them (the documented recipe, "Serializable isolation / Savepoints /
         # Transactional DDL"). Only here: the pool's other connections keep the driver's behaviour.
         pysqlite_level, driver.isolation_level = driver.isolation_level, None
-        event.listen(connection, "begin", _emit_begin)
+    # A listener of its own also makes the connection dispatch the engine's events, those a test adds
+    # later included (a connection made while the engine had none would skip them: query counters).
+    event.listen(connection, "begin", _on_begin)
     outer = connection.begin()
     _Bound.app, _Bound.connection = application, connection
     engines[None] = _EngineInTest(engine, connection)
@@ -140,14 +142,15 @@ def _one_transaction(request):
         engines[None] = engine
         if outer.is_active:
             outer.rollback()
+        event.remove(connection, "begin", _on_begin)
         if connection.dialect.name == "sqlite":
-            event.remove(connection, "begin", _emit_begin)
             driver.isolation_level = pysqlite_level
         connection.close()
 
 
-def _emit_begin(connection):
-    connection.exec_driver_sql("BEGIN")
+def _on_begin(connection):
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
 
 
 # --- clients ---------------------------------------------------------------------------------------
