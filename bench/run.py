@@ -66,7 +66,7 @@ def flask_cmd(url, *args):
 
 
 def prepare_database(args):
-    from dbutil import create_pg_database, drop_pg_database
+    from factories.database import create_pg_database, drop_pg_database
 
     created = None
     url = args.database_url

@@ -48,7 +48,7 @@ SUBJECT_FIELDS = {
     "title": NameOID.TITLE,
 }
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
-_bundle_cache = {}
+_bundle_cache: dict = {}
 
 
 class CertificateError(Exception):

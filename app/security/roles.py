@@ -6,6 +6,8 @@ database-stored roles at start and through ``flask roles sync``; administrators 
 of their own in FAB's security pages (those are left untouched). Admin gets every permission.
 """
 
+from typing import Any
+
 from app.models.enums import PartyKind as P
 from app.workflows import permissions_of
 
@@ -98,7 +100,7 @@ INSURER_MENUS = [
 # Each built-in role acts for one kind of party. Besides what is listed here it holds the permission of
 # every workflow transition its party may fire (app/workflows: the same table decides the button, the
 # service's check and this grant).
-ROLES = {
+ROLES: dict[str, dict[str, Any]] = {
     "Enterprise": {
         "party": P.ENTERPRISE,
         "permissions": {

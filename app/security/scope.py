@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from flask import abort, g, has_request_context
 from flask_appbuilder.models.filters import BaseFilter
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -140,7 +140,7 @@ def _orders_of(party):
 
 
 # An insurer or broker sees an application once it is submitted: drafts are the enterprise's own.
-_SUBMITTED = Application.status != ApplicationStatus.DRAFT
+_SUBMITTED: ColumnElement[bool] = Application.status != ApplicationStatus.DRAFT
 
 
 def _application_rule(party):

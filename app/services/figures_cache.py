@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 
 MAX_ENTRIES = 2048
-_entries = OrderedDict()  # key -> (expires_at, generation, value)
+_entries: OrderedDict[object, tuple] = OrderedDict()  # key -> (expires_at, generation, value)
 _lock = threading.Lock()
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app import clock
 from app.extensions import db
@@ -54,7 +54,7 @@ def prevention_fund(policy) -> Decimal:
 
 
 def fund_used(policy_id, exclude_order_id=None) -> Decimal:
-    stmt = select(func.coalesce(func.sum(DispatchOrder.fee), 0)).where(
+    stmt: Select = select(func.coalesce(func.sum(DispatchOrder.fee), 0)).where(
         DispatchOrder.policy_id == policy_id, DispatchOrder.status.notin_(CLOSED_WITHOUT_SERVICE)
     )
     if exclude_order_id is not None:

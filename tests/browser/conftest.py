@@ -13,7 +13,7 @@ import urllib.request
 from urllib.parse import urlparse
 
 import pytest
-from dbutil import create_pg_database, drop_pg_database
+from factories.database import build_database, drop_pg_database, prepared_pg, prepared_sqlite
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,11 +50,15 @@ def live_url():
     pg = os.environ.get("TEST_DATABASE_URL")
     pg_db = None
     args = [sys.executable, os.path.join(ROOT, "run.py"), "--port", str(_free_port())]
+    # the suite's built database (cached per Alembic head, tests/factories/database.py): run.py finds
+    # it migrated and its demo data loaded
     if pg:
-        url, admin_dsn, name = create_pg_database(pg)
+        url, admin_dsn, name, _reused = prepared_pg(build_database, pg, os.path.join(tmp, "files"))
         pg_db = (admin_dsn, name)
         env["DATABASE_URL"] = url
         args.append("--demo")
+    else:
+        prepared_sqlite(build_database, os.path.join(tmp, "app.db"), os.path.join(tmp, "files"))
     port = int(args[3])
     log = open(os.path.join(tmp, "server.log"), "w")
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -13,7 +13,8 @@ from werkzeug.serving import make_server
 from app.cli.ca import make_ca, make_client_certificate, pem_certificate, pem_private_key
 from app.demo.data import make_credit_code
 
-pytestmark = pytest.mark.browser
+# commits: the test app itself is served from a thread, whose requests need their own connections
+pytestmark = [pytest.mark.browser, pytest.mark.commits]
 
 
 def _free_port():

@@ -67,7 +67,7 @@ class World:
 
 
 def _build(app):
-    from chains import insured_chain
+    from factories.chains import insured_chain
     from stdnum.cn import ric
 
     from app.demo.data import make_credit_code

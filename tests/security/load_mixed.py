@@ -51,7 +51,7 @@ def free_port():
 
 def prepare(db, tmp):
     if db:
-        from dbutil import create_pg_database
+        from factories.database import create_pg_database
 
         url, admin_dsn, name = create_pg_database(db)
         cleanup = (admin_dsn, name)
@@ -221,7 +221,7 @@ def main(argv=None):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
         if cleanup:
-            from dbutil import drop_pg_database
+            from factories.database import drop_pg_database
 
             drop_pg_database(*cleanup)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -125,6 +125,7 @@ def _login(app, username="admin"):
 
 
 @pytest.mark.postgres
+@pytest.mark.commits  # an app of its own behind a TCP proxy: another connection
 def test_database_outage_gives_503_and_recovers(proxied_app):
     app, proxy = proxied_app
     client = _login(app)

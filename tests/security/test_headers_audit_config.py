@@ -39,6 +39,7 @@ def _audit(app, action):
     return out
 
 
+@pytest.mark.commits  # the audit trail is its own transaction, kept when the request's is not
 def test_download_is_audited(app, world, as_user):
     from conftest import PASSWORD
 
@@ -56,6 +57,7 @@ def test_download_is_audited(app, world, as_user):
     assert kind == "insurer" and party and ip and when
 
 
+@pytest.mark.commits  # the audit trail is its own transaction, kept when the request's is not
 def test_export_is_audited(app, as_user):
     from app.models import Project
     from app.reports.export import export_response

@@ -14,6 +14,8 @@ import pytest
 
 from app.extensions import db
 
+pytestmark = pytest.mark.commits  # concurrent requests on their own connections
+
 N = 50
 STALE_MESSAGE = "该记录已被他人修改，请刷新后重试"
 

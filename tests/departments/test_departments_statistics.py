@@ -1,0 +1,312 @@
+"""统计报告 and 数据大屏 against a hand-computed fixture (tests/factories/departments.py).
+
+Every expected number below is worked out by hand from the rows that fixture builds.
+"""
+
+import io
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from factories.departments import world  # noqa: F401  (the module-scoped fixture)
+from openpyxl import load_workbook
+
+from app.extensions import db
+from app.models import AppUser
+from app.reference import data as reference_data
+from app.services import statistics
+from app.services.statistics import Period
+
+MARCH_2031 = date(2031, 3, 1)
+
+
+@pytest.fixture
+def mohe(app, world):
+    with app.test_request_context():
+        yield db.session.get(AppUser, world["user_id"])
+
+
+def _row(report, name):
+    return next(r for r in report.rows if r.name == name)
+
+
+def test_periods():
+    periods = statistics.report_periods(date(2031, 3, 1))
+    assert periods["cumulative"] == Period(date(2031, 1, 1), date(2031, 3, 31))
+    assert periods["month"] == Period(date(2031, 3, 1), date(2031, 3, 31))
+    assert periods["cumulative"].previous_year() == Period(date(2030, 1, 1), date(2030, 3, 31))
+    feb = statistics.report_periods(date(2028, 2, 1))["month"]
+    assert feb.end == date(2028, 2, 29) and feb.previous_year().end == date(2027, 2, 28)
+    assert statistics.parse_month("2025-01") == date(2025, 1, 1)
+    assert statistics.parse_month("rubbish", today=date(2026, 5, 17)) == date(2026, 5, 1)
+
+
+def test_companies_in_login_order(mohe):
+    report = statistics.company_report("insurance", mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+    expected = [short for short, _name in reference_data.INSURERS] + [short for short, _n in reference_data.BROKERS]
+    assert [r.name for r in report.rows] == expected
+    assert [r.seq for r in report.rows] == list(range(1, 27))
+    assert report.total.name == "合计"
+    assert report.title == "截止2031年03月31日数据"
+
+
+def test_insurance_report_cumulative(mohe):
+    report = statistics.company_report("insurance", mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+    picc, pingan, kunlun = _row(report, "人保财险"), _row(report, "平安财险"), _row(report, "昆仑保险经纪")
+    # 2031-01-01..03-31: A (PICC via 昆仑, 10000), B (PICC, 5000); E is April, F surrendered, H Harbin.
+    # 2030-01-01..03-31: C (平安, 20000), D (PICC, 3000).
+    assert picc.figures["policies"] == (2, 1, 1)
+    assert picc.figures["premium"] == (D("15000.00"), D("3000.00"), D("12000.00"))
+    assert picc.figures["policy_share"] == (D("1.0000"), D("0.5000"), D("0.5000"))
+    assert picc.figures["premium_share"] == (D("1.0000"), D("0.1304"), D("0.8696"))
+    assert picc.figures["prevention_fund"] == (D("3150.00"), D("630.00"), D("2520.00"))
+    # spent: orders 1 (1200) and 2 (800); order 3 was refused; previous year order 4 is 平安's
+    assert picc.figures["prevention_spent"] == (D("2000.00"), D("0.00"), D("2000.00"))
+    assert pingan.figures["policies"] == (0, 1, -1)
+    assert pingan.figures["premium"] == (D("0.00"), D("20000.00"), D("-20000.00"))
+    assert pingan.figures["premium_share"] == (D("0.0000"), D("0.8696"), D("-0.8696"))
+    assert pingan.figures["prevention_fund"] == (D("0.00"), D("4200.00"), D("-4200.00"))
+    assert pingan.figures["prevention_spent"] == (D("0.00"), D("600.00"), D("-600.00"))
+    assert kunlun.figures["policies"] == (1, 0, 1)
+    assert kunlun.figures["policy_share"] == (D("0.5000"), D("0.0000"), D("0.5000"))
+    assert kunlun.figures["premium_share"] == (D("0.6667"), D("0.0000"), D("0.6667"))
+    assert kunlun.figures["prevention_fund"] == (D("2100.00"), D("0.00"), D("2100.00"))
+    assert kunlun.figures["prevention_spent"] == (D("1200.00"), D("0.00"), D("1200.00"))
+    total = report.total.figures
+    assert total["policies"] == (2, 2, 0)
+    assert total["premium"] == (D("15000.00"), D("23000.00"), D("-8000.00"))
+    assert total["prevention_fund"] == (D("3150.00"), D("4830.00"), D("-1680.00"))
+    assert total["prevention_spent"] == (D("2000.00"), D("600.00"), D("1400.00"))
+    assert total["policy_share"][0] == D("1.0000")
+    others = [r for r in report.rows if r.name not in ("人保财险", "平安财险", "昆仑保险经纪")]
+    assert all(r.figures["policies"] == (0, 0, 0) for r in others)
+
+
+def test_insurance_report_month(mohe):
+    report = statistics.company_report("insurance", mohe, statistics.report_periods(MARCH_2031)["month"])
+    # March 2031: A only; March 2030: C only.
+    assert _row(report, "人保财险").figures["premium"] == (D("10000.00"), D("0.00"), D("10000.00"))
+    assert _row(report, "平安财险").figures["policies"] == (0, 1, -1)
+    assert report.total.figures["premium"] == (D("10000.00"), D("20000.00"), D("-10000.00"))
+    assert report.title == "截止2031年03月31日数据"
+
+
+def test_prevention_report(mohe):
+    report = statistics.company_report("prevention", mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+    picc, pingan, kunlun = _row(report, "人保财险"), _row(report, "平安财险"), _row(report, "昆仑保险经纪")
+    # 2031: orders 1 (A, completed, 1200), 2 (B, in service, 800), 3 (A, refused, 500 not spent);
+    # hazards: order 1 general passed + major open, order 2 general passed.
+    assert picc.figures["orders"] == (3, 0, 3)
+    assert picc.figures["completed"] == (1, 0, 1)
+    assert picc.figures["hazards_general"] == (2, 0, 2)
+    assert picc.figures["hazards_major"] == (1, 0, 1)
+    assert picc.figures["rectified"] == (2, 0, 2)
+    assert picc.figures["rectify_rate"] == (D("0.6667"), D("0.0000"), D("0.6667"))
+    assert picc.figures["fee_spent"] == (D("2000.00"), D("0.00"), D("2000.00"))
+    assert kunlun.figures["orders"] == (2, 0, 2)
+    assert kunlun.figures["rectify_rate"][0] == D("0.5000")
+    assert kunlun.figures["fee_spent"][0] == D("1200.00")
+    # 2030: order 4 (C, 平安, completed, 600) with one general hazard, rectified.
+    assert pingan.figures["orders"] == (0, 1, -1)
+    assert pingan.figures["rectify_rate"] == (D("0.0000"), D("1.0000"), D("-1.0000"))
+    total = report.total.figures
+    assert total["orders"] == (3, 1, 2)
+    assert total["hazards_general"] == (2, 1, 1)
+    assert total["rectified"] == (2, 1, 1)
+    assert total["fee_spent"] == (D("2000.00"), D("600.00"), D("1400.00"))
+
+
+def test_claims_report(mohe):
+    report = statistics.company_report("claims", mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+    picc, pingan, kunlun = _row(report, "人保财险"), _row(report, "平安财险"), _row(report, "昆仑保险经纪")
+    assert picc.figures["claims"] == (2, 0, 2)
+    assert picc.figures["injured"] == (2, 0, 2)
+    assert picc.figures["deaths"] == (1, 0, 1)
+    assert picc.figures["estimated"] == (D("450000.00"), D("0.00"), D("450000.00"))
+    assert picc.figures["settled"] == (D("30000.00"), D("0.00"), D("30000.00"))
+    assert kunlun.figures["claims"] == (1, 0, 1)
+    assert kunlun.figures["estimated"][0] == D("50000.00")
+    assert pingan.figures["settled"] == (D("0.00"), D("8000.00"), D("-8000.00"))
+    total = report.total.figures
+    assert total["claims"] == (2, 1, 1)
+    assert total["injured"] == (2, 1, 1)
+    assert total["settled"] == (D("30000.00"), D("8000.00"), D("22000.00"))
+
+
+@pytest.mark.parametrize("report_type", ["insurance", "prevention", "claims"])
+def test_month_without_data_gives_zeros(mohe, report_type):
+    report = statistics.company_report(report_type, mohe, statistics.report_periods(date(2035, 6, 1))["cumulative"])
+    assert len(report.rows) == 26
+    for row in report.rows + [report.total]:
+        assert all(value == 0 for triple in row.figures.values() for value in triple)
+
+
+def test_dashboard_figures(mohe):
+    fig = statistics.dashboard(mohe)
+    # registry (valid): R1, R2 (enterprise E), R3 (other), R5 (third); R4 invalid; RH is Harbin's
+    assert fig["project_total"] == 4
+    assert fig["registry_enterprises"] == 3
+    assert fig["registered_enterprises"] == 1
+    assert fig["registration_ratio"] == D("0.3333")
+    assert fig["logged_in_enterprises"] == 1
+    # insured projects: A, B, E (C, D expired, F surrendered)
+    assert fig["insured_projects"] == 3
+    assert fig["insured_ratio"] == D("0.7500")
+    assert fig["claims"] == 3
+    assert fig["settled"] == D("38000.00")
+    assert fig["cities"] == [
+        {
+            "code": "232700",
+            "name": "大兴安岭地区",
+            "projects": 4,
+            "insured": 3,
+            "insured_ratio": D("0.7500"),
+            "claims": 3,
+            "settled": D("38000.00"),
+        }
+    ]
+    assert fig["hazard_categories"] == [
+        {"name": "触电", "found": 1, "rectified": 0, "rate": D("0.0000")},
+        {"name": "高处坠落", "found": 2, "rectified": 2, "rate": D("1.0000")},
+        {"name": "坍塌", "found": 1, "rectified": 1, "rate": D("1.0000")},
+    ]
+    assert (fig["hazards_found"], fig["hazards_rectified"], fig["rectify_rate"]) == (4, 3, D("0.7500"))
+
+
+def test_dashboard_by_city_for_the_province(app, world):
+    with app.test_request_context():
+        province = db.session.query(AppUser).filter_by(username="dept_province").one()
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        fig = statistics.dashboard(province)
+        assert [c["code"] for c in fig["cities"]] == list(reference_data.CITY_CODES)
+        dxal = next(c for c in fig["cities"] if c["code"] == "232700")
+        assert dxal["projects"] >= 4 and dxal["claims"] >= 3
+        assert [c["code"] for c in statistics.dashboard(harbin)["cities"]] == ["230100"]
+
+
+def test_harbin_sees_none_of_mohe(app, world):
+    with app.test_request_context():
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        period = statistics.report_periods(MARCH_2031)["cumulative"]
+        report = statistics.company_report("insurance", harbin, period)
+        # only H (PICC, 8888) is Harbin's in 2031
+        assert report.total.figures["premium"][0] == D("8888.00")
+        assert _row(report, "昆仑保险经纪").figures["policies"][0] == 0
+        claims = statistics.company_report("claims", harbin, period)
+        assert claims.total.figures["claims"][0] == 1
+        _headers, stmt, _labels = statistics.detail_rows("insurance", harbin, period)
+        assert [r[0] for r in db.session.execute(stmt)] == ["STAT-PN-H"]
+
+
+def _sheet_rows(ws):
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+def test_statistics_page_and_workbook(as_user, world):
+    client = as_user("dept_mohe_stats")
+    page = client.get("/statistics/?type=insurance&month=2031-03")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "截止2031年03月31日数据" in html and "人保财险" in html and "合计" in html
+    assert "15,000.00" in html and "3,150.00" in html
+
+    response = client.get("/statistics/export/?type=insurance&month=2031-03")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    wb = load_workbook(io.BytesIO(response.data))
+    assert wb.sheetnames == ["截止本月累计", "本月", "项目明细"]
+    rows = _sheet_rows(wb["截止本月累计"])
+    assert rows[0][0].startswith("截止2031年03月31日数据")
+    assert rows[2][:4] == ["序号", "保险机构", "保单数", None]
+    assert rows[3][2:5] == ["本期", "去年同期", "增减"]
+    picc = next(r for r in rows if r[1] == "人保财险")
+    assert picc[:5] == [1, "人保财险", 2, 1, 1]
+    assert picc[8:11] == [15000, 3000, 12000]
+    total = next(r for r in rows if r[1] == "合计")
+    assert total[2:5] == [2, 2, 0] and total[8:11] == [15000, 23000, -8000]
+    assert total[14:17] == [3150, 4830, -1680]
+    names = [r[1] for r in rows[4:30]]
+    assert names[0] == "人保财险" and names[21] == "昆仑保险经纪" and len(names) == 26
+    month = _sheet_rows(wb["本月"])
+    assert next(r for r in month if r[1] == "合计")[8:11] == [10000, 20000, -10000]
+    detail = _sheet_rows(wb["项目明细"])
+    assert detail[1][0] == "保单号"
+    assert sorted(r[0] for r in detail[2:]) == ["STAT-PN-A", "STAT-PN-B"]
+    assert {r[10] for r in detail[2:]} == {"已投保"}
+
+
+@pytest.mark.parametrize(
+    "report_type,detail", [("prevention", ["STAT-O-1", "STAT-O-2", "STAT-O-3"]), ("claims", ["STAT-PN-A", "STAT-PN-B"])]
+)
+def test_other_workbooks(as_user, world, report_type, detail):
+    client = as_user("dept_mohe_stats")
+    response = client.get(f"/statistics/export/?type={report_type}&month=2031-03")
+    wb = load_workbook(io.BytesIO(response.data))
+    rows = _sheet_rows(wb["项目明细"])
+    assert sorted(r[0] for r in rows[2:]) == detail
+    total = next(r for r in _sheet_rows(wb["截止本月累计"]) if r[1] == "合计")
+    assert total[2:5] == ([3, 1, 2] if report_type == "prevention" else [2, 1, 1])
+
+
+def test_empty_month_workbook(as_user, world):
+    response = as_user("dept_mohe_stats").get("/statistics/export/?type=claims&month=2035-06")
+    wb = load_workbook(io.BytesIO(response.data))
+    rows = _sheet_rows(wb["截止本月累计"])
+    assert rows[0][0].startswith("截止2035年06月30日数据")
+    total = next(r for r in rows if r[1] == "合计")
+    assert all(v == 0 for v in total[2:])
+    assert len(_sheet_rows(wb["项目明细"])) == 2
+
+
+def test_dashboard_page_and_data(as_user, world):
+    client = as_user("dept_mohe_stats")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "vendor/echarts/echarts.min.js" in html and "heilongjiang.json" in html
+    assert "http://" not in html.replace("http://localhost", "") and "https://" not in html
+    data = client.get("/dashboard/data").get_json()
+    assert data["project_total"] == 4 and data["insured_ratio"] == 0.75
+    assert data["cities"][0]["code"] == "232700"
+    assert "住建厅项目表导入" not in html
+
+
+def test_vendored_echarts_is_served(client):
+    js = client.get("/static/vendor/echarts/echarts.min.js")
+    assert js.status_code == 200 and b"registerMap" in js.data
+    geo = client.get("/static/vendor/echarts/heilongjiang.json").get_json()
+    assert sorted(f["id"] for f in geo["features"]) == sorted(reference_data.CITY_CODES)
+
+
+def test_statistics_need_the_permission(as_user):
+    for username in ("enterprise_demo", "insurer_picc"):
+        client = as_user(username)
+        for url in ("/statistics/", "/statistics/export/?type=insurance", "/dashboard/data"):
+            assert client.get(url).status_code in (302, 403)
+
+
+@pytest.mark.parametrize("report_type", ["insurance", "prevention", "claims"])
+def test_reports_are_aggregates_not_row_loops(app, mohe, report_type):
+    """The number of queries does not depend on the number of rows: a busy month and an empty one
+    cost the same."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    statistics.dashboard(mohe)  # the user's party is looked up once per request
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        statistics.company_report(report_type, mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+        busy = len(statements)
+        statements.clear()
+        statistics.company_report(report_type, mohe, statistics.report_periods(date(2035, 6, 1))["cumulative"])
+        empty = len(statements)
+        statements.clear()
+        statistics.dashboard(mohe)
+        dashboard = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert busy == empty <= 16
+    assert dashboard <= 12

@@ -1,0 +1,248 @@
+"""Mutation run over the platform's rules with cosmic-ray (docs/testing.md, "Mutation run").
+
+    python tests/mutation/run.py                 # every target below
+    python tests/mutation/run.py workflows base  # some of them
+    python tests/mutation/run.py --report        # the scores of the last runs
+    python tests/mutation/run.py premium --only premium_for   # some functions of a target
+    python tests/mutation/run.py --fail-under 95 workflows    # exit 1 below 95 % (CI)
+
+Each target is one module (optionally narrowed to some of its functions) and the tests that guard it.
+The code is copied to a scratch folder first, so the working tree is never mutated; each mutant is
+applied there and the target's tests run against it (cosmic-ray's local distributor, one mutant at a
+time). Results stay in tests/mutation/out/<target>.sqlite (cosmic-ray's session; `cr-report` reads it)
+and a summary in tests/mutation/out/<target>.json. Survivors that are equivalent mutants are listed
+with their reason in EQUIVALENT below and counted apart.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "mutation", "out")
+PYTEST = (
+    "python -m pytest -x -q -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest -p no:anyio -p no:benchmark"
+)
+
+# name -> (module, functions (None: the whole module), tests, seconds per mutant before it counts as killed)
+TARGETS = {
+    "workflows": ("app/workflows/__init__.py", None, ["tests/unit/test_workflow_tables.py"], 120),
+    "premium": (
+        "app/services/policies.py",
+        ["premium_for", "float_rule_for", "propose_premium", "prior_year_accidents", "premium_tolerance"],
+        ["tests/unit/test_rules_arithmetic.py", "tests/insurance/test_insurance_premium.py"],
+        300,
+    ),
+    "fees": (
+        "app/services/orders.py",
+        ["fee_share", "prevention_fund", "fund_used", "_create_order"],
+        ["tests/unit/test_rules_arithmetic.py", "tests/prevention/test_prevention_orders.py"],
+        300,
+    ),
+    "base": (
+        "app/services/base.py",
+        None,
+        [
+            "tests/unit/test_rules_arithmetic.py",
+            "tests/prevention/test_order_stale_version.py",
+            "tests/insurance/test_insurance_workflow.py",
+            "tests/security/test_scope_drafts.py",
+        ],
+        300,
+    ),
+    "scope": (
+        "app/security/scope.py",
+        None,
+        ["tests/security/test_scope_drafts.py", "tests/security/test_scope.py", "tests/api/test_api_read.py"],
+        600,
+    ),
+    "statistics": (
+        "app/services/statistics.py",
+        None,
+        ["tests/departments/test_dashboard_cities.py", "tests/departments/test_departments_statistics.py"],
+        600,
+    ),
+    "storage": (
+        "app/storage.py",
+        None,
+        ["tests/security/test_hostile_uploads.py", "tests/security/test_faults.py"],
+        600,
+    ),
+}
+
+# (target, function, operator, line, occurrence) -> why the mutant cannot be told apart from the original
+EQUIVALENT = {
+    ("workflows", "Transition", "core/ReplaceFalseWithTrue", 35, 0): "the dataclass default of needs_comment: every "
+    "Transition is made by T(), which always passes needs_comment, so the default is never used",
+    ("workflows", "target", "core/NumberReplacer", 39, 1): "targets[0] → targets[-1] inside `if len(targets) == 1`: "
+    "the same element of a one-element tuple",
+    ("workflows", "target", "core/ReplaceComparisonOperator_Eq_LtE", 39, 0): "len(targets) == 1 → <= 1: differs only "
+    "for a transition without targets, which no table has (tests/unit/test_workflow_tables.py lists every row)",
+    ("premium", "premium_for", "core/NumberReplacer", 60, 15): "Decimal(investment or 0) → (investment or -1): a "
+    "missing investment then gives a negative raw premium, and max(raw, minimum) with a minimum ≥ 0 (min_premium "
+    "is a non-negative amount, None read as 0) gives the same premium as 0 does (the `or 1` mutant is killed by "
+    "the no-investment-no-minimum case)",
+    ("premium", "premium_for", "core/NumberReplacer", 61, 23): "Decimal(plan.min_premium or 0) → (… or -1): the raw "
+    "premium is never negative (investment ≥ 0, floating ratio > -1), so max(raw, -1) == max(raw, 0) == raw",
+    ("base", "check_version", "core/ReplaceComparisonOperator_Eq_Is", 58, 0): "str(submitted).strip() == '' → "
+    "is '': CPython returns its one empty-string object for every empty result, so identity and equality agree",
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_GtE", 136, 2): "model.status == from_status → >=: "
+    "the compare-and-set also requires model.version == version, and every status change (transition() or an ORM "
+    "update with version_id_col) raises the version, so the status condition never decides alone",
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_IsNot", 136, 2): "model.status == from_status → "
+    "`is not` (a Python True, the status condition dropped): redundant with the version condition, as above",
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 136, 3): "model.version == version → "
+    "model.version <= version: the version compared is the one read from that row, which never exceeds the row's "
+    "own, so <= holds exactly when == does (a stale, lower version is refused either way: the round-trip test)",
+    ("workflows", None, "core/RemoveDecorator", 48, 2): "@dataclass on Workflow: Workflow defines its own __init__; "
+    "the decorator adds only __eq__ and __repr__, which nothing calls (workflows are module constants compared by "
+    "identity, never printed)",
+}
+
+
+def _config(target, scratch):
+    module, _functions, tests, timeout = TARGETS[target]
+    path = os.path.join(scratch, f"{target}.toml")
+    with open(path, "w") as fh:
+        fh.write(
+            "[cosmic-ray]\n"
+            f'module-path = "{module}"\n'
+            f"timeout = {float(timeout)}\n"
+            "excluded-modules = []\n"
+            f'test-command = "{PYTEST} {" ".join(tests)}"\n\n'
+            '[cosmic-ray.distributor]\nname = "local"\n'
+        )
+    return path
+
+
+def run(target, only=None):
+    module, functions, _tests, _timeout = TARGETS[target]
+    functions = only or functions
+    os.makedirs(OUT, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=f"azx-mutation-{target}-")
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        for name in files.splitlines():
+            if os.path.exists(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(os.path.join(scratch, name)) or scratch, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
+        for name in subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.splitlines():  # new files not committed yet
+            if os.path.isfile(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(os.path.join(scratch, name)) or scratch, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
+        config = _config(target, scratch)
+        session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
+        if os.path.exists(session):
+            os.remove(session)
+        subprocess.run(["cosmic-ray", "init", config, session], cwd=scratch, check=True)
+        if functions:
+            with sqlite3.connect(session) as db:
+                keep = ",".join("?" * len(functions))
+                gone = [
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT job_id FROM mutation_specs WHERE definition_name NOT IN ({keep})"
+                        " OR definition_name IS NULL",
+                        functions,
+                    )
+                ]
+                db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in gone])
+                db.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in gone])
+        subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, check=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return summary(target, only)
+
+
+def _label(target, only):
+    return target if not only else target + "." + "+".join(only)
+
+
+def summary(target, only=None):
+    session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "SELECT s.definition_name, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome,"
+            " s.occurrence"
+            " FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id ORDER BY s.start_pos_row"
+        ).fetchall()
+    module = TARGETS[target][0]
+    total = len(rows)
+    outcome = [((r[3] or "").upper(), (r[4] or "").upper()) for r in rows]
+    # killed: a test failed, the run broke (incompetent) or timed out (abnormal)
+    killed = [r for r, (t, w) in zip(rows, outcome) if t in ("KILLED", "INCOMPETENT") or w == "ABNORMAL"]
+    pending = [r for r, (t, w) in zip(rows, outcome) if not t and not w]
+    survived = [r for r, (t, w) in zip(rows, outcome) if t == "SURVIVED" and w != "ABNORMAL"]
+    equivalent = [r for r in survived if (target, r[0], r[1], r[2], r[5]) in EQUIVALENT]
+    alive = [r for r in survived if (target, r[0], r[1], r[2], r[5]) not in EQUIVALENT]
+    counted = total - len(pending) - len(equivalent)
+    result = {
+        "target": target,
+        "module": module,
+        "functions": only or TARGETS[target][1] or "all",
+        "mutants": total,
+        "not run": len(pending),
+        "killed": len(killed),
+        "equivalent": [
+            {
+                "function": r[0],
+                "operator": r[1],
+                "line": r[2],
+                "occurrence": r[5],
+                "why": EQUIVALENT[(target, r[0], r[1], r[2], r[5])],
+            }
+            for r in equivalent
+        ],
+        "survived": [{"function": r[0], "operator": r[1], "line": r[2], "occurrence": r[5]} for r in alive],
+        "score": round(100.0 * len(killed) / counted, 1) if counted else None,
+    }
+    with open(os.path.join(OUT, f"{_label(target, only)}.json"), "w") as fh:
+        json.dump(result, fh, ensure_ascii=False, indent=1)
+    return result
+
+
+def report():
+    runs = sorted(n[:-5] for n in os.listdir(OUT) if n.endswith(".json")) if os.path.isdir(OUT) else []
+    for target in TARGETS:
+        if not any(r.split(".")[0] == target for r in runs):
+            print(f"{target:11} not run")
+    for label in runs:
+        target, _dot, narrowed = label.partition(".")
+        r = summary(target, narrowed.split("+") if narrowed else None)  # recomputed: EQUIVALENT may have grown
+        print(
+            f"{target:11} {r['module']:28} {','.join(r['functions']) if isinstance(r['functions'], list) else 'all':24}"
+            f" mutants {r['mutants']:4}  killed {r['killed']:4}  "
+            f"equivalent {len(r['equivalent']):3}  survived {len(r['survived']):3}  not run {r['not run']:3}  "
+            f"score {r['score']} %"
+        )
+        for s in r["survived"]:
+            print(f"    survived: line {s['line']} {s['function']} {s['operator']}")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    only, fail_under = None, None
+    if "--fail-under" in args:  # exit 1 when a target run now scores below this percentage
+        i = args.index("--fail-under")
+        fail_under = float(args[i + 1])
+        del args[i : i + 2]
+    if "--only" in args:
+        i = args.index("--only")
+        only = args[i + 1].split(",")
+        del args[i : i + 2]
+    if args == ["--report"]:
+        report()
+    else:
+        results = [run(name, only) for name in args or list(TARGETS)]
+        for result in results:
+            print(json.dumps(result, ensure_ascii=False))
+        report()
+        low = [r for r in results if fail_under is not None and (r["score"] is None or r["score"] < fail_under)]
+        if low:
+            sys.exit(f"mutation score under {fail_under} %: " + ", ".join(f"{r['target']} {r['score']} %" for r in low))
