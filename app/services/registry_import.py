@@ -143,7 +143,7 @@ def read_rows(data: bytes, result: RegistryImport):
     if not rows:
         result.header_errors.append(_("文件中没有数据行"))
         return None
-    by_header = {}
+    by_header: dict[str, int] = {}
     for index, text in enumerate(rows[0]):
         by_header.setdefault(_header(_text(text)), index)
     missing = [header for _f, header, required, _n in COLUMNS if required and header not in by_header]

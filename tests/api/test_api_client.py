@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, timedelta
 
 import pytest
-from api_helpers import build_world, issue_test_key, minimal_pdf
-from api_live import LiveServer
+from factories.api import build_world, issue_test_key, minimal_pdf
+from factories.live import LiveServer
 
 from app.extensions import db
 from app.models import Policy

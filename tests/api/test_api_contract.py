@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import schemathesis
-from api_helpers import build_world, issue_test_key
+from factories.api import build_world, issue_test_key
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from sqlalchemy import select

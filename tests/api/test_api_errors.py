@@ -3,7 +3,7 @@ language), never a 500 from an id, a q or a method; a database outage is 503 wit
 write that committed is answered with its success whatever fails after the commit."""
 
 import pytest
-from api_helpers import RESOURCES, build_world, issue_test_key, jwt_headers, pending_application
+from factories.api import RESOURCES, build_world, issue_test_key, jwt_headers, pending_application
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 

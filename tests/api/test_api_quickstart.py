@@ -8,8 +8,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from api_helpers import issue_test_key
-from api_live import LiveServer, Receiver, make_certificate
+from factories.api import issue_test_key
+from factories.live import LiveServer, Receiver, make_certificate
 from sqlalchemy import select
 
 from app.extensions import db

@@ -6,7 +6,7 @@ import hashlib
 from datetime import date, datetime, timedelta
 
 import pytest
-from api_helpers import build_world, issue_test_key, minimal_pdf
+from factories.api import build_world, issue_test_key, minimal_pdf
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -185,7 +185,7 @@ def test_settle_time_holds_back_the_newest(app, client, world, h):
 
 
 def test_withdrawn_application_is_a_tombstone(app, client, world, h, no_settle):
-    from api_helpers import pending_application
+    from factories.api import pending_application
 
     from app.services.applications import withdraw
 
@@ -263,7 +263,7 @@ def test_files_through_the_scope_of_their_row(app, client, world, h):
 
 
 def test_report_files_include_photos(app, client, world, h):
-    from api_helpers import minimal_pdf
+    from factories.api import minimal_pdf
 
     png = _png()
     with app.app_context():

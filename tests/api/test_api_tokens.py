@@ -189,7 +189,7 @@ def test_api_login_is_rate_limited(client, account, limits):
 
 
 def test_rate_limit_headers_and_429_per_key(app, client, limits):
-    from api_helpers import issue_test_key
+    from factories.api import issue_test_key
 
     _id, raw = issue_test_key(app, "人保财险")
     limits.update(API_RATE_LIMIT="5 per minute")

@@ -8,8 +8,8 @@ import re
 import time
 
 import pytest
-from api_helpers import build_world, issue_test_key, jwt_headers, pending_application
-from api_live import Receiver, make_certificate
+from factories.api import build_world, issue_test_key, jwt_headers, pending_application
+from factories.live import Receiver, make_certificate
 from sqlalchemy import func, select
 
 from app.extensions import db

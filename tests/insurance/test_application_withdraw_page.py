@@ -1,7 +1,7 @@
 """撤回 through the page: the enterprise's 投保详情 of a 待复审 application offers it, the POST takes the
 application back to 草稿 (the insurer no longer lists it), and nobody else may press it."""
 
-import insurance_factory as f
+from factories import insurance as f
 
 from app.extensions import db
 from app.models import Application

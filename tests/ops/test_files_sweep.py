@@ -15,7 +15,7 @@ import tarfile
 import time
 
 import pytest
-from ops_support import REPO
+from factories.ops import REPO
 from sqlalchemy import select
 
 from app.extensions import db
@@ -30,7 +30,7 @@ from app import create_app
 
 app = create_app(json.loads(sys.argv[1]))
 with app.app_context():
-    import insurance_factory as f
+    from factories import insurance as f
     from app.extensions import db
     from app.services import policies
 
