@@ -3,18 +3,19 @@ hazards with their photos and rectification, reviews. The CJK font is embedded, 
 as data URIs (no URL fetching), pages are numbered."""
 
 import base64
-from datetime import timedelta
 
 from flask import render_template
 
 from app.storage import get_storage
 
+from .timefmt import local
+
 FONT_FAMILY = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif'
 
 
 def beijing(dt, fmt="%Y-%m-%d %H:%M"):
-    """Stored times are UTC; reports show Beijing time."""
-    return (dt + timedelta(hours=8)).strftime(fmt) if dt else ""
+    """Stored times are UTC; reports show the platform's time (Asia/Shanghai by default)."""
+    return local(dt).strftime(fmt) if dt else ""
 
 
 def data_uri(stored_file):

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import case, distinct, exists, func, literal_column, select
+from sqlalchemy import Date, case, distinct, exists, func, literal_column, select, type_coerce
 
 from app.extensions import db
 from app.models import (
@@ -37,6 +37,7 @@ from app.models.enums import (
     PolicyStatus,
     RegionLevel,
 )
+from app.reports.timefmt import today as platform_today
 from app.security.scope import party_of, scoped_select
 
 CENT = Decimal("0.01")
@@ -90,7 +91,7 @@ def month_end(month: date) -> date:
 
 def parse_month(text, today=None) -> date:
     """'2025-01' → date(2025, 1, 1); anything unreadable → the current month."""
-    today = today or date.today()
+    today = today or platform_today()
     try:
         year, mon = (int(part) for part in str(text).split("-")[:2])
         return date(year, mon, 1)
@@ -98,9 +99,18 @@ def parse_month(text, today=None) -> date:
         return date(today.year, today.month, 1)
 
 
-def report_periods(month: date):
-    """The two periods of a monthly report: 截止 (1 January to the month's end) and the month alone."""
+def is_closed(month: date, today=None) -> bool:
+    """A month is closed once its last day is past (in the platform's zone)."""
+    return month_end(month) < (today or platform_today())
+
+
+def report_periods(month: date, today=None):
+    """The two periods of a monthly report: 截止 (1 January to the month's end) and the month alone.
+    The current month ends today: its report is 截止 today, not the month's last day."""
     end = month_end(month)
+    today = today or platform_today()
+    if (month.year, month.month) == (today.year, today.month):
+        end = today
     return {"cumulative": Period(date(month.year, 1, 1), end), "month": Period(date(month.year, month.month, 1), end)}
 
 
@@ -352,8 +362,12 @@ def company_report(report, user, period) -> CompanyReport:
         for seq, (cid, name, kind) in enumerate(companies(), start=1)
     ]
     total = CompanyRow(None, str(_("合计")), None, triples(cur_total, prev_total))
-    title = str(_("截止%(y)04d年%(m)02d月%(d)02d日数据", y=period.end.year, m=period.end.month, d=period.end.day))
-    return CompanyReport(report, title, period, previous, metrics, rows, total)
+    return CompanyReport(report, report_title(period), period, previous, metrics, rows, total)
+
+
+def report_title(period) -> str:
+    """截止YYYY年MM月DD日数据: the period's last day (today for the current month)."""
+    return str(_("截止%(y)04d年%(m)02d月%(d)02d日数据", y=period.end.year, m=period.end.month, d=period.end.day))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -437,7 +451,7 @@ def detail_rows(report, user, period):
                 DispatchOrder.region_code,
                 ins.c.short_name,
                 brk.c.short_name,
-                func.date(DispatchOrder.created_at),
+                type_coerce(func.date(DispatchOrder.created_at), Date),  # a date cell, not text
                 DispatchOrder.status,
                 func.coalesce(hazards.c.n, 0),
                 func.coalesce(hazards.c.major, 0),

@@ -10,7 +10,6 @@ from sqlalchemy import false, func, select
 from app.extensions import db
 from app.models import Application, Enterprise, InsuranceCompany, Policy, Project, Region
 from app.models.enums import ProjectInsuranceStatus
-from app.reports.export import export_response
 from app.security.scope import scoped_select
 
 from .base import READ_ONLY, ScopedModelView
@@ -267,6 +266,6 @@ class DeptProjectView(ScopedModelView):
     @has_access
     def export(self):
         """The list's own query, all filtered rows (not just the page), as xlsx or csv."""
-        rows = db.session.query(dept_project_query(project_filters(request.args)).subquery())
-        fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
-        return export_response(rows, EXPORT_COLUMNS, str(_("项目信息")), fmt)
+        from app.views.jobs import export_or_job
+
+        return export_or_job("dept_projects")

@@ -10,6 +10,7 @@ from . import (
     enterprise,
     files,
     insurance,
+    jobs,
     prevention,
     reference,
     registry_import,
@@ -86,5 +87,6 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(files.FileView)
     auth.register_login_views(appbuilder)
     appbuilder.add_view_no_menu(registry_import.RegistryImportView)
+    add(jobs.MyJobsView, "my_jobs")  # 我的导出/导入: every role that exports or imports
     register_api(appbuilder)
     return my_enterprise

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -29,6 +29,7 @@ from app.models.enums import (
     PartyKind as P,
 )
 from app.models.insurance import APPLICATION_FILE_SLOTS
+from app.reports.download import send_download
 from app.security.scope import OwnPartyFilter, get_scoped_or_404, party_of, scoped_select
 from app.services import applications as application_service
 from app.services import claims as claim_service
@@ -163,13 +164,11 @@ def _user():
     return g.user
 
 
-def _export(stmt, columns, filename):
-    fmt = request.args.get("fmt", "xlsx")
-    if fmt not in ("xlsx", "csv"):
-        abort(400)
-    from app.reports.export import export_response
+def _export(name):
+    """The list's named export (app/jobs/exports.py): streamed, or a job above EXPORT_JOB_ROWS rows."""
+    from app.views.jobs import export_or_job
 
-    return export_response(stmt, columns, filename, fmt)
+    return export_or_job(name)
 
 
 # ---------------------------------------------------------------- 投保信息
@@ -340,7 +339,7 @@ class ApplicationView(ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        return _export(*application_export(), str(_("投保信息")))
+        return _export("applications")
 
     def _detail(self, app, template="insurance/application_show.html", **extra):
         party = party_of()
@@ -378,7 +377,7 @@ class ApplicationView(ScopedModelView):
 
         app = get_scoped_or_404(Application, pk)
         handle, name = build_bundle(app)
-        return send_file(handle, mimetype="application/zip", as_attachment=True, download_name=name, max_age=0)
+        return send_download(handle, name, "application/zip")
 
     @expose("/<int:pk>/accidents")
     @has_access
@@ -570,13 +569,7 @@ class ApplicationView(ScopedModelView):
         pdf = agreement_pdf(project.enterprise, project, insurer=insurer, broker=broker, plan=plan)
         from io import BytesIO
 
-        return send_file(
-            BytesIO(pdf),
-            mimetype="application/pdf",
-            as_attachment=False,
-            download_name=f"用户协议-{project.name}.pdf",
-            max_age=0,
-        )
+        return send_download(BytesIO(pdf), f"用户协议-{project.name}.pdf", "application/pdf", inline=True)
 
 
 # ---------------------------------------------------------------- 保单信息 and 理赔
@@ -676,7 +669,7 @@ class PolicyView(ScopedModelView):
 
         policy = get_scoped_or_404(Policy, pk)
         handle, name = build_bundle(policy.application)
-        return send_file(handle, mimetype="application/zip", as_attachment=True, download_name=name, max_age=0)
+        return send_download(handle, name, "application/zip")
 
     @expose("/<int:pk>/surrender", methods=["POST"])
     @has_access
@@ -822,7 +815,7 @@ class LedgerView(ScopedModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        return _export(*ledger_export(), str(_("保单台帐")))
+        return _export("ledger")
 
 
 class MemberInfoView(ScopedModelView):

@@ -529,22 +529,24 @@ class DispatchOrderView(_OrderList):
         (_("截止日期"), lambda o: o.deadline),
         (_("事故预防费(元)"), lambda o: o.fee),
         (_("状态"), lambda o: str(O.label(o.status))),
-        (_("派单时间"), lambda o: beijing(o.created_at)),
+        (_("派单时间"), lambda o: o.created_at),
     ]
+
+    def export_query(self):
+        """The list's own filtered, scoped query (its search filters from request.args), for the export."""
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        order_column, order_direction = self.base_order
+        return self.datamodel.apply_all(
+            self.datamodel.session.query(DispatchOrder), joined, order_column, order_direction
+        )
 
     @expose("/export")
     @has_access
     def export(self):
-        from app.reports.export import export_response
+        from app.views.jobs import export_or_job
 
-        get_filter_args(self._filters)
-        joined = self._filters.get_joined_filters(self._base_filters)
-        order_column, order_direction = self.base_order
-        query = self.datamodel.apply_all(
-            self.datamodel.session.query(DispatchOrder), joined, order_column, order_direction
-        )
-        fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
-        return export_response(query, self.export_columns, str(_("派单管理")), fmt)
+        return export_or_job("orders")
 
     @expose("/redispatch/<pk>", methods=["GET", "POST"])
     @has_access
@@ -687,8 +689,7 @@ class ReportView(_OrderList):
     @has_access
     def pdf(self, pk):
         """The archived report PDF (rendered now for an order finished before archiving existed)."""
-        from flask import send_file
-
+        from app.reports.download import send_download
         from app.reports.service_report_pdf import render_service_report
         from app.storage import get_storage
 
@@ -703,9 +704,7 @@ class ReportView(_OrderList):
             import io
 
             fh = io.BytesIO(render_service_report(order))
-        response = send_file(fh, mimetype="application/pdf", as_attachment=True, download_name=name, max_age=0)
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return send_download(fh, name, "application/pdf")
 
 
 class ExpertTodoView(_OrderList):
