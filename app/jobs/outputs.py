@@ -378,3 +378,42 @@ def purge_outputs():
             lost += _finish(run.id, FAILED, message=str(_("任务中断（处理进程已停止），请重新提交")))
     snapshots = purge_stale()
     return {"expired": len(expired), "lost": lost, "snapshots": snapshots}
+
+
+@job(retries=0)
+def warm_statistics(month=None):
+    """Store the province-wide ("all" scope) workbooks of a closed month (default: the last one), so
+    that the first clerk to ask after month end is served at once. Returns one line per report."""
+    from app.models.user import AppUser as User
+    from app.reports.timefmt import today
+    from app.services import statistics, statistics_store
+
+    if month:
+        day = statistics.parse_month(month)
+    else:
+        first = today().replace(day=1)
+        day = (first - timedelta(days=1)).replace(day=1)
+    if not statistics.is_closed(day):
+        return [f"{day:%Y-%m} is not closed yet: nothing stored"]
+    admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
+    acting = next(
+        (
+            u
+            for u in db.session.execute(select(User).where(User.active.is_(True))).scalars()
+            if any(r.name == admin_role for r in u.roles)
+        ),
+        None,
+    )
+    if acting is None:
+        return ["no active administrator to compute the province's figures as"]
+    lines = []
+    for report in statistics.REPORT_TYPES:
+        with current_app.test_request_context(), force_locale("zh"):
+            g.user = acting
+            workdir = tempfile.mkdtemp(prefix="azx-warm-")
+            try:
+                rows = statistics_store.workbook_for(report, day, acting, os.path.join(workdir, "w.xlsx"))
+            finally:
+                _remove_tree(workdir)
+        lines.append(f"{report} {day:%Y-%m}: stored ({rows} detail rows)")
+    return lines
