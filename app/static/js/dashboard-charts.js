@@ -12,6 +12,14 @@
     {min: 0, max: 0.2, label: '< 20%'}
   ];
 
+  // Where each city's label sits beside its point: the eastern cities crowd each other (鹤岗, 佳木斯,
+  // 双鸭山, 七台河, 鸡西 lie within 1.5° of each other), so their labels go to different sides.
+  var LABEL_SIDES = {
+    '230400': 'top', '230800': 'left', '230500': 'right', '230900': 'right', '230300': 'bottom',
+    '231000': 'bottom', '230700': 'top', '231200': 'top', '230100': 'bottom', '230600': 'bottom',
+    '230200': 'left', '231100': 'right', '232700': 'right'
+  };
+
   function percent(v) { return (Number(v || 0) * 100).toFixed(2) + '%'; }
 
   function mapOption(geo, data, labels, dark, scale) {
@@ -31,8 +39,9 @@
       visualMap: {
         type: 'piecewise', seriesIndex: 0, pieces: PIECES, orient: 'vertical', left: 8, bottom: 8,
         itemWidth: 14 * scale, itemHeight: 10 * scale, textStyle: {color: text, fontSize: 12 * scale},
-        inRange: {color: dark ? ['#0e3a66', '#1565a8', '#1e88e5', '#4fc3f7', '#b3e5fc'].reverse()
-                              : ['#08306b', '#2171b5', '#4292c6', '#9ecae1', '#deebf7']},
+        // from the lowest ratio to the highest
+        inRange: {color: dark ? ['#16345c', '#1e5a96', '#2a7fc9', '#45a8e8', '#8fd3ff']
+                              : ['#deebf7', '#9ecae1', '#4292c6', '#2171b5', '#08306b']},
         outOfRange: {color: dark ? '#24344d' : '#eeeeee'}
       },
       geo: {
@@ -45,13 +54,15 @@
          data: cities.map(function (c) { return {name: nameByCode[c.code] || c.name, value: c.insured_ratio}; })},
         {type: 'scatter', coordinateSystem: 'geo', symbolSize: 5 * scale, silent: true,
          itemStyle: {color: dark ? '#ffd54f' : '#d9480f'},
-         label: {show: true, position: 'bottom', distance: 2, color: text, fontSize: 12 * scale, lineHeight: 14 * scale,
-                 textBorderColor: dark ? '#0b1a2e' : '#ffffff', textBorderWidth: 2,
+         label: {show: true, position: 'bottom', distance: 4, color: dark ? '#ffffff' : '#102a43',
+                 fontSize: 12 * scale, lineHeight: 14 * scale,
+                 textBorderColor: dark ? '#0b1a2e' : '#ffffff', textBorderWidth: 3,
                  formatter: function (p) { return p.name + '\n' + percent(p.value[2]); }},
          labelLayout: {moveOverlap: 'shiftY'},
          data: cities.filter(function (c) { return centerByCode[c.code]; }).map(function (c) {
            var cp = centerByCode[c.code];
-           return {name: (nameByCode[c.code] || c.name).replace(/(市|地区)$/, ''), value: [cp[0], cp[1], c.insured_ratio]};
+           return {name: (nameByCode[c.code] || c.name).replace(/(市|地区)$/, ''), value: [cp[0], cp[1], c.insured_ratio],
+                   label: {position: LABEL_SIDES[c.code] || 'bottom'}};
          })}
       ]
     };
@@ -90,13 +101,14 @@
     var text = dark ? '#dbe8ff' : '#243b53';
     var rate = Number(data.rectify_rate || 0);
     return {
+      animation: false,
       series: [{
         type: 'gauge', min: 0, max: 100, radius: '92%', center: ['50%', '58%'], startAngle: 200, endAngle: -20,
         progress: {show: true, width: 12 * scale, itemStyle: {color: dark ? '#81c784' : '#2ca02c'}},
         axisLine: {lineStyle: {width: 12 * scale, color: [[1, dark ? '#22406a' : '#e4e7eb']]}},
         axisTick: {show: false}, splitLine: {show: false}, axisLabel: {show: false}, pointer: {show: false},
         title: {show: true, offsetCenter: [0, '38%'], color: text, fontSize: 13 * scale},
-        detail: {valueAnimation: true, offsetCenter: [0, '-5%'], color: text, fontSize: 26 * scale,
+        detail: {valueAnimation: false, offsetCenter: [0, '-5%'], color: text, fontSize: 26 * scale,
                  formatter: function (v) { return v.toFixed(2) + '%'; }},
         data: [{value: rate * 100, name: labels.rate}]
       }]
