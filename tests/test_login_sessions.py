@@ -3,7 +3,7 @@ cookie copied before logout is refused after."""
 
 from datetime import timedelta
 
-from app.security import clock
+from app import clock
 from tests.conftest import DEMO_PASSWORD, login
 
 PAGE = "/dept/projects/list/"

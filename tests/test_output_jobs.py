@@ -19,13 +19,13 @@ import insurance_factory as f
 import pytest
 from jobs_support import follow_job, job_id_of, job_status
 from openpyxl import load_workbook
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from app.clock import today
 from app.extensions import db
 from app.jobs import InProcessWorker, make_huey, outputs, register_jobs
 from app.models import AppUser, JobRun, StatisticsSnapshot
 from app.reports import export
-from app.reports.timefmt import today
 from app.services import statistics, statistics_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,10 +123,8 @@ def test_expired_files_disappear_and_are_purged(app, as_user, small_threshold):
         from app.storage import get_storage
 
         assert get_storage().exists(run.file_key)
-        db.session.execute(
-            text("UPDATE job_run SET expires_at = :t WHERE id = :i"),
-            {"t": run.finished_at - timedelta(hours=1), "i": job_id},
-        )
+        past = run.finished_at - timedelta(hours=1)
+        db.session.execute(update(JobRun).where(JobRun.id == job_id).values(expires_at=past))
         db.session.commit()
     assert client.get(state["download_url"]).status_code == 404
     assert f"/my/jobs/{job_id}" not in client.get("/my/jobs/").get_data(as_text=True)
@@ -307,7 +305,10 @@ def test_the_registry_import_runs_as_a_job_with_progress(app, as_user, monkeypat
     with app.app_context():
         from app.models import RegistryProject
 
-        assert db.session.query(RegistryProject).filter(RegistryProject.project_code.like(f"DRTEST-{prefix}-%")).count() == 5
+        assert (
+            db.session.query(RegistryProject).filter(RegistryProject.project_code.like(f"DRTEST-{prefix}-%")).count()
+            == 5
+        )
         db.session.query(RegistryProject).filter(RegistryProject.project_code.like(f"DRTEST-{prefix}-%")).delete(
             synchronize_session=False
         )

@@ -384,8 +384,8 @@ def purge_outputs():
 def warm_statistics(month=None):
     """Store the province-wide ("all" scope) workbooks of a closed month (default: the last one), so
     that the first clerk to ask after month end is served at once. Returns one line per report."""
+    from app.clock import today
     from app.models.user import AppUser as User
-    from app.reports.timefmt import today
     from app.services import statistics, statistics_store
 
     if month:

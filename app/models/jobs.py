@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class JobRun(Model):
@@ -39,10 +38,10 @@ class JobRun(Model):
     file_key = Column(String(100))
     file_name = Column(String(255))
     file_size = Column(BigInteger)
-    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
-    started_at = Column(DateTime)
-    finished_at = Column(DateTime)
-    expires_at = Column(DateTime, index=True)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow, index=True)
+    started_at = Column(UtcDateTime)
+    finished_at = Column(UtcDateTime)
+    expires_at = Column(UtcDateTime, index=True)
 
     user = relationship("AppUser", lazy="joined")
 
@@ -68,5 +67,5 @@ class StatisticsSnapshot(Model):
     file_key = Column(String(100))
     file_size = Column(BigInteger)
     detail_rows = Column(Integer)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    computed_at = Column(DateTime)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    computed_at = Column(UtcDateTime)

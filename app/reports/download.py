@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from flask import send_file
 
-from .timefmt import today
+from app import clock
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -27,7 +27,7 @@ def ascii_filename(name: str, day=None) -> str:
     if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", ext):
         stem, ext = str(name), ""
     slug = _NOT_SLUG.sub("-", _pinyin(stem).lower()).strip("-")[:80].strip("-") or "download"
-    stamp = (day or today()).strftime("%Y%m%d")
+    stamp = (day or clock.today()).strftime("%Y%m%d")
     return f"{slug}-{stamp}" + (f".{ext.lower()}" if ext else "")
 
 

@@ -37,10 +37,10 @@ from flask import Response, current_app, stream_with_context
 from flask_babel import gettext
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 
 from .download import name_download
-from .timefmt import local, now_local
 
 BATCH = 2000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,6 +76,11 @@ class Column:
     formatter: object = None  # value -> shown value (a label for a code, a name for an id)
     kind: str | None = None  # see NUMBER_FORMATS; derived from the SQL type when None
     sql: bool = False
+
+
+def _local(value):
+    """An instant as the platform zone's wall clock, without tzinfo (what a spreadsheet cell holds)."""
+    return clock.local(value).replace(tzinfo=None, microsecond=0)
 
 
 def _kind_of_type(expr):
@@ -379,7 +384,7 @@ class TableSheet:
                 ws.write_string(r, c, value, cells[("text", bold)])
             elif kind in ("date", "datetime"):
                 if isinstance(value, datetime):
-                    value = local(value) if kind == "datetime" else value.date()
+                    value = _local(value) if kind == "datetime" else value.date()
                 ws.write_datetime(r, c, value, fmt)
             else:
                 ws.write_number(r, c, float(value) if isinstance(value, Decimal) else value, fmt)
@@ -438,7 +443,7 @@ def export_subtitle(filters_text=None, user=None, exported_at=None):
         who = getattr(user, "username", "") or ""
         party = getattr(user, "party_name", "") or ""
         parts.append(gettext("导出人：%(u)s", u=f"{who}（{party}）" if party else who))
-    when = exported_at or now_local()
+    when = exported_at or clock.local(clock.now())
     parts.append(gettext("导出时间：%(t)s", t=when.strftime("%Y-%m-%d %H:%M:%S")))
     return "；".join(parts)
 
@@ -488,7 +493,7 @@ def csv_cell(value, kind=None):
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return local(value).strftime("%Y-%m-%d %H:%M:%S")
+        return clock.fmt_seconds(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (Decimal, float)) and kind in (None, "money", "number"):

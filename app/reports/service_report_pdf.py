@@ -8,14 +8,7 @@ from flask import render_template
 
 from app.storage import get_storage
 
-from .timefmt import local
-
 FONT_FAMILY = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif'
-
-
-def beijing(dt, fmt="%Y-%m-%d %H:%M"):
-    """Stored times are UTC; reports show the platform's time (Asia/Shanghai by default)."""
-    return local(dt).strftime(fmt) if dt else ""
 
 
 def data_uri(stored_file):
@@ -44,7 +37,6 @@ def report_html(order):
         hazards=order.hazards,
         reviews=order.reviews,
         data_uri=data_uri,
-        beijing=beijing,
         font_family=FONT_FAMILY,
         HazardLevel=HazardLevel,
         HazardStatus=HazardStatus,

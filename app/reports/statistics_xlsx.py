@@ -12,8 +12,9 @@ from decimal import Decimal
 
 from flask_babel import gettext
 
+from app import clock
+
 from .export import Formats, Header, TableSheet, _clean, new_workbook
-from .timefmt import now_local
 
 BATCH = 2000
 
@@ -90,7 +91,7 @@ def made_for_line(user=None, scope_name=None, exported_at=None):
     if user is not None:
         party = getattr(user, "party_name", "") or ""
         parts.append(gettext("导出人：%(u)s", u=f"{user.username}（{party}）" if party else user.username))
-    when = exported_at or now_local()
+    when = exported_at or clock.local(clock.now())
     parts.append(gettext("生成时间：%(t)s", t=when.strftime("%Y-%m-%d %H:%M:%S")))
     return "；".join(parts)
 

@@ -34,11 +34,10 @@ from flask import current_app, request
 from flask_babel import lazy_gettext as _
 from sqlalchemy import update
 
+from app import clock
 from app.extensions import db
 from app.models import LoginChallenge
 from app.validators import ValidationError, validate_credit_code
-
-from . import clock
 
 SUBJECT_FIELDS = {
     "serialNumber": NameOID.SERIAL_NUMBER,

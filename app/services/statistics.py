@@ -15,6 +15,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _
 from sqlalchemy import Date, case, distinct, exists, func, literal_column, select, type_coerce
 
+from app import clock
 from app.extensions import db
 from app.models import (
     Claim,
@@ -37,7 +38,6 @@ from app.models.enums import (
     PolicyStatus,
     RegionLevel,
 )
-from app.reports.timefmt import today as platform_today
 from app.security.scope import party_of, scoped_select
 
 CENT = Decimal("0.01")
@@ -91,7 +91,7 @@ def month_end(month: date) -> date:
 
 def parse_month(text, today=None) -> date:
     """'2025-01' → date(2025, 1, 1); anything unreadable → the current month."""
-    today = today or platform_today()
+    today = today or clock.today()
     try:
         year, mon = (int(part) for part in str(text).split("-")[:2])
         return date(year, mon, 1)
@@ -101,14 +101,14 @@ def parse_month(text, today=None) -> date:
 
 def is_closed(month: date, today=None) -> bool:
     """A month is closed once its last day is past (in the platform's zone)."""
-    return month_end(month) < (today or platform_today())
+    return month_end(month) < (today or clock.today())
 
 
 def report_periods(month: date, today=None):
     """The two periods of a monthly report: 截止 (1 January to the month's end) and the month alone.
     The current month ends today: its report is 截止 today, not the month's last day."""
     end = month_end(month)
-    today = today or platform_today()
+    today = today or clock.today()
     if (month.year, month.month) == (today.year, today.month):
         end = today
     return {"cumulative": Period(date(month.year, 1, 1), end), "month": Period(date(month.year, month.month, 1), end)}

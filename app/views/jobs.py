@@ -10,12 +10,12 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 from sqlalchemy import or_, select
 
+from app import clock
 from app.extensions import db
 from app.jobs import outputs
 from app.models import JobRun
 from app.models.base import utcnow
 from app.reports import export
-from app.reports.timefmt import local
 from app.storage import get_storage
 
 PAGE = 50
@@ -33,7 +33,7 @@ def own_job_or_404(pk):
 
 
 def _when(dt):
-    return local(dt).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+    return clock.fmt_seconds(dt)
 
 
 def job_state(run):

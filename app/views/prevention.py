@@ -42,7 +42,6 @@ from app.models.enums import (
 from app.models.enums import (
     PartyKind as P,
 )
-from app.reports.service_report_pdf import beijing
 from app.security.scope import get_scoped, get_scoped_or_404, party_of, scoped
 from app.services import experts as expert_service
 from app.services import orders as order_service
@@ -250,7 +249,6 @@ TEMPLATE_HELPERS = dict(
     HazardStatus=HazardStatus,
     ReviewStage=ReviewStage,
     Verdict=Verdict,
-    beijing=beijing,
     action_labels=ACTION_LABELS,
 )
 

@@ -4,10 +4,10 @@ from flask import current_app, g, jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 
+from app import clock
 from app.jobs import outputs
 from app.reports.export import XLSX, stream_file
 from app.reports.statistics_xlsx import footnote, summary_header
-from app.reports.timefmt import today
 from app.services import registry_import, statistics, statistics_store
 from app.storage import get_storage
 
@@ -100,7 +100,7 @@ class DashboardView(BaseView):
             title=_("数据大屏"),
             figures=statistics.dashboard(g.user),
             can_import=registry_import.can_import(g.user),
-            today=today(),
+            today=clock.today(),
         )
 
     @expose("/wall")
@@ -111,7 +111,7 @@ class DashboardView(BaseView):
             "department/dashboard_wall.html",
             title=_("数据大屏"),
             figures=statistics.dashboard(g.user),
-            today=today(),
+            today=clock.today(),
             refresh=max(int(current_app.config.get("DASHBOARD_REFRESH_SECONDS", 60)), 5),
         )
 

@@ -1,7 +1,7 @@
 """job runs and statistics snapshots
 
 Revision ID: 2459cb1747f9
-Revises: 1dd77cdf3634
+Revises: 7c1e2a9d4b10
 Create Date: 2026-12-01 20:16:37.932757
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2459cb1747f9'
-down_revision = '1dd77cdf3634'
+down_revision = '7c1e2a9d4b10'
 branch_labels = None
 depends_on = None
 
@@ -29,8 +29,8 @@ def upgrade():
     sa.Column('file_key', sa.String(length=100), nullable=True),
     sa.Column('file_size', sa.BigInteger(), nullable=True),
     sa.Column('detail_rows', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('computed_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('report', 'month', 'scope', 'locale', name='uq_statistics_snapshot')
     )
@@ -51,10 +51,10 @@ def upgrade():
     sa.Column('file_key', sa.String(length=100), nullable=True),
     sa.Column('file_name', sa.String(length=255), nullable=True),
     sa.Column('file_size', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('started_at', sa.DateTime(), nullable=True),
-    sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('active_key')
