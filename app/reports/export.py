@@ -36,6 +36,7 @@ import xlsxwriter
 from flask import Response, current_app, stream_with_context
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.types import TypeDecorator
 
 from app import clock
 from app.extensions import db
@@ -84,12 +85,15 @@ def _local(value):
 
 
 def _kind_of_type(expr):
+    sql_type = getattr(expr, "type", None)
+    if isinstance(sql_type, TypeDecorator):  # UtcDateTime and friends: the type they store as
+        sql_type = sql_type.impl_instance
     try:
-        python_type = expr.type.python_type
+        python_type = sql_type.python_type
     except (AttributeError, NotImplementedError):
         return None
     if python_type is Decimal:
-        return "money" if getattr(expr.type, "scale", 2) in (2, None) else "number"
+        return "money" if getattr(sql_type, "scale", 2) in (2, None) else "number"
     if python_type is bool:
         return "text"
     if python_type is int:
@@ -382,7 +386,10 @@ class TableSheet:
                 continue
             if isinstance(value, str):
                 ws.write_string(r, c, value, cells[("text", bold)])
-            elif kind in ("date", "datetime"):
+            elif isinstance(value, date):  # a date cell; an instant in the platform's zone
+                if kind not in ("date", "datetime"):
+                    kind = "datetime" if isinstance(value, datetime) else "date"
+                    fmt = cells[(kind, bold)]
                 if isinstance(value, datetime):
                     value = _local(value) if kind == "datetime" else value.date()
                 ws.write_datetime(r, c, value, fmt)
