@@ -195,8 +195,8 @@ def _claim(report_type, month, scope):
         if snap is None:
             snap = StatisticsSnapshot(**k, stale=False, figures=None, created_at=utcnow())
             db.session.add(snap)
-        else:
-            snap.stale = False
+        else:  # recomputed: nothing of the old result is served meanwhile
+            snap.stale, snap.figures = False, None
         db.session.commit()
         return snap.id
     except IntegrityError:  # another worker claimed it at the same moment
