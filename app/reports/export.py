@@ -79,9 +79,11 @@ class Column:
     sql: bool = False
 
 
-def _local(value):
+def _local(value, zone=None):
     """An instant as the platform zone's wall clock, without tzinfo (what a spreadsheet cell holds)."""
-    return clock.local(value).replace(tzinfo=None, microsecond=0)
+    if zone is None:
+        return clock.local(value).replace(tzinfo=None, microsecond=0)
+    return clock.as_utc(value).astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
 def _kind_of_type(expr):
@@ -303,6 +305,7 @@ class TableSheet:
         self.freeze_cols, self.autofilter_on = freeze_cols, autofilter
         self.sampled = 0
         self.row = 0
+        self.zone = clock.zone()  # looked up once per sheet, not per cell
         last = max(self.ncols - 1, 0)
         ws = self.ws
         # Title block: the title, then what/whom/when lines, each merged over the table's width.
@@ -391,7 +394,7 @@ class TableSheet:
                     kind = "datetime" if isinstance(value, datetime) else "date"
                     fmt = cells[(kind, bold)]
                 if isinstance(value, datetime):
-                    value = _local(value) if kind == "datetime" else value.date()
+                    value = _local(value, self.zone) if kind == "datetime" else value.date()
                 ws.write_datetime(r, c, value, fmt)
             else:
                 ws.write_number(r, c, float(value) if isinstance(value, Decimal) else value, fmt)
