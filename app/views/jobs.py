@@ -69,6 +69,7 @@ class MyJobsView(BaseView):
     """我的导出/导入."""
 
     route_base = "/my/jobs"
+    scope_model = JobRun  # <pk> is a JobRun id (own_job_or_404: the signed-in user's only)
     class_permission_name = "MyJobs"
     method_permission_name = {"list": "read", "show": "read", "status": "read", "download": "read"}
     default_view = "list"
