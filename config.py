@@ -151,6 +151,12 @@ class Config:
     WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE") or None
     WEBHOOK_TIMEOUT_SECONDS = 10
     WEBHOOK_EXPIRING_DAYS = int(os.environ.get("WEBHOOK_EXPIRING_DAYS", "30"))
+    # Outputs (app/reports, app/jobs/outputs.py): an export of more than EXPORT_JOB_ROWS rows runs as a job;
+    # a job's file stays JOB_FILE_HOURS under 我的导出/导入 (then `flask jobs purge` removes it); the
+    # full-screen 数据大屏 refreshes its figures every DASHBOARD_REFRESH_SECONDS.
+    EXPORT_JOB_ROWS = int(os.environ.get("EXPORT_JOB_ROWS", "20000"))
+    JOB_FILE_HOURS = int(os.environ.get("JOB_FILE_HOURS", "72"))
+    DASHBOARD_REFRESH_SECONDS = int(os.environ.get("DASHBOARD_REFRESH_SECONDS", "60"))
 
 
 class ProductionConfig(Config):

@@ -144,6 +144,10 @@ def build_app(url):
         "DEMO_MODE": True,
         "SECRET_KEY": "bench-secret-key",
         "FILE_STORAGE_ROOT": tempfile.mkdtemp(prefix="azx-bench-"),
+        # Jobs (statistics workbooks, large exports) run at once inside the request that queues them, so
+        # that a request's time is the whole job's time (what a worker would spend on it).
+        "TASK_QUEUE_URL": "memory://",
+        "TASK_QUEUE_IMMEDIATE": True,
     }
     app = create_app(config)
     ours = {type(v).__name__: v for v in app.appbuilder.baseviews}
@@ -392,29 +396,90 @@ def measure_exports(url, rows):
 
 
 # -- statistics workbooks and the dashboard (through their URLs) --------------------------------------
+def _through_job(client, url):
+    """GET ``url``; when it answers with a job's progress page, the job's file (the job ran in the
+    request: TASK_QUEUE_IMMEDIATE). Returns (response of the file, whether a job made it)."""
+    response = client.get(url)
+    if response.status_code == 200:
+        return response, False
+    match = re.search(r"/my/jobs/(\d+)", response.headers.get("Location", ""))
+    if response.status_code not in (302, 303) or not match:
+        raise SystemExit(f"GET {url} answered {response.status_code}")
+    state = client.get(f"/my/jobs/{match.group(1)}/status").get_json()
+    if state["status"] != "done":
+        raise SystemExit(f"job for {url}: {state['status']} {state['message']}")
+    return client.get(state["download_url"]), True
+
+
+def _time_through_job(client, url, reps):
+    samples, made_by_job = [], []
+    for _ in range(reps):
+        started = time.perf_counter()
+        response, job = _through_job(client, url)
+        samples.append((time.perf_counter() - started) * 1000)
+        made_by_job.append(job)
+    return samples, response, made_by_job
+
+
+def _last_closed_month():
+    first = time.gmtime()
+    year, mon = (first.tm_year, first.tm_mon - 1) if first.tm_mon > 1 else (first.tm_year - 1, 12)
+    return f"{year:04d}-{mon:02d}"
+
+
 def measure_statistics(app, reps):
-    """Each 统计报告 workbook (its summary plus the sheet of project rows behind it, as the manual asks)
-    and the 数据大屏 figures: cold (figure cache off) and warm (as served: cached until the next
-    transition, at most FIGURES_CACHE_SECONDS)."""
+    """Each 统计报告 workbook (its summary plus the sheet of project rows behind it, as the manual asks):
+    the current month as a job (computed afresh every time), a closed month the first time (a job that
+    also stores it) and then served from the closed-month store; and the 数据大屏 figures: cold (figure
+    cache off) and warm (as served: cached until the next transition, at most FIGURES_CACHE_SECONDS)."""
+    from app.extensions import db
+    from app.models import StatisticsSnapshot
+
     notes, results, dashboard = [], [], {}
     client = login(app, "dept_province")
     month = time.strftime("%Y-%m")
+    closed = _last_closed_month()
     ttl = app.config.get("FIGURES_CACHE_SECONDS", 30)
+    with app.app_context():  # measure the first computation of the closed month, not an earlier run's store
+        db.session.query(StatisticsSnapshot).delete()
+        db.session.commit()
     for report, label in REPORTS:
         url = f"/statistics/export/?type={report}&month={month}"
-        first = client.get(url)
-        if first.status_code != 200:
-            raise SystemExit(f"GET {url} answered {first.status_code}")
-        detail_rows = _detail_rows(first.data)
-        samples = time_get(client, url, min(reps, 3))  # a workbook of 10⁵ rows takes seconds each
+        samples, response, _jobs = _time_through_job(client, url, min(reps, 3))  # 10⁵ rows take seconds each
+        detail_rows = _detail_rows(response.data)
         results.append(
             {
-                "name": f"{label}统计 workbook",
+                "name": f"{label}统计 workbook, current month (a job)",
                 "seconds": round(summary(samples)[0] / 1000, 3),
                 "detail_rows": detail_rows,
             }
         )
-        log(f"statistics {report}: {results[-1]['seconds']} s ({detail_rows:,} detail rows)")
+        log(f"statistics {report} {month}: {results[-1]['seconds']} s as a job ({detail_rows:,} detail rows)")
+        url = f"/statistics/export/?type={report}&month={closed}"
+        first, response, jobs = _time_through_job(client, url, 1)
+        stored, response, later_jobs = _time_through_job(client, url, max(3, reps))
+        if not jobs[0] or any(later_jobs):
+            notes.append(f"{label} {closed}: expected a job first and the store after (jobs {jobs + later_jobs})")
+        detail_rows = _detail_rows(response.data)
+        results.append(
+            {
+                "name": f"{label}统计 workbook, closed month, first request (a job; stored)",
+                "seconds": round(first[0] / 1000, 3),
+                "detail_rows": detail_rows,
+            }
+        )
+        results.append(
+            {
+                "name": f"{label}统计 workbook, closed month, from the store",
+                "seconds": round(summary(stored)[0] / 1000, 3),
+                "detail_rows": detail_rows,
+                "closed_store": True,
+            }
+        )
+        log(
+            f"statistics {report} {closed}: first {results[-2]['seconds']} s, then {results[-1]['seconds']} s "
+            f"from the store ({detail_rows:,} detail rows)"
+        )
     url = "/dashboard/data"
     app.config["FIGURES_CACHE_SECONDS"] = 0
     dashboard["cold"] = summary(time_get(client, url, max(3, reps // 3)))[0]
@@ -426,14 +491,14 @@ def measure_statistics(app, reps):
 
 
 def _detail_rows(data):
-    """Rows of the workbook's last sheet (the 明细), less its title and header rows."""
+    """Rows of the workbook's last sheet (the 明细), less its title block and header row."""
     import io
     import zipfile
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheets = sorted(n for n in archive.namelist() if re.match(r"xl/worksheets/sheet\d+\.xml$", n))
         xml = archive.read(sheets[-1])
-    return max(xml.count(b"<row ") + xml.count(b"<row>") - 2, 0)
+    return max(xml.count(b"<row ") + xml.count(b"<row>") - 4, 0)  # title, two lines under it, header
 
 
 # -- throughput: gunicorn 4 workers, wrk (or Python threads) on loopback ------------------------------
@@ -735,7 +800,10 @@ def check_targets(result):
             + ("met" if ok else f"missed (≤ {limit_s} s{', ≤ 80 MB' if 'xlsx' in e['name'] else ''})")
         )
     for e in result["statistics"]:
-        out.append(f"{e['name']}: {e['seconds']} s — " + ("met" if e["seconds"] <= 1 else "missed (≤ 1 s)"))
+        if e.get("closed_store") or "closed" not in e["name"] and "current month" not in e["name"]:
+            out.append(f"{e['name']}: {e['seconds']} s — " + ("met" if e["seconds"] <= 1 else "missed (≤ 1 s)"))
+        else:  # a job: its time is reported, the page shows its progress meanwhile
+            out.append(f"{e['name']}: {e['seconds']} s — a job with progress (no target)")
     if result["dashboard_ms_median"] is not None:
         d = result["dashboard_ms_median"]
         out.append(f"dashboard: {d} ms — " + ("met" if d <= 150 else "missed (≤ 150 ms)"))

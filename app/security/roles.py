@@ -74,6 +74,8 @@ MENU = {
     "audit_flow": (N_("流程记录"), "cat_audit"),
     "audit_log": (N_("安全审计"), "cat_audit"),
     "sec_accounts": (N_("账号管理"), "cat_audit"),
+    # every role that exports or imports: its own jobs
+    "my_jobs": (N_("我的导出/导入"), None),
 }
 
 # Every signed-in user may change his or her own password and read his or her own profile.
@@ -214,6 +216,11 @@ API_PERMISSIONS = {
 for _role, _perms in API_PERMISSIONS.items():
     ROLES[_role]["permissions"].update(_API_DOCS, **_API_READ)
     ROLES[_role]["permissions"].update(_perms)
+
+# 我的导出/导入 (app/views/jobs.py): the roles that export or import see their own jobs.
+for _role in ("Insurer", "Broker", "PreventionOrg", "Department"):
+    ROLES[_role]["permissions"]["MyJobs"] = ["read"]
+    ROLES[_role]["menus"] = [*ROLES[_role]["menus"], "my_jobs"]
 
 MENU_CATEGORY_OF = {name: cat for name, (_label, cat) in MENU.items()}
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import case, distinct, exists, func, literal_column, select
+from sqlalchemy import Date, case, distinct, exists, func, literal_column, select, type_coerce
 
 from app import clock
 from app.extensions import db
@@ -99,9 +99,18 @@ def parse_month(text, today=None) -> date:
         return date(today.year, today.month, 1)
 
 
-def report_periods(month: date):
-    """The two periods of a monthly report: 截止 (1 January to the month's end) and the month alone."""
+def is_closed(month: date, today=None) -> bool:
+    """A month is closed once its last day is past (in the platform's zone)."""
+    return month_end(month) < (today or clock.today())
+
+
+def report_periods(month: date, today=None):
+    """The two periods of a monthly report: 截止 (1 January to the month's end) and the month alone.
+    The current month ends today: its report is 截止 today, not the month's last day."""
     end = month_end(month)
+    today = today or clock.today()
+    if (month.year, month.month) == (today.year, today.month):
+        end = today
     return {"cumulative": Period(date(month.year, 1, 1), end), "month": Period(date(month.year, month.month, 1), end)}
 
 
@@ -353,8 +362,12 @@ def company_report(report, user, period) -> CompanyReport:
         for seq, (cid, name, kind) in enumerate(companies(), start=1)
     ]
     total = CompanyRow(None, str(_("合计")), None, triples(cur_total, prev_total))
-    title = str(_("截止%(y)04d年%(m)02d月%(d)02d日数据", y=period.end.year, m=period.end.month, d=period.end.day))
-    return CompanyReport(report, title, period, previous, metrics, rows, total)
+    return CompanyReport(report, report_title(period), period, previous, metrics, rows, total)
+
+
+def report_title(period) -> str:
+    """截止YYYY年MM月DD日数据: the period's last day (today for the current month)."""
+    return str(_("截止%(y)04d年%(m)02d月%(d)02d日数据", y=period.end.year, m=period.end.month, d=period.end.day))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -438,7 +451,7 @@ def detail_rows(report, user, period):
                 DispatchOrder.region_code,
                 ins.c.short_name,
                 brk.c.short_name,
-                func.date(DispatchOrder.created_at),
+                type_coerce(func.date(DispatchOrder.created_at), Date),  # a date cell, not text
                 DispatchOrder.status,
                 func.coalesce(hazards.c.n, 0),
                 func.coalesce(hazards.c.major, 0),

@@ -356,16 +356,15 @@ class ScopedModelView(ModelView):
     @expose("/export/")
     @has_access
     def export(self):
-        """导出: exactly the listed rows (the list's filters, the scope) as xlsx or csv, streamed."""
+        """导出: exactly the listed rows (the list's filters, the scope) as xlsx or csv — streamed, or, above
+        EXPORT_JOB_ROWS rows, a job the user follows under 我的导出/导入."""
         if not self.export_columns:
             abort(404)
-        fmt = request.args.get("fmt", "xlsx")
-        if fmt not in EXPORT_FORMATS:
+        if request.args.get("fmt", "xlsx") not in EXPORT_FORMATS:
             abort(400, description=str(_("导出格式应为 xlsx 或 csv")))
-        from app.reports.export import export_response
+        from .jobs import export_or_job
 
-        stmt, columns = self.export_statement(self.list_state(), selected=_selected_ids())
-        return export_response(stmt, columns, str(self.export_title or self.list_title), fmt)
+        return export_or_job(type(self).__name__)
 
     def export_statement(self, state, selected=None):
         """(statement, columns) of the export: the list's own query — the scope and the user's filters, its
@@ -374,6 +373,7 @@ class ScopedModelView(ModelView):
         relations loaded in batches and each column is read from the object."""
         model = self.datamodel.obj
         stmt = self.datamodel.apply_filters(select(model), self.joined_filters(state))
+        selected = [i for i in (selected or []) if valid_pk(i)][:MAX_SELECTED]
         if selected:
             stmt = stmt.where(model.id.in_(selected))
         order_column, order_direction = state.order if state.order[0] else (self.base_order or ("id", "desc"))
@@ -564,11 +564,6 @@ def _int(value):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
-
-
-def _selected_ids():
-    ids = [int(i) for i in request.args.getlist("id") if i.isdigit() and valid_pk(i)]
-    return ids[:MAX_SELECTED]
 
 
 # Query-string names a link of a list page carries over: the 查询 bar's fields and FAB's list arguments.

@@ -1,9 +1,9 @@
 """Every stored file is served here, and only here, through its owner's scope."""
 
-from flask import send_file
 from flask_appbuilder import BaseView, expose, has_access
 from werkzeug.exceptions import NotFound
 
+from app.reports.download import send_download
 from app.security.audit import audit_event
 from app.security.scope import get_scoped_file_or_404
 from app.storage import get_storage
@@ -23,15 +23,10 @@ class FileView(BaseView):
             audit_event("download", f"file {file_id}", result="denied")
             raise
         audit_event("download", f"file {f.id} {f.kind} {f.owner_type}:{f.owner_id} {f.original_name}")
-        response = send_file(
-            get_storage().open(f.key),
-            mimetype=f.content_type,
-            as_attachment=not (inline and f.content_type in INLINE_TYPES),
-            download_name=f.original_name,
-            max_age=0,
+        response = send_download(
+            get_storage().open(f.key), f.original_name, f.content_type, inline=inline and f.content_type in INLINE_TYPES
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "private, no-store"
         return response
 
     @expose("/<int:file_id>")

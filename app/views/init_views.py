@@ -10,6 +10,7 @@ from . import (
     enterprise,
     files,
     insurance,
+    jobs,
     prevention,
     reference,
     registry_import,
@@ -118,5 +119,10 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(files.FileView)
     auth.register_login_views(appbuilder)
     appbuilder.add_view_no_menu(registry_import.RegistryImportView)
+    add(jobs.MyJobsView, "my_jobs")  # 我的导出/导入: every role that exports or imports
     register_api(appbuilder)
+
+    from app.jobs.exports import register_list_exports
+
+    register_list_exports(appbuilder.baseviews)
     return my_enterprise

@@ -6,7 +6,7 @@ lists are declarations on ScopedModelView (FAB's list and pager, the manual's �
 
 from io import BytesIO
 
-from flask import flash, g, redirect, request, send_file, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
@@ -20,6 +20,7 @@ from app.models import Application, Claim, InsuranceCompany, Plan, Policy, Proje
 from app.models.enums import ApplicationStatus, CompanyKind, FileKind, PolicyStatus, ProjectInsuranceStatus
 from app.models.enums import PartyKind as P
 from app.models.insurance import APPLICATION_FILE_SLOTS
+from app.reports.download import send_download
 from app.security.scope import OwnPartyFilter, get_scoped_or_404, party_of
 from app.services import applications as application_service
 from app.services import claims as claim_service
@@ -189,7 +190,7 @@ class ApplicationView(ScopedModelView):
 
         app = get_scoped_or_404(Application, pk)
         handle, name = build_bundle(app)
-        return send_file(handle, mimetype="application/zip", as_attachment=True, download_name=name, max_age=0)
+        return send_download(handle, name, "application/zip")
 
     @expose("/<int:pk>/accidents")
     @has_access
@@ -361,9 +362,7 @@ class ApplicationView(ScopedModelView):
             broker=pick(InsuranceCompany, "broker_id"),
             plan=pick(Plan, "plan_id"),
         )
-        return send_file(
-            BytesIO(pdf), mimetype="application/pdf", download_name=f"用户协议-{project.name}.pdf", max_age=0
-        )
+        return send_download(BytesIO(pdf), f"用户协议-{project.name}.pdf", "application/pdf", inline=True)
 
 
 # ---------------------------------------------------------------- 保单信息 and 理赔
@@ -434,7 +433,7 @@ class PolicyView(ScopedModelView):
 
         policy = get_scoped_or_404(Policy, pk)
         handle, name = build_bundle(policy.application)
-        return send_file(handle, mimetype="application/zip", as_attachment=True, download_name=name, max_age=0)
+        return send_download(handle, name, "application/zip")
 
     @expose("/<int:pk>/surrender", methods=["POST"])
     @has_access

@@ -1,13 +1,15 @@
 """住建厅项目表 import (Admin and the province department): upload, preview, confirm with progress."""
 
-from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 
+from app.jobs import outputs
 from app.services import registry_import
 from app.services.base import ServiceError
 
 from .base import flash_service_error
+from .jobs import to_job_page
 
 # ---------------------------------------------------------------------------------------------------
 # 住建厅项目表 import (Admin and the province department)
@@ -60,52 +62,15 @@ class RegistryImportView(BaseView):
     @expose("/confirm", methods=["POST"])
     @has_access
     def confirm(self):
-        """Without script: import, then flash the counts. With X-Progress: 1 (the page's script): a
-        streamed text/plain answer of lines "progress DONE TOTAL", then "done NEW CHANGED UNCHANGED"
-        or "error MESSAGE"."""
+        """Queue the import of the checked file as a job and show its progress page (the user may
+        leave it: the result stays under 我的导出/导入). Confirming the same file twice while it runs
+        finds the same job."""
         self._allowed_or_403()
         token = request.form.get("file_id")
-        if request.headers.get("X-Progress") == "1":
-            return self._confirm_streamed(token)
         try:
-            result = registry_import.run_import(token, g.user)
+            registry_import.load_file(token, g.user)  # the uploader's own, still there
         except ServiceError as exc:
             flash_service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
-        flash(_done_message(result), "success")
-        return redirect(url_for("RegistryImportView.index"))
-
-    def _confirm_streamed(self, token):
-        steps = registry_import.import_steps(token, g.user)
-        try:
-            first = next(steps)  # the validation runs here: its errors answer with their status
-        except ServiceError as exc:
-            return Response(f"error {exc.message}\n", status=exc.status, mimetype="text/plain")
-
-        def lines():
-            yield "progress %d %d\n" % first
-            try:
-                while True:
-                    yield "progress %d %d\n" % next(steps)
-            except StopIteration as stop:
-                result = stop.value
-                yield "done %d %d %d\n" % (result.new, result.changed, result.unchanged)
-            except ServiceError as exc:
-                yield f"error {exc.message}\n"
-
-        response = Response(stream_with_context(lines()), mimetype="text/plain")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Accel-Buffering"] = "no"
-        return response
-
-
-def _done_message(result):
-    return str(
-        _(
-            "导入完成：共 %(total)d 行，新增 %(new)d，更新 %(changed)d，未变化 %(same)d",
-            total=result.total,
-            new=result.new,
-            changed=result.changed,
-            same=result.unchanged,
-        )
-    )
+        run = outputs.submit(g.user, "registry_import", _("住建厅项目表导入"), {"token": token})
+        return to_job_page(run, download=False)

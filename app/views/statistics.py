@@ -1,14 +1,17 @@
 """The departments' 统计报告 (manual 五.3) and 数据大屏 (五.4, 附件 2)."""
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 
 from app import clock
-from app.extensions import db
-from app.reports.export import spooled_xlsx
-from app.reports.statistics_xlsx import summary_header, write_workbook
-from app.services import registry_import, statistics
+from app.jobs import outputs
+from app.reports.export import XLSX, stream_file
+from app.reports.statistics_xlsx import footnote, summary_header
+from app.services import registry_import, statistics, statistics_store
+from app.storage import get_storage
+
+from .jobs import to_job_page
 
 # ---------------------------------------------------------------------------------------------------
 # 统计报告 (manual 五.3)
@@ -22,7 +25,8 @@ def _report_args(args):
 
 
 class StatisticsView(BaseView):
-    """统计报告: 报告类型 and 报告日期 (a month) → the summary on the page, 导出 → the workbook."""
+    """统计报告: 报告类型 and 报告日期 (a month) → the summary on the page, 导出 → the workbook: a
+    closed month's from the store at once, otherwise made by a job (its progress page, then the file)."""
 
     route_base = "/statistics"
     class_permission_name = "Statistics"
@@ -33,8 +37,7 @@ class StatisticsView(BaseView):
     @has_access
     def index(self):
         report_type, month = _report_args(request.args)
-        periods = statistics.report_periods(month)
-        report = statistics.company_report(report_type, g.user, periods["cumulative"])
+        report, _month_report = statistics_store.figures(report_type, month, g.user)
         first, second = summary_header(report)
         return self.render_template(
             "department/statistics.html",
@@ -44,6 +47,8 @@ class StatisticsView(BaseView):
             month=month.strftime("%Y-%m"),
             types=statistics.REPORT_TYPES,
             header=(first, second),
+            footnote=footnote(),
+            closed=statistics.is_closed(month),
             can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name),
         )
 
@@ -51,13 +56,16 @@ class StatisticsView(BaseView):
     @has_access
     def export(self):
         report_type, month = _report_args(request.args)
-        periods = statistics.report_periods(month)
-        cumulative = statistics.company_report(report_type, g.user, periods["cumulative"])
-        monthly = statistics.company_report(report_type, g.user, periods["month"])
-        headers, stmt, status_columns = statistics.detail_rows(report_type, g.user, periods["cumulative"])
-        rows = db.session.execute(stmt.execution_options(yield_per=1000))
-        name = f"{statistics.REPORT_TYPES[report_type]}统计_{month:%Y%m}.xlsx"
-        return spooled_xlsx(lambda path: write_workbook(path, cumulative, monthly, headers, rows, status_columns), name)
+        stored = statistics_store.stored_workbook(report_type, month, g.user)
+        if stored is not None:
+            from app.security.audit import audit_event
+
+            name = statistics_store.workbook_name(report_type, month)
+            audit_event("export", name)
+            return stream_file(get_storage().path(stored.file_key), name, XLSX)
+        title = f"{statistics.REPORT_TYPES[report_type]}统计 {month:%Y-%m}"
+        run = outputs.submit(g.user, "statistics", title, {"report": report_type, "month": month.isoformat()})
+        return to_job_page(run)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -76,11 +84,12 @@ def _json_ready(value):
 
 
 class DashboardView(BaseView):
-    """数据大屏: the 附件 2 figures, by city, hazards by category and the Heilongjiang map."""
+    """数据大屏: the 附件 2 figures, by city, hazards by category and the Heilongjiang map — as a page
+    of the platform (``/dashboard/``) and full screen for a wall display (``/dashboard/wall``)."""
 
     route_base = "/dashboard"
     class_permission_name = "Dashboard"
-    method_permission_name = {"index": "read", "data": "read"}
+    method_permission_name = {"index": "read", "data": "read", "wall": "read"}
     default_view = "index"
 
     @expose("/")
@@ -94,7 +103,21 @@ class DashboardView(BaseView):
             today=clock.today(),
         )
 
+    @expose("/wall")
+    @has_access
+    def wall(self):
+        """Full screen (1920×1080 and down to 1366×768 without scrolling; stacked on a phone)."""
+        return self.render_template(
+            "department/dashboard_wall.html",
+            title=_("数据大屏"),
+            figures=statistics.dashboard(g.user),
+            today=clock.today(),
+            refresh=max(int(current_app.config.get("DASHBOARD_REFRESH_SECONDS", 60)), 5),
+        )
+
     @expose("/data")
     @has_access
     def data(self):
-        return jsonify(_json_ready(statistics.dashboard(g.user)))
+        response = jsonify(_json_ready(statistics.dashboard(g.user)))
+        response.headers["Cache-Control"] = "no-store"
+        return response

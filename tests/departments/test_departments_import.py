@@ -226,16 +226,3 @@ def test_a_file_of_another_user_cannot_be_imported(app, as_user, cleanup):
     response = as_user("admin").post("/registry-import/confirm", data={"file_id": _file_id(html)})
     assert response.status_code == 404
     assert _count(app, "O") == 0
-
-
-def test_streamed_import_reports_progress(app, as_user, cleanup, monkeypatch):
-    monkeypatch.setattr(registry_import, "BATCH", 2)
-    client = as_user("dept_province")
-    html = _upload(client, xlsx(good_rows("S"))).get_data(as_text=True)
-    response = client.post("/registry-import/confirm", data={"file_id": _file_id(html)}, headers={"X-Progress": "1"})
-    assert response.status_code == 200 and response.mimetype == "text/plain"
-    lines = response.get_data(as_text=True).splitlines()
-    assert lines == ["progress 0 5", "progress 2 5", "progress 4 5", "progress 5 5", "done 5 0 0"]
-    assert _count(app, "S") == 5
-    again = client.post("/registry-import/confirm", data={"file_id": _file_id(html)}, headers={"X-Progress": "1"})
-    assert again.status_code == 404 and again.get_data(as_text=True).startswith("error ")

@@ -19,7 +19,7 @@ def test_xlsx_and_csv_carry_the_query_rows(app):
         xlsx = export_response(query, COLUMNS, "保险机构", "xlsx")
         assert "filename*=UTF-8''" in xlsx.headers["Content-Disposition"]
         wb = load_workbook(io.BytesIO(b"".join(xlsx.response)))
-        rows = list(wb.active.iter_rows(values_only=True))
+        rows = list(wb.active.iter_rows(values_only=True))[2:]  # under the title and its subtitle
         assert rows[0] == ("登录平台顺序", "简称", "备注")
         assert [r[1] for r in rows[1:4]] == ["人保财险", "国寿财险", "太平财险"]
         companies = db.session.scalar(select(func.count()).select_from(InsuranceCompany))
@@ -65,13 +65,13 @@ def test_column_exports_stream_typed_tuples_and_neutralise_formulas(app):
         assert len([s for s in statements if "insurance_company" in s]) == 1
         ws = load_workbook(io.BytesIO(data)).active
         assert ws.title == "保险机构_导出"
-        rows = list(ws.iter_rows(values_only=True))
+        rows = list(ws.iter_rows(values_only=True))[2:]
         assert rows[0] == ("顺序", "简称", "公式", "负数", "类型", "时间")
         assert rows[1][0] == 1 and rows[1][1] == "人保财险"
         assert rows[1][2] == '\'=HYPERLINK("http://x")' and rows[1][3] == "-12"
         assert rows[1][4] == "<insurer>"
-        assert rows[1][5] == datetime(2026, 11, 29, 16, 30)  # 08:30 UTC is 16:30 in the platform's zone
-        assert ws.cell(row=2, column=3).data_type == "s"  # text, not a formula
+        assert rows[1][5] == datetime(2026, 11, 29, 16, 30)  # stored UTC, shown in the platform's zone
+        assert ws.cell(row=4, column=3).data_type == "s"  # text, not a formula
         csv_text = b"".join(export_response(query, columns, "保险机构", "csv").response).decode("utf-8-sig")
         parsed = list(csv.reader(io.StringIO(csv_text)))
         assert parsed[1][:5] == ["1", "人保财险", '\'=HYPERLINK("http://x")', "-12", "<insurer>"]

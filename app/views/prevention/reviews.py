@@ -2,7 +2,7 @@
 
 import io
 
-from flask import abort, flash, g, request, send_file
+from flask import abort, flash, g, request
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterInFunction
@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _
 from app.models import DispatchOrder
 from app.models.enums import OrderStatus as O
 from app.models.enums import Verdict
+from app.reports.download import send_download
 from app.security.scope import get_scoped_or_404, party_of
 from app.services import reviews as review_service
 from app.services.base import ServiceError
@@ -94,12 +95,4 @@ class ReportView(OrderListView):
             abort(404)
         stored = order.visit.report_file if order.visit else None
         fh = get_storage().open(stored.key) if stored is not None else io.BytesIO(render_service_report(order))
-        response = send_file(
-            fh,
-            mimetype="application/pdf",
-            as_attachment=True,
-            download_name=f"事故预防服务报告_{order.order_no}.pdf",
-            max_age=0,
-        )
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return send_download(fh, f"事故预防服务报告_{order.order_no}.pdf", "application/pdf")
