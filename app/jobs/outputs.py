@@ -129,18 +129,20 @@ def submit(user, kind, title, params):
     )
     db.session.add(run)
     try:
+        db.session.flush()
+        job_id = run.id  # read before the commit expires the row: no transaction left open while it runs
         db.session.commit()
     except IntegrityError:  # the same request, a moment earlier, from another worker
         db.session.rollback()
         return db.session.execute(select(JobRun).where(JobRun.active_key == key)).scalars().one()
-    report_progress(run.id, 0, 0, "queued")
+    report_progress(job_id, 0, 0, "queued")
     try:
-        run_output.enqueue(run.id)
+        run_output.enqueue(job_id)
     except Exception as exc:
-        log.exception("job %s could not be queued", run.id)
-        _finish(run.id, FAILED, message=str(_("任务队列不可用，请稍后重试")) + f" ({type(exc).__name__})")
+        log.exception("job %s could not be queued", job_id)
+        _finish(job_id, FAILED, message=str(_("任务队列不可用，请稍后重试")) + f" ({type(exc).__name__})")
     db.session.expire_all()
-    return db.session.get(JobRun, run.id)
+    return db.session.get(JobRun, job_id)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -407,7 +407,7 @@ def _store_exists(session):
     """Whether the database has the snapshot table (a database not yet migrated to it has nothing to
     invalidate); asked once per engine."""
     bind = session.get_bind()
-    url = str(bind.url)
+    url = str(getattr(bind, "engine", bind).url)  # a Connection (a test's transaction) or an Engine
     if url not in _TABLE_SEEN:
         from sqlalchemy import inspect as sa_inspect
 

@@ -609,6 +609,20 @@ def install_action_guard(app):
     would redirect), and a row id outside the user's scope 404 (FAB's own views fetch rows unscoped)."""
 
     @app.before_request
+    def _guard_row_ids():
+        # Every model view, FAB's own included: an integer key that cannot be a row (0, 2**31, 10**20,
+        # "abc") answers 404 before any SQL (PostgreSQL would refuse it as out of range: a 500).
+        pk = (request.view_args or {}).get("pk")
+        if pk is None:
+            return None
+        view = getattr(current_app.view_functions.get(request.endpoint), "__self__", None)
+        datamodel = getattr(view, "datamodel", None)
+        integer_key = hasattr(datamodel, "get_pk_name") and datamodel.is_integer(datamodel.get_pk_name())
+        if integer_key and not valid_pk(pk):
+            abort(404)
+        return None
+
+    @app.before_request
     def _guard_actions():
         endpoint = request.endpoint or ""
         if not (endpoint.endswith(".action") or endpoint.endswith(".action_post")):

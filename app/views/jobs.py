@@ -16,16 +16,16 @@ from app.jobs import outputs
 from app.models import JobRun
 from app.models.base import utcnow
 from app.reports import export
+from app.security.scope import valid_pk
 from app.storage import get_storage
 
 PAGE = 50
 
 
 def own_job_or_404(pk):
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
+    if not valid_pk(pk):
         abort(404)
+    pk = int(pk)
     run = db.session.execute(select(JobRun).where(JobRun.id == pk, JobRun.user_id == g.user.id)).scalars().first()
     if run is None or (run.expires_at is not None and run.expires_at < utcnow()):
         abort(404)

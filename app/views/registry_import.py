@@ -70,7 +70,8 @@ class RegistryImportView(BaseView):
         try:
             registry_import.load_file(token, g.user)  # the uploader's own, still there
         except ServiceError as exc:
-            flash_service_error(exc)
+            # the user's own preview (unknown or expired): say so and start over, rather than a bare 404
+            flash(str(exc.message), "danger")
             return redirect(url_for("RegistryImportView.index"))
         run = outputs.submit(g.user, "registry_import", _("住建厅项目表导入"), {"token": token})
         return to_job_page(run, download=False)

@@ -33,6 +33,9 @@ def _page(code, exc=None):
         return http_error(exc if exc is not None and getattr(exc, "code", None) == code else _Status(code))
     title, message = MESSAGES.get(code, MESSAGES[500])
     title, message = _(title), _(message)
+    described = getattr(exc, "description", None)
+    if described and described != getattr(type(exc), "description", None):
+        message = described  # the page said why (abort(400, description=…)): say it
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(message=message, status=code), code
     try:

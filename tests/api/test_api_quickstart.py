@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import InsuranceCompany, Policy
 from app.models.enums import PolicyStatus
 
-DOC = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "api.md")
+DOC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "docs", "api.md")
 
 
 def quickstart_blocks():

@@ -16,6 +16,9 @@ from app.extensions import db
 from app.jobs import InProcessWorker, make_huey, register_jobs
 from app.models import Application, AppUser, FlowEvent, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
+# The module's tests build on each other's committed rows (an order refused once, then refused again).
+pytestmark = pytest.mark.commits
+
 
 @pytest.fixture(scope="module")
 def world(app):

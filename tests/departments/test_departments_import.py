@@ -5,7 +5,7 @@ import io
 import re
 
 import pytest
-from openpyxl import Workbook
+from factories.registry import HUMA, TAHE, _file_id, _upload, good_rows, xlsx
 from sqlalchemy import delete, func, select
 
 from app.demo.data import make_credit_code
@@ -13,48 +13,6 @@ from app.extensions import db
 from app.models import AppUser, RegistryProject
 from app.services import registry_import
 from app.services.base import Forbidden, Invalid, NotFound
-
-HEADERS = [
-    "项目代码",
-    "项目名称",
-    "行政区划代码",
-    "施工企业名称",
-    "统一社会信用代码",
-    "建设单位名称",
-    "投资规模(万元)",
-    "是否有效",
-]
-HUMA, TAHE = "232721", "232722"
-
-
-def xlsx(rows, headers=HEADERS, write_only=False):
-    wb = Workbook(write_only=write_only)
-    ws = wb.create_sheet("项目表") if write_only else wb.active
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def good_rows(prefix, n=5):
-    rows = []
-    for i in range(n):
-        region = HUMA if i % 2 else TAHE
-        rows.append(
-            [
-                f"DRTEST-{prefix}-{i:04d}",
-                f"导入测试项目{prefix}{i}",
-                region,
-                f"导入测试企业{i}",
-                make_credit_code(region, 50000000 + i),
-                "建设单位",
-                100.5 + i,
-                "是",
-            ]
-        )
-    return rows
 
 
 @pytest.fixture
@@ -70,17 +28,6 @@ def _count(app, prefix):
         return db.session.execute(
             select(func.count()).select_from(RegistryProject).where(RegistryProject.name.like(f"导入测试项目{prefix}%"))
         ).scalar_one()
-
-
-def _upload(client, data, name="项目表.xlsx"):
-    return client.post(
-        "/registry-import/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
-    )
-
-
-def _file_id(html):
-    match = re.search(r'name="file_id" value="([^"]+)"', html)
-    return match.group(1) if match else None
 
 
 def test_import_preview_then_upsert_and_reimport_changes_nothing(app, as_user, cleanup):
@@ -223,6 +170,11 @@ def test_only_admin_and_the_province_import(as_user):
 
 def test_a_file_of_another_user_cannot_be_imported(app, as_user, cleanup):
     html = _upload(as_user("dept_province"), xlsx(good_rows("O", 2))).get_data(as_text=True)
-    response = as_user("admin").post("/registry-import/confirm", data={"file_id": _file_id(html)})
-    assert response.status_code == 404
+    admin = as_user("admin")
+    response = admin.post("/registry-import/confirm", data={"file_id": _file_id(html)})
+    # answered exactly as an unknown file: nothing tells the other user's file exists
+    assert response.status_code == 302
+    assert "导入文件不存在，请重新上传" in admin.get(response.location).get_data(as_text=True)
+    unknown = admin.post("/registry-import/confirm", data={"file_id": "1-" + "0" * 40}, follow_redirects=True)
+    assert "导入文件不存在，请重新上传" in unknown.get_data(as_text=True)
     assert _count(app, "O") == 0

@@ -403,7 +403,7 @@ def test_an_unconfirmed_preview_expires(app, admin, cleanup):
     assert db.session.execute(select(func.count()).where(RegistryProject.project_code == "GUARD-E1")).scalar_one() == 0
 
 
-def test_confirming_an_expired_preview_answers_404(app, as_user, cleanup):
+def test_confirming_an_expired_preview_says_so(app, as_user, cleanup):
     client = as_user("dept_province")
     rows = [["GUARD-E2", "导入守卫项目E2", HUMA, "企业", make_credit_code(HUMA, 71000006), "", "", ""]]
     page = client.post("/registry-import/upload", data={"file": (io.BytesIO(_openpyxl_sheet(rows)), "项目表.xlsx")})
@@ -411,5 +411,6 @@ def test_confirming_an_expired_preview_answers_404(app, as_user, cleanup):
     with app.app_context():
         old = time.time() - 25 * 3600
         os.utime(get_storage().path(token), (old, old))
-    response = client.post("/registry-import/confirm", data={"file_id": token}, headers={"X-Progress": "1"})
-    assert response.status_code == 404 and response.get_data(as_text=True) == "error 导入文件已过期，请重新上传\n"
+    response = client.post("/registry-import/confirm", data={"file_id": token})
+    assert response.status_code == 302 and response.location.endswith("/registry-import/")
+    assert "导入文件已过期，请重新上传" in client.get(response.location).get_data(as_text=True)

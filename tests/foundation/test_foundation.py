@@ -72,11 +72,13 @@ API_READ = {
         "ApiPolicy",
         "ApiProject",
         "ApiServiceReport",
+        "ApiDeletion",  # tombstones of rows that left the reader's view (sync)
     )
 }
 API_DOCS = {"OpenApi": {"get"}, "SwaggerView": {"show"}}
 MATRIX = {
     "Enterprise": {
+        "ApiApplication": {"withdraw"},
         "Application": {"read", "write"},
         "EnterpriseTask": {"read", "rectify"},
         "MyEnterprise": {"read", "write"},
@@ -87,25 +89,29 @@ MATRIX = {
         "ApiClaim": {"read", "write"},
         "ApiDispatchOrder": {"dispatch", "read"},
         "ApiPolicy": {"claim", "read"},
+        "ApiWebhook": {"read", "write"},
         "Application": {"download", "export", "issue", "read", "review"},
         "DispatchOrder": {"assign", "dispatch", "export", "read"},
         "Expert": {"read", "write"},
         "InsuredProject": {"dispatch", "read"},
         "Ledger": {"export", "read"},
         "MemberInfo": {"read", "write"},
-        "Policy": {"claim", "download", "export", "read", "surrender"},
+        "MyJobs": {"read"},
+        "Policy": {"claim", "download", "read", "surrender"},
         "Report": {"download", "read"},
         "ReportReview": {"read", "review"},
     },
     "Broker": {
         "ApiApplication": {"read", "review"},
+        "ApiWebhook": {"read", "write"},
         "Application": {"download", "export", "read", "review"},
         "DispatchOrder": {"export", "read"},
         "Expert": {"read"},
         "InsuredProject": {"read"},
         "Ledger": {"export", "read"},
         "MemberInfo": {"read", "write"},
-        "Policy": {"download", "export", "read"},
+        "MyJobs": {"read"},
+        "Policy": {"download", "read"},
         "Report": {"download", "read"},
         "ReportReview": {"read"},
     },
@@ -113,6 +119,7 @@ MATRIX = {
         "ApiDispatchOrder": {"accept", "read"},
         "DispatchOrder": {"assign", "export", "read"},
         "Expert": {"read", "write"},
+        "MyJobs": {"read"},
         "ReceivedOrder": {"accept", "read"},
         "Report": {"download", "read"},
         "ReportReview": {"read", "review"},
@@ -121,11 +128,11 @@ MATRIX = {
         "ExpertTask": {"handle", "read"},
     },
     "Department": {
-        "AuditLog": {"read"},
         "Dashboard": {"read"},
         "DeptProject": {"export", "read"},
         "Enterprise": {"read"},
         "InsuredProject": {"read"},
+        "MyJobs": {"read"},
         "Registry": {"import", "read"},
         "Report": {"download", "read"},
         "Statistics": {"export", "read"},
@@ -143,8 +150,9 @@ MENUS = {
         "ins_report_review",
         "ins_reports",
         "ins_member",
+        "my_jobs",
     },
-    "PreventionOrg": {"org_received", "org_orders", "org_experts", "org_report_review"},
+    "PreventionOrg": {"org_received", "org_orders", "org_experts", "org_report_review", "my_jobs"},
     "Expert": {"exp_todo", "exp_done"},
     "Department": {
         "dept_enterprises",
@@ -153,6 +161,7 @@ MENUS = {
         "dept_dashboard",
         "insured_projects",
         "dept_reports",
+        "my_jobs",
     },
 }
 MENUS["Broker"] = MENUS["Insurer"]

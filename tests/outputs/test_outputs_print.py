@@ -162,7 +162,7 @@ def test_every_list_export_and_every_workbook_prints(app, as_user, world, tmp_pa
     insurer = as_user("insurer_picc")
     files["applications"] = insurer.get("/applications/export/?fmt=xlsx").data
     files["ledger-all"] = insurer.get("/ledger/export/?fmt=xlsx").data
-    files["orders"] = insurer.get("/orders/export?fmt=xlsx").data
+    files["orders"] = insurer.get("/orders/export/?fmt=xlsx").data
     department = as_user("dept_mohe_stats")
     files["dept-projects"] = department.get("/dept/projects/export/?fmt=xlsx").data
     files.update(_statistics_workbooks(department))
