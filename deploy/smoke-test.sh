@@ -239,13 +239,9 @@ jar2="$T/challenge.jar"
 nonce_json="$("${CURL[@]}" -c "$jar2" -b "$jar2" "$URL/login/ca/nonce")"
 nonce="$(echo "$nonce_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nonce"])')"
 csrf="$(echo "$nonce_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')"
-signature="$(cd "$REPO" && python3 -c '
-import sys
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from app.cli.ca import sign_message
-from app.security.ca import challenge_message
-key = load_pem_private_key(open(sys.argv[1], "rb").read(), None)
-print(sign_message(key, challenge_message(sys.argv[2])))' "$T/ca-client-key.pem" "$nonce")"
+message="$(echo "$nonce_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["message"], end="")')"
+# the bytes the server asks for, signed with the certificate's key as any client would (ECDSA, SHA-256)
+signature="$(printf '%s' "$message" | openssl dgst -sha256 -sign "$T/ca-client-key.pem" | base64 -w0)"
 code="$("${CURL[@]}" -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar2" -b "$jar2" -H "Referer: $URL/login/ca/" \
   --data-urlencode "nonce=$nonce" --data-urlencode "certificate@$T/ca-client.pem" \
   --data-urlencode "signature=$signature" --data-urlencode "csrf_token=$csrf" "$URL/login/ca/")"

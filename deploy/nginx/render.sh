@@ -41,11 +41,13 @@ fab_static="$("$python" -c 'import flask_appbuilder, os; print(os.path.join(os.p
 
 servers=""
 for instance in $WEB_INSTANCES; do
-  servers="${servers}    server $(echo "$WEB_SOCKET" | sed "s/{instance}/$instance/g") fail_timeout=0;
+  # never marked down: a refused socket costs nothing, and nginx tries the next server at once
+  servers="${servers}    server $(echo "$WEB_SOCKET" | sed "s/{instance}/$instance/g") max_fails=0;
 "
 done
 for remote in ${REMOTE_UPSTREAMS:-}; do
-  servers="${servers}    server $remote fail_timeout=0;
+  # another machine: after a failed connection, left alone for 10 s (a connect may take its 5 s timeout)
+  servers="${servers}    server $remote max_fails=1 fail_timeout=10s;
 "
 done
 
