@@ -125,6 +125,10 @@ class Config:
     CA_CHALLENGE_SECONDS = 120
     CA_TEST_DIR = os.path.join(INSTANCE_DIR, "test-ca")  # `flask ca init-test-ca`; trusted only in DEMO_MODE
 
+    # The platform's time zone: every page, export, PDF, number and API answer shows instants in it, and
+    # "today" is its date (app/clock.py). Timestamps are stored in UTC whatever it is.
+    TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
+
     # Domain settings (defaults; reference data in the database may override)
     PREVENTION_FEE_SHARE = 0.21
     PREMIUM_TOLERANCE = 0.10

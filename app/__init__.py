@@ -20,6 +20,10 @@ def create_app(test_config=None):
         level=app.config.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     init_logging(app)
+    from . import clock
+
+    # Every page shows instants in the platform's zone through this one function.
+    app.jinja_env.globals["local_time"] = clock.fmt
 
     with app.app_context():
         db.init_app(app)

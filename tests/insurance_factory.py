@@ -2,10 +2,11 @@
 
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from werkzeug.datastructures import FileStorage
 
+from app import clock
 from app.demo.insurance import APPLICATION_UPLOADS, demo_pdf
 from app.extensions import db
 from app.models import AppUser, InsuranceCompany, Plan
@@ -114,7 +115,7 @@ def make_application(
     applications.approve(app.id, reviewer)
     if state == "approved":
         return app
-    end = date.today() - timedelta(days=1) if state == "expired" else date.today() + timedelta(days=365)
+    end = clock.today() - timedelta(days=1) if state == "expired" else clock.today() + timedelta(days=365)
     policy = policies.issue_policy(
         app.id,
         insurer_user,

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import column, inspect, select, table, text
@@ -59,6 +60,13 @@ def dispose(app):
         db.engine.dispose()
 
 
+def _instant(value):
+    """Timestamps compared as instants: naive UTC (timestamp) and aware (timestamptz) alike."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def table_digests(connection, columns=None):
     """{table: (row count, sha256 over every row ordered by primary key)} of every table.
 
@@ -73,7 +81,7 @@ def table_digests(connection, columns=None):
         digest = hashlib.sha256()
         count = 0
         for row in connection.execute(select(*t.c).order_by(*[t.c[c] for c in pk])):
-            digest.update(repr(tuple(row)).encode())
+            digest.update(repr(tuple(_instant(v) for v in row)).encode())
             count += 1
         result[name] = (count, digest.hexdigest(), cols)
     return result

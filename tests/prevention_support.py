@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 
+from app import clock
+
 _serial = itertools.count(1)
 
 
@@ -81,10 +83,10 @@ def make_policy(insurer="人保财险", enterprise_user="enterprise_demo", premi
         project_name=project.name,
         project_code=project.project_code,
         premium=premium,
-        start_date=date.today() - timedelta(days=10),
-        end_date=date.today() + timedelta(days=355),
+        start_date=clock.today() - timedelta(days=10),
+        end_date=clock.today() + timedelta(days=355),
         policy_no=f"PTEST{n:06d}{stamp}",
-        ledger_no=f"CB-{date.today():%Y%m%d}-{stamp}-T{n:06d}",
+        ledger_no=f"CB-{clock.today():%Y%m%d}-{stamp}-T{n:06d}",
         status=status,
     )
     db.session.add(policy)
@@ -112,7 +114,7 @@ def org_id(username="org_demo"):
 
 
 def order_data(**overrides):
-    today = date.today()
+    today = clock.today()
     data = dict(
         org_id=org_id(),
         service_item_ids=item_ids(),

@@ -5,7 +5,7 @@ The tests that need a service module are skipped, with the module named, until i
 """
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from api_helpers import (
@@ -18,6 +18,7 @@ from api_helpers import (
 )
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -88,7 +89,7 @@ def policy_form(app, application_id, **over):
 
 
 def future_dates():
-    today = date.today()
+    today = clock.today()
     return {
         "start_date": str(today + timedelta(days=10)),
         "end_date": str(today + timedelta(days=40)),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import insurance_factory as f
 import pytest
 
+from app import clock
 from app.extensions import db
 from app.models import Application, FloatRule, Policy, StoredFile
 from app.models.enums import ApplicationStatus as A
@@ -40,7 +41,7 @@ def test_prior_year_claims_raise_the_proposal(db_session):
     first = f.make_application("insured", enterprise=account.username, investment="2000")
     clean = policies.propose_premium(db.session.get(Application, first.id))
     assert clean["float_ratio"] == 0 and clean["deaths"] == 0 and clean["injuries"] == 0
-    last_year = date(date.today().year - 1, 6, 1)
+    last_year = date(clock.today().year - 1, 6, 1)
     claims.add_claim(
         first.policy.id,
         f.user("insurer_picc"),
@@ -49,7 +50,7 @@ def test_prior_year_claims_raise_the_proposal(db_session):
     claims.add_claim(
         first.policy.id,
         f.user("insurer_picc"),
-        dict(injured_count=4, death_count=0, submitted_date=date.today().isoformat()),
+        dict(injured_count=4, death_count=0, submitted_date=clock.today().isoformat()),
     )  # this year: not counted
     second = f.make_application("approved", enterprise=account.username, investment="2000")
     proposal = policies.propose_premium(second)
@@ -155,12 +156,12 @@ def test_claims_total_and_timeline(db_session):
     claim = claims.add_claim(
         made.policy.id,
         insurer,
-        dict(injured_count=1, death_count=0, settled_amount="100.50", settled_date=date.today().isoformat()),
+        dict(injured_count=1, death_count=0, settled_amount="100.50", settled_date=clock.today().isoformat()),
     )
     claims.add_claim(
         made.policy.id,
         insurer,
-        dict(injured_count=0, death_count=0, settled_amount="99.50", settled_date=date.today().isoformat()),
+        dict(injured_count=0, death_count=0, settled_amount="99.50", settled_date=clock.today().isoformat()),
     )
     assert claims.settled_total(made.policy.id) == Decimal("200.00")
     claims.update_claim(
@@ -170,7 +171,7 @@ def test_claims_total_and_timeline(db_session):
             injured_count=2,
             death_count=0,
             settled_amount="100.50",
-            settled_date=date.today().isoformat(),
+            settled_date=clock.today().isoformat(),
             remark="补充伤者",
         ),
     )

@@ -157,7 +157,7 @@ def test_replayed_nonce_refused(ca_app, test_ca):
 
 
 def test_nonce_expires_after_two_minutes(ca_app, test_ca, client, monkeypatch):
-    from app.security import clock
+    from app import clock
 
     cert, key = issue(test_ca, new_code())
     nonce = nonce_of(client)

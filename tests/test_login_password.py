@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.security import clock
+from app import clock
 from tests.conftest import DEMO_PASSWORD
 
 GENERIC = "用户名或密码错误"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.security import clock
+from app import clock
 from tests.conftest import DEMO_PASSWORD, login
 
 PAGE = "/dept/projects/list/"

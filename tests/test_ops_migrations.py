@@ -74,7 +74,8 @@ def test_upgrade_from_first_release_keeps_data(kind, tmp_path, monkeypatch):
         with app.app_context(), db.engine.connect() as connection:
             assert revisions(connection) == {head}
             after = table_digests(connection, columns=table_columns(before))
-            changed = [name for name in before if after.get(name, (None, None))[:2] != before[name][:2]]
+            # alembic_version holds the revision itself, which the upgrade changes by design
+            changed = [n for n in before if n != "alembic_version" and after.get(n, (None, None))[:2] != before[n][:2]]
             assert changed == []
             assert _differences(connection) == []
         dispose(app)

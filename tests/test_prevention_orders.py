@@ -18,6 +18,7 @@ from prevention_support import (
     fresh_order as _order,
 )
 
+from app import clock
 from app.models.enums import OrderStatus as O
 from app.services.base import Conflict, Forbidden, Invalid, NotFound
 from app.workflows import ORDER
@@ -137,7 +138,7 @@ def test_dispatch_many_policies_creates_one_order_each(ctx):
     assert [o.policy_id for o in created] == [p.id for p in policies]
     for order in created:
         assert order.status == O.PENDING
-        assert order.order_no.startswith("PD" + date.today().strftime("%Y%m%d")) and len(order.order_no) == 16
+        assert order.order_no.startswith("PD" + clock.today().strftime("%Y%m%d")) and len(order.order_no) == 16
         assert order.fee == Decimal("1000.00")
         assert {i.code for i in order.service_items} == {"S02", "S04"}
         assert [e.action for e in _events(order.id)] == ["dispatch"]
@@ -147,9 +148,9 @@ def test_dispatch_many_policies_creates_one_order_each(ctx):
 @pytest.mark.parametrize(
     "overrides,field",
     [
-        (dict(end_date=(date.today() - timedelta(days=1)).isoformat()), "end_date"),
-        (dict(deadline=(date.today() - timedelta(days=1)).isoformat()), "deadline"),
-        (dict(deadline=(date.today() + timedelta(days=60)).isoformat()), "deadline"),
+        (dict(end_date=(clock.today() - timedelta(days=1)).isoformat()), "end_date"),
+        (dict(deadline=(clock.today() - timedelta(days=1)).isoformat()), "deadline"),
+        (dict(deadline=(clock.today() + timedelta(days=60)).isoformat()), "deadline"),
         (dict(start_date="2026-13-01"), "start_date"),
         (dict(service_item_ids=[]), "service_item_ids"),
         (dict(service_place="  "), "service_place"),
@@ -372,7 +373,7 @@ def test_insurer_dispatches_to_its_own_expert(ctx):
 def test_check_timeouts_marks_unaccepted_orders_and_is_idempotent(ctx):
     from app.services import orders
 
-    deadline = date.today() + timedelta(days=2)
+    deadline = clock.today() + timedelta(days=2)
     pending, _p, _h = order_in("pending", deadline=deadline.isoformat())
     accepted, _p, _h = order_in("accepted", deadline=deadline.isoformat())
     assigned_after_accept, _p, _h = order_in("assigned", deadline=deadline.isoformat())
@@ -392,7 +393,7 @@ def test_check_timeouts_marks_unaccepted_orders_and_is_idempotent(ctx):
 
 def test_check_timeouts_command(app, ctx):
     runner = app.test_cli_runner()
-    deadline = date.today() + timedelta(days=3)
+    deadline = clock.today() + timedelta(days=3)
     oid, _p, _h = order_in("pending", deadline=deadline.isoformat())
     day = (deadline + timedelta(days=1)).isoformat()
     result = runner.invoke(args=["orders", "check-timeouts", "--today", day])

@@ -9,6 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from prevention_support import ctx, jpeg_bytes, make_policy, order_data, order_in, user  # noqa: F401  (ctx is a fixture)
 
+from app import clock
+
 
 class _Client:
     """A logged-in test client whose every request runs in a fresh app context: the set-up's outer
@@ -76,7 +78,7 @@ def test_insured_projects_dispatch_many_through_the_form(ctx, as_user):
     )
     # dates out of order: the form comes back with the message, nothing is saved
     bad = client.post(
-        "/insured-projects/dispatch", data=dict(post, end_date=(date.today() - timedelta(days=3)).isoformat())
+        "/insured-projects/dispatch", data=dict(post, end_date=(clock.today() - timedelta(days=3)).isoformat())
     )
     assert "结束日期不能早于开始日期" in _html(bad)
     assert db.session.query(DispatchOrder).filter(DispatchOrder.policy_id.in_([p1.id, p2.id])).count() == 0

@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import tempfile
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
@@ -56,7 +56,7 @@ def test_exif_gps_position_and_original_time():
     lat, lon, when = read_exif_position(_exif(jpeg_bytes(lat=45.7567, lon=126.6424, taken=taken)))
     assert lat == pytest.approx(45.7567, abs=1e-4)
     assert lon == pytest.approx(126.6424, abs=1e-4)
-    assert when == taken - timedelta(hours=8)  # +08:00 → UTC
+    assert when == (taken - timedelta(hours=8)).replace(tzinfo=UTC)  # the platform zone (+08:00) → UTC
 
 
 def test_exif_southern_western_refs_and_gps_timestamp():
@@ -69,7 +69,7 @@ def test_exif_southern_western_refs_and_gps_timestamp():
     img.save(buf, "JPEG", exif=exif.tobytes())
     lat, lon, when = read_exif_position(_exif(buf.getvalue()))
     assert lat == pytest.approx(-33.868, abs=1e-3) and lon == pytest.approx(-151.21, abs=1e-3)
-    assert when == datetime(2026, 1, 2, 3, 4, 5)  # the GPS stamp is UTC already
+    assert when == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # the GPS stamp is UTC already
 
 
 def test_exif_without_gps_or_time():
@@ -77,7 +77,7 @@ def test_exif_without_gps_or_time():
 
     assert read_exif_position(_exif(jpeg_bytes())) == (None, None, None)
     lat, lon, when = read_exif_position(_exif(jpeg_bytes(taken=datetime(2026, 3, 1, 8, 0, 0))))
-    assert (lat, lon) == (None, None) and when == datetime(2026, 3, 1, 0, 0, 0)
+    assert (lat, lon) == (None, None) and when == datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC)
     assert read_exif_position(None) == (None, None, None)
 
 
@@ -94,7 +94,7 @@ def test_sign_in_reads_position_and_time_from_exif(ctx):
     )
     assert visit.signin_source == "exif"
     assert visit.signin_lat == pytest.approx(45.75, abs=1e-4) and visit.signin_lon == pytest.approx(126.63, abs=1e-4)
-    assert abs((visit.signin_time - (taken - timedelta(hours=8))).total_seconds()) < 1
+    assert abs((visit.signin_time - (taken - timedelta(hours=8)).replace(tzinfo=UTC)).total_seconds()) < 1
     assert visit.signin_photo_file.owner_type == "service_visit"
     assert visit.signin_photo_file.content_type == "image/jpeg"
 

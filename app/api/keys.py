@@ -18,6 +18,7 @@ from flask import current_app, g, request
 from flask_babel import lazy_gettext as _
 from werkzeug.security import generate_password_hash
 
+from app import clock
 from app.extensions import db
 from app.models import ApiKey, AppUser, InsuranceCompany
 from app.models.base import utcnow
@@ -97,8 +98,8 @@ def issue_key(company_id, name, admin_user):
         company_id=company.id,
         password=generate_password_hash(secrets.token_urlsafe(32)),
         password_changed_at=now,
-        created_on=now,
-        changed_on=now,
+        created_on=clock.naive_utc(now),
+        changed_on=clock.naive_utc(now),
     )
     db.session.add(user)
     db.session.flush()

@@ -4,6 +4,7 @@ state, and one account per role. All demo accounts share DEMO_PASSWORD."""
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser, InsuranceCompany
 from app.models.base import utcnow
@@ -41,8 +42,8 @@ def _user(username, role_name, first, last, email, **party):
         password=generate_password_hash(DEMO_PASSWORD),
         roles=[role],
         password_changed_at=utcnow(),
-        created_on=utcnow(),
-        changed_on=utcnow(),
+        created_on=clock.naive_utc(),
+        changed_on=clock.naive_utc(),
         **party,
     )
     db.session.add(user)
@@ -64,8 +65,8 @@ def ensure_admin():
             roles=[sm.find_role(sm.auth_role_admin)],
             password=generate_password_hash(os.environ.get("ADMIN_PASSWORD", DEMO_PASSWORD)),
             password_changed_at=utcnow(),
-            created_on=utcnow(),
-            changed_on=utcnow(),
+            created_on=clock.naive_utc(),
+            changed_on=clock.naive_utc(),
         )
         db.session.add(user)
         db.session.commit()

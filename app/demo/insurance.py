@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from werkzeug.datastructures import FileStorage
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser, InsuranceCompany, Plan
 from app.models.insurance import APPLICATION_FILE_SLOTS
@@ -243,7 +244,7 @@ def build(parties):
     }
     companies = {c.short_name: c for c in db.session.query(InsuranceCompany)}
     plans = {p.code: p for p in db.session.query(Plan)}
-    today = date.today()
+    today = clock.today()
     sequence = 0
     for ent_user, region, code, name, builder, investment, insurer, broker, plan, state in PROJECTS:
         enterprise_user = users[ent_user]

@@ -4,14 +4,14 @@ enterprise_demo — including a completed one with sign-in, hazards, photos, rec
 reviews and its archived PDF. Does nothing when no such insured policy exists."""
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 from PIL import Image, ImageDraw
 from werkzeug.datastructures import FileStorage
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser, HazardCategory, MajorHazardStandard, Policy, ServiceItem, TitleLevel
-from app.models.base import utcnow
 from app.models.enums import PolicyStatus
 from app.services import orders, reviews, visits
 
@@ -49,7 +49,7 @@ def photo_bytes(label, colour, lat=None, lon=None):
     draw.text((20, 20), label, fill=(255, 255, 255))
     exif = Image.Exif()
     if lat is not None:
-        taken = (utcnow() + timedelta(hours=8)).strftime("%Y:%m:%d %H:%M:%S")
+        taken = clock.local(clock.now()).strftime("%Y:%m:%d %H:%M:%S")
         exif[0x0132] = taken
         exif[0x8769] = {0x9003: taken, 0x9011: "+08:00"}
 
@@ -115,7 +115,7 @@ def build(parties, policies=None):
     if not policies:
         return
     org, expert = users["org_demo"], users["expert_demo"]
-    today = date.today()
+    today = clock.today()
     items = {i.code: i.id for i in db.session.query(ServiceItem)}
     cats = {c.code: c.id for c in db.session.query(HazardCategory)}
     title = db.session.query(TitleLevel).filter_by(code="intermediate").one().id

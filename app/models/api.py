@@ -1,10 +1,10 @@
 """REST API: per-company keys and the idempotency records of API writes."""
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class ApiKey(Model):
@@ -22,10 +22,10 @@ class ApiKey(Model):
     user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False, unique=True)
     key_hash = Column(String(64), nullable=False, unique=True)
     key_hint = Column(String(16), nullable=False)  # the first characters, to recognise a key in lists
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     created_by_id = Column(Integer, ForeignKey("ab_user.id"))
-    last_used_at = Column(DateTime)
-    revoked_at = Column(DateTime)
+    last_used_at = Column(UtcDateTime)
+    revoked_at = Column(UtcDateTime)
 
     company = relationship("InsuranceCompany")
     user = relationship("AppUser", foreign_keys=[user_id])
@@ -58,5 +58,5 @@ class IdempotencyRecord(Model):
     request_hash = Column(String(64), nullable=False)
     status_code = Column(Integer)
     response_body = Column(Text)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    expires_at = Column(DateTime, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UtcDateTime, nullable=False)

@@ -1,7 +1,7 @@
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class FlowEvent(Model):
@@ -20,7 +20,7 @@ class FlowEvent(Model):
     party_kind = Column(String(16))
     party_name = Column(String(128))
     comment = Column(Text)
-    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow, index=True)
 
 
 class AuditEvent(Model):
@@ -28,7 +28,7 @@ class AuditEvent(Model):
 
     __tablename__ = "audit_event"
     id = Column(Integer, primary_key=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow, index=True)
     action = Column(String(32), nullable=False, index=True)
     result = Column(String(16), nullable=False, default="ok")
     # the record outlives the account: username and party stay when an account is deleted

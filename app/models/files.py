@@ -1,7 +1,7 @@
 from flask_appbuilder import Model
-from sqlalchemy import BigInteger, Column, DateTime, Integer, String
+from sqlalchemy import BigInteger, Column, Integer, String
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class StoredFile(Model):
@@ -21,7 +21,7 @@ class StoredFile(Model):
     owner_type = Column(String(32), index=True)
     owner_id = Column(Integer)
     uploaded_by_id = Column(Integer)  # no FK: ab_user → party → stored_file would make a cycle
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
     @property
     def is_image(self):

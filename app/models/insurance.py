@@ -4,7 +4,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import TimestampMixin, VersionMixin
+from .base import TimestampMixin, UtcDateTime, VersionMixin
 from .enums import ApplicationStatus, PolicyStatus
 
 APPLICATION_FILE_SLOTS = (
@@ -63,8 +62,8 @@ class Application(TimestampMixin, VersionMixin, Model):
     agreed = Column(Boolean, nullable=False, default=False)
     status = Column(String(16), nullable=False, default=ApplicationStatus.DRAFT)
     review_opinion = Column(Text)
-    submitted_at = Column(DateTime)
-    reviewed_at = Column(DateTime)
+    submitted_at = Column(UtcDateTime)
+    reviewed_at = Column(UtcDateTime)
 
     project = relationship("Project", lazy="joined", innerjoin=True)
     enterprise = relationship("Enterprise")

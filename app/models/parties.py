@@ -1,8 +1,8 @@
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import relationship
 
-from .base import TimestampMixin
+from .base import TimestampMixin, UtcDateTime
 
 broker_partnership = Table(
     "broker_partnership",
@@ -32,7 +32,7 @@ class Enterprise(TimestampMixin, Model):
     legal_id_front_file_id = Column(Integer, ForeignKey("stored_file.id"))
     legal_id_back_file_id = Column(Integer, ForeignKey("stored_file.id"))
     safety_permit_file_id = Column(Integer, ForeignKey("stored_file.id"))
-    first_login_at = Column(DateTime)
+    first_login_at = Column(UtcDateTime)
 
     region = relationship("Region")
     business_license_file = relationship("StoredFile", foreign_keys=[business_license_file_id])

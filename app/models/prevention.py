@@ -3,7 +3,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import TimestampMixin, VersionMixin, utcnow
+from .base import TimestampMixin, UtcDateTime, VersionMixin, utcnow
 from .enums import HazardStatus, OrderStatus
 
 order_service_item = Table(
@@ -66,8 +65,8 @@ class DispatchOrder(TimestampMixin, VersionMixin, Model):
     fee = Column(Numeric(14, 2), nullable=False, default=0)
     status = Column(String(16), nullable=False, default=OrderStatus.PENDING)
     refuse_reason = Column(Text)
-    accepted_at = Column(DateTime)
-    completed_at = Column(DateTime)
+    accepted_at = Column(UtcDateTime)
+    completed_at = Column(UtcDateTime)
 
     parent = relationship("DispatchOrder", remote_side=[id])
     policy = relationship("Policy")
@@ -99,14 +98,14 @@ class ServiceVisit(TimestampMixin, Model):
     signin_photo_file_id = Column(Integer, ForeignKey("stored_file.id"))
     signin_lat = Column(Float)
     signin_lon = Column(Float)
-    signin_time = Column(DateTime)
+    signin_time = Column(UtcDateTime)
     signin_source = Column(String(16))  # exif / browser
     signin_address = Column(String(255))
     service_record = Column(Text)  # 服务过程记录
     conclusion = Column(Text)
     report_file_id = Column(Integer, ForeignKey("stored_file.id"))
     signed_scan_file_id = Column(Integer, ForeignKey("stored_file.id"))
-    submitted_at = Column(DateTime)
+    submitted_at = Column(UtcDateTime)
 
     order = relationship("DispatchOrder", back_populates="visit")
     signin_photo_file = relationship("StoredFile", foreign_keys=[signin_photo_file_id])
@@ -131,9 +130,9 @@ class Hazard(TimestampMixin, VersionMixin, Model):
     suggestion = Column(Text)
     status = Column(String(16), nullable=False, default=HazardStatus.OPEN, index=True)
     rectification = Column(Text)  # 整改情况
-    rectified_at = Column(DateTime)
+    rectified_at = Column(UtcDateTime)
     acceptance_note = Column(Text)  # 验收信息
-    accepted_at = Column(DateTime)
+    accepted_at = Column(UtcDateTime)
 
     order = relationship("DispatchOrder", back_populates="hazards")
     category = relationship("HazardCategory", lazy="joined")
@@ -160,6 +159,6 @@ class Review(Model):
     verdict = Column(String(8), nullable=False)
     opinion = Column(Text)
     reviewer_id = Column(Integer, ForeignKey("ab_user.id"))
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
     order = relationship("DispatchOrder", back_populates="reviews")

@@ -4,7 +4,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -14,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import TimestampMixin, VersionMixin
+from .base import TimestampMixin, UtcDateTime, VersionMixin
 from .enums import ProjectInsuranceStatus
 
 
@@ -78,6 +77,6 @@ class RegistryProject(TimestampMixin, Model):
     investment = Column(Numeric(16, 2))
     valid = Column(Boolean, nullable=False, default=True, index=True)
     import_batch = Column(String(64))
-    imported_at = Column(DateTime)
+    imported_at = Column(UtcDateTime)
 
     region = relationship("Region")

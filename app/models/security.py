@@ -1,9 +1,9 @@
 """Server-side login state: one row per signed-in browser session and one per CA login challenge."""
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String
 
-from .base import utcnow
+from .base import UtcDateTime, utcnow
 
 
 class UserSession(Model):
@@ -14,10 +14,10 @@ class UserSession(Model):
     token_hash = Column(String(64), nullable=False, unique=True)
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
     method = Column(String(16), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    last_seen_at = Column(DateTime, nullable=False, default=utcnow)
-    expires_at = Column(DateTime, nullable=False, index=True)
-    revoked_at = Column(DateTime)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UtcDateTime, nullable=False, index=True)
+    revoked_at = Column(UtcDateTime)
     end_reason = Column(String(16))
     ip = Column(String(45))
     user_agent = Column(String(255))
@@ -28,7 +28,7 @@ class LoginChallenge(Model):
 
     __tablename__ = "login_challenge"
     nonce = Column(String(64), primary_key=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    expires_at = Column(DateTime, nullable=False, index=True)
-    used_at = Column(DateTime)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UtcDateTime, nullable=False, index=True)
+    used_at = Column(UtcDateTime)
     ip = Column(String(45))

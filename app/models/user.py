@@ -1,7 +1,8 @@
 from flask_appbuilder.security.sqla.models import User as FabUser
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
+from .base import UtcDateTime
 from .enums import PartyKind
 
 
@@ -16,9 +17,9 @@ class AppUser(FabUser):
     expert_id = Column(Integer, ForeignKey("expert.id"), index=True)
     department_id = Column(Integer, ForeignKey("department.id"), index=True)
     must_change_password = Column(Boolean, nullable=False, default=False)
-    password_changed_at = Column(DateTime)
-    locked_until = Column(DateTime)
-    failed_window_start = Column(DateTime)
+    password_changed_at = Column(UtcDateTime)
+    locked_until = Column(UtcDateTime)
+    failed_window_start = Column(UtcDateTime)
     cert_fingerprint = Column(String(64), unique=True)
     is_demo = Column(Boolean, nullable=False, default=False)
 

@@ -1,9 +1,9 @@
 """《用户协议》 as a PDF, pre-filled with the enterprise's and the project's data, to print, stamp, scan
 and upload (manual 附件 1). WeasyPrint with the WenQuanYi Micro Hei font embedded."""
 
-from datetime import date
-
 from flask import render_template
+
+from app import clock
 
 
 def agreement_html(enterprise, project, insurer=None, broker=None, plan=None, today=None):
@@ -14,7 +14,7 @@ def agreement_html(enterprise, project, insurer=None, broker=None, plan=None, to
         insurer=insurer,
         broker=broker,
         plan=plan,
-        today=today or date.today(),
+        today=today or clock.today(),
     )
 
 

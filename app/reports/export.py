@@ -18,10 +18,16 @@ from urllib.parse import quote
 import xlsxwriter
 from flask import Response, stream_with_context
 
+from app import clock
 from app.extensions import db
 
 BATCH = 2000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _local(value):
+    """An instant as the platform zone's wall clock, without tzinfo (what a spreadsheet cell holds)."""
+    return clock.local(value).replace(tzinfo=None, microsecond=0)
 
 
 def _cell(value):
@@ -29,7 +35,9 @@ def _cell(value):
         return ""
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, (datetime, date, int, float)):
+    if isinstance(value, datetime):
+        return _local(value)
+    if isinstance(value, (date, int, float)):
         return value
     text = str(value)
     # Spreadsheet formula injection: a cell starting with = + - @ is data, not a formula.
@@ -60,7 +68,9 @@ def _converter(expr, fmt):
         return _text_cell
     if python_type is Decimal:
         return lambda v: "" if v is None else float(v)
-    if python_type in (int, float, date, datetime):
+    if python_type is datetime:
+        return lambda v: "" if v is None else _local(v)
+    if python_type in (int, float, date):
         return lambda v: "" if v is None else v
     return _cell
 

@@ -3,18 +3,12 @@ hazards with their photos and rectification, reviews. The CJK font is embedded, 
 as data URIs (no URL fetching), pages are numbered."""
 
 import base64
-from datetime import timedelta
 
 from flask import render_template
 
 from app.storage import get_storage
 
 FONT_FAMILY = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif'
-
-
-def beijing(dt, fmt="%Y-%m-%d %H:%M"):
-    """Stored times are UTC; reports show Beijing time."""
-    return (dt + timedelta(hours=8)).strftime(fmt) if dt else ""
 
 
 def data_uri(stored_file):
@@ -43,7 +37,6 @@ def report_html(order):
         hazards=order.hazards,
         reviews=order.reviews,
         data_uri=data_uri,
-        beijing=beijing,
         font_family=FONT_FAMILY,
         HazardLevel=HazardLevel,
         HazardStatus=HazardStatus,

@@ -4,11 +4,10 @@ logout is written as an AuditEvent with time, account, party, client address and
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _
 
+from app import clock
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.enums import PartyKind
-
-from . import clock
 
 ACTIONS = {
     "download": _("下载文件"),

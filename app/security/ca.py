@@ -36,11 +36,10 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, update
 from werkzeug.exceptions import TooManyRequests
 
+from app import clock
 from app.extensions import db
 from app.models import LoginChallenge
 from app.validators import ValidationError, validate_credit_code
-
-from . import clock
 
 SUBJECT_FIELDS = {
     "serialNumber": NameOID.SERIAL_NUMBER,

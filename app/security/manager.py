@@ -11,11 +11,12 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser
 from app.models.enums import PartyKind
 
-from . import audit, clock, passwords, sessions
+from . import audit, passwords, sessions
 from .ca import CertificateError
 
 # Endpoints reachable while a password change is due (the change page itself, logout, assets, language).
@@ -96,7 +97,7 @@ class PlatformSecurityManager(SecurityManager):
         user.failed_window_start = None
         user.locked_until = None
         user.login_count = (user.login_count or 0) + 1
-        user.last_login = now
+        user.last_login = clock.naive_utc(now)
         db.session.commit()
         return user
 
@@ -153,7 +154,7 @@ class PlatformSecurityManager(SecurityManager):
         if not user.is_active:
             raise CertificateError(_("该账号已停用，请联系管理员"), "inactive", account=user.username)
         user.login_count = (user.login_count or 0) + 1
-        user.last_login = clock.now()
+        user.last_login = clock.naive_utc()
         if (
             user.party_kind == PartyKind.ENTERPRISE
             and user.enterprise is not None

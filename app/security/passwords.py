@@ -9,11 +9,10 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _
 
+from app import clock
 from app.extensions import db
 from app.models import Setting
 from app.models.enums import PartyKind
-
-from . import clock
 
 # Accounts of these parties sign in by CA certificate; they hold no usable password.
 CERTIFICATE_PARTIES = {PartyKind.ENTERPRISE, PartyKind.INSURER, PartyKind.BROKER, PartyKind.ORG, PartyKind.EXPERT}

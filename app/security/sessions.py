@@ -12,10 +12,9 @@ from flask import current_app, g, has_request_context, request, session
 from flask_login import login_user
 from sqlalchemy import delete, update
 
+from app import clock
 from app.extensions import db
 from app.models import UserSession
-
-from . import clock
 
 SESSION_KEY = "_azx_sid"
 TOUCH_SECONDS = 60  # last_seen_at is written at most once a minute per session

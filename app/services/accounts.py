@@ -10,10 +10,11 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser, Department, Enterprise, InsuranceCompany, PreventionOrg, Region
 from app.models.enums import PartyKind
-from app.security import audit, ca, clock, passwords, sessions
+from app.security import audit, ca, passwords, sessions
 from app.security.ca import CertificateError
 
 from .base import Conflict, Invalid, NotFound, unit_of_work
@@ -92,8 +93,8 @@ def _register_enterprise(identity, enterprise):
         password_changed_at=now,
         party_kind=PartyKind.ENTERPRISE,
         enterprise_id=enterprise.id,
-        created_on=now,
-        changed_on=now,
+        created_on=clock.naive_utc(now),
+        changed_on=clock.naive_utc(now),
     )
     db.session.add(user)
     db.session.flush()
@@ -154,8 +155,8 @@ def create_department_account(admin, department_id, username, full_name, email=N
             department_id=department.id,
             must_change_password=True,
             password_changed_at=None,
-            created_on=now,
-            changed_on=now,
+            created_on=clock.naive_utc(now),
+            changed_on=clock.naive_utc(now),
         )
         current_app.appbuilder.sm._set_password(user, password, must_change=True)
         db.session.add(user)

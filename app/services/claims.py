@@ -1,11 +1,11 @@
 """理赔: the insurer records accidents and settlements per policy; every change goes to the timeline."""
 
-from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import Claim, Policy
 from app.models.enums import PartyKind as P
@@ -39,7 +39,7 @@ def _read(data):
         estimated_loss=errors.decimal(data, "estimated_loss"),
         settled_date=errors.date(data, "settled_date"),
         settled_amount=errors.decimal(data, "settled_amount"),
-        submitted_date=errors.date(data, "submitted_date") or date.today(),
+        submitted_date=errors.date(data, "submitted_date") or clock.today(),
         remark=errors.text(data, "remark", max_len=500),
     )
     if values["settled_amount"] is not None and values["settled_date"] is None:

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import DispatchOrder, Expert, Policy, PreventionOrg, ServiceItem, Setting, TitleLevel
 from app.models.base import utcnow
@@ -86,7 +87,7 @@ def _int(value):
 
 def new_order_no(today=None):
     """PD + YYYYMMDD + 6 random digits, unique."""
-    stamp = (today or utcnow().date()).strftime("%Y%m%d")
+    stamp = (today or clock.today()).strftime("%Y%m%d")
     for _attempt in range(20):
         no = f"PD{stamp}{secrets.randbelow(10**6):06d}"
         exists = db.session.execute(select(DispatchOrder.id).where(DispatchOrder.order_no == no)).first()
@@ -146,7 +147,7 @@ def _validate(user, data):
         errors["service_place"] = [_("服务地点过长")]
     start = parse_date(data.get("start_date"), "start_date", _("开始日期"), errors)
     end = parse_date(data.get("end_date"), "end_date", _("结束日期"), errors)
-    today = utcnow().date()
+    today = clock.today()
     deadline = parse_date(data.get("deadline"), "deadline", _("截止日期"), errors, required=False)
     if deadline is None and "deadline" not in errors:
         deadline = today + timedelta(days=accept_days())
@@ -346,7 +347,7 @@ def check_timeouts(today=None) -> int:
     'Not accepted' means nobody accepted it yet (accepted_at empty): an order the org accepted and
     assigned to an expert is the org's to follow up, not a timeout.
     """
-    today = today or utcnow().date()
+    today = today or clock.today()
     sources = ORDER["timeout"].sources
     with unit_of_work():
         ids = db.session.scalars(

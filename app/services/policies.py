@@ -8,9 +8,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import Application, Claim, FloatRule, Plan, Policy, Setting
-from app.models.base import utcnow
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
@@ -28,7 +28,7 @@ POLICY_FILE_SLOTS = ("policy_file", "agreement_file")
 def prior_year_accidents(enterprise_id, today=None):
     """(deaths, injuries, claims) of the enterprise's claims submitted in the previous calendar year,
     on any of its policies with any insurer."""
-    year = (today or date.today()).year - 1
+    year = (today or clock.today()).year - 1
     claims = (
         db.session.execute(
             select(Claim)
@@ -85,8 +85,9 @@ def premium_tolerance():
 
 
 def new_ledger_no(now=None):
-    """保单台帐 项目号 CB-YYYYMMDD-HHMMSS-XXXXXXX (7 upper-case hex characters), unique."""
-    now = now or utcnow()
+    """保单台帐 项目号 CB-YYYYMMDD-HHMMSS-XXXXXXX (7 upper-case hex characters, the platform zone's wall
+    clock), unique."""
+    now = clock.local(now or clock.now())
     while True:
         no = f"CB-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)[:7].upper()}"
         if db.session.execute(select(Policy.id).where(Policy.ledger_no == no)).first() is None:
@@ -182,14 +183,14 @@ def issue_policy(application_id, user, data: dict, files: dict) -> Policy:
 
 def display_status(policy, today=None):
     """已到期 is shown as soon as the 终止日期 has passed, even before the scheduled command ran."""
-    if policy.status == PolicyStatus.ACTIVE and policy.end_date < (today or date.today()):
+    if policy.status == PolicyStatus.ACTIVE and policy.end_date < (today or clock.today()):
         return PolicyStatus.EXPIRED
     return policy.status
 
 
 def expire_policies(today=None) -> int:
     """Mark active policies past their 终止日期 as 已到期 (with their application and project). Idempotent."""
-    today = today or date.today()
+    today = today or clock.today()
     ids = (
         db.session.execute(
             select(Policy.id).where(Policy.status == PolicyStatus.ACTIVE, Policy.end_date < today).order_by(Policy.id)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _
 from sqlalchemy import case, distinct, exists, func, literal_column, select
 
+from app import clock
 from app.extensions import db
 from app.models import (
     Claim,
@@ -90,7 +91,7 @@ def month_end(month: date) -> date:
 
 def parse_month(text, today=None) -> date:
     """'2025-01' → date(2025, 1, 1); anything unreadable → the current month."""
-    today = today or date.today()
+    today = today or clock.today()
     try:
         year, mon = (int(part) for part in str(text).split("-")[:2])
         return date(year, mon, 1)

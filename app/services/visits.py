@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import DispatchOrder, Hazard, HazardCategory, HazardPhoto, MajorHazardStandard, ServiceVisit
 from app.models.base import utcnow
@@ -24,7 +25,6 @@ from .base import Conflict, Invalid, fetch, record_flow, transition, unit_of_wor
 
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 TAG_DATETIME, TAG_DATETIME_ORIGINAL, TAG_OFFSET_ORIGINAL = 0x0132, 0x9003, 0x9011
-BEIJING = timezone(timedelta(hours=8))  # EXIF local times without an offset are taken as Beijing time
 MAX_PHOTOS = 9
 
 
@@ -42,7 +42,7 @@ def _exif_datetime(text, offset=None):
         local = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except (TypeError, ValueError):
         return None
-    tz = BEIJING
+    tz = clock.zone()  # EXIF local times without an offset are the platform zone's wall clock
     if offset:
         try:
             sign = -1 if str(offset).startswith("-") else 1
@@ -50,14 +50,14 @@ def _exif_datetime(text, offset=None):
             tz = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
         except ValueError:
             pass
-    return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def read_exif_position(exif):
-    """(lat, lon, taken_at) from a Pillow Exif; each None when absent. taken_at is naive UTC.
+    """(lat, lon, taken_at) from a Pillow Exif; each None when absent. taken_at is an aware UTC instant.
 
     The time is the GPS time stamp (UTC) when present, else DateTimeOriginal (with its offset, or
-    Beijing time), else DateTime.
+    the platform zone's time), else DateTime.
     """
     lat = lon = taken = None
     if exif is None:
@@ -77,7 +77,7 @@ def read_exif_position(exif):
         if gps.get(29) and gps.get(7):
             h, m, s = (float(x) for x in gps[7])
             day = datetime.strptime(str(gps[29]).strip("\x00 "), "%Y:%m:%d")
-            taken = day + timedelta(hours=h, minutes=m, seconds=s)
+            taken = (day + timedelta(hours=h, minutes=m, seconds=s)).replace(tzinfo=UTC)
     except (TypeError, ValueError, ZeroDivisionError):
         taken = None
     if taken is None:

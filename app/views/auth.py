@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import or_
 from werkzeug.exceptions import TooManyRequests
 
+from app import clock
 from app.extensions import db
 from app.models import AppUser, AuditEvent, Department
 from app.models.enums import PartyKind
@@ -266,8 +267,6 @@ class AccountAdminView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        from app.security import clock
-
         query = scoped(db.session.query(AppUser), AppUser)
         q = request.args.get("q", "").strip()
         kind = request.args.get("kind", "")
@@ -407,7 +406,7 @@ class AuditEventView(ScopedModelView):
         "detail": _("详情"),
     }
     formatters_columns = {
-        "created_at": lambda v: f"{v:%Y-%m-%d %H:%M:%S}" if v else "",
+        "created_at": clock.fmt_seconds,
         "action": _action_cell,
         "result": _result_cell,
         "party_kind": audit.party_kind_label,

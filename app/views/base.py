@@ -5,8 +5,11 @@ from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
+from sqlalchemy.orm.attributes import InstrumentedAttribute
 from wtforms import HiddenField, StringField
 
+from app import clock
+from app.models.base import UtcDateTime
 from app.security.scope import RULES, ScopeFilter, get_scoped
 
 from .datamodel import SEARCH_TEXT, FastSQLAInterface, FilterRelatedTextContains
@@ -64,6 +67,12 @@ class ScopedModelView(ModelView):
             label = (self.label_columns or {}).get(column, column)
             extra.setdefault(column, StringField(label, widget=BS3TextFieldWidget()))
         self.search_form_extra_fields = extra
+        self.formatters_columns = dict(self.formatters_columns or {})
+        for column in {*(self.list_columns or []), *(self.show_columns or [])}:
+            if isinstance(getattr(self.datamodel.obj, column, None), InstrumentedAttribute) and isinstance(
+                getattr(getattr(self.datamodel.obj.__table__.c, column, None), "type", None), UtcDateTime
+            ):
+                self.formatters_columns.setdefault(column, clock.fmt)  # instants in the platform's zone
         custom_edit_form = self.edit_form is not None
         super().__init__(**kwargs)
         if not custom_edit_form:

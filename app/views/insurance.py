@@ -5,7 +5,6 @@ Each list's filtered query is built once (``*_query``) and used by the page, its
 export alike.
 """
 
-from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from app import clock
 from app.extensions import db
 from app.models import Application, Claim, Enterprise, FlowEvent, InsuranceCompany, Plan, Policy, Project
 from app.models.enums import (
@@ -145,7 +145,7 @@ def timeline_rows(entity_filters):
     events = db.session.execute(scoped_select(FlowEvent).where(crit).order_by(FlowEvent.id)).scalars().all()
     return [
         dict(
-            time=e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            time=clock.fmt_seconds(e.created_at),
             action=FLOW_ACTIONS.get(e.action, e.action),
             who=" ".join(x for x in (e.party_name, e.username or str(_("系统"))) if x),
             status=(_status_text(e.from_status) + (" → " + _status_text(e.to_status) if e.to_status else "")),
@@ -399,7 +399,7 @@ class ApplicationView(ScopedModelView):
             injuries=injuries,
             proposal=proposal,
             rules=rules,
-            year=date.today().year - 1,
+            year=clock.today().year - 1,
         )
 
     @expose("/<int:pk>/review", methods=["GET", "POST"])
@@ -453,7 +453,7 @@ class ApplicationView(ScopedModelView):
                 project_code=app.project.project_code,
                 plan_id=str(app.plan_id),
                 premium=str(proposal["proposed"]),
-                start_date=str(app.project.planned_start or date.today()),
+                start_date=str(app.project.planned_start or clock.today()),
                 end_date=str(app.project.planned_end or ""),
             )
         return self.render_template(
@@ -531,7 +531,7 @@ class ApplicationView(ScopedModelView):
         plans = (
             db.session.execute(
                 select(Plan)
-                .where(or_(Plan.effective_to.is_(None), Plan.effective_to >= date.today()))
+                .where(or_(Plan.effective_to.is_(None), Plan.effective_to >= clock.today()))
                 .order_by(Plan.code)
             )
             .scalars()
@@ -702,7 +702,7 @@ class PolicyView(ScopedModelView):
             errors=errors or {},
             form=form or {},
             editing=editing,
-            today=date.today().isoformat(),
+            today=clock.today().isoformat(),
             timeline=timeline_rows([("policy", policy.id)]),
         )
 

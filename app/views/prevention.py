@@ -16,6 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import false, or_, select
 
+from app import clock
 from app.extensions import db
 from app.models import (
     DispatchOrder,
@@ -42,7 +43,6 @@ from app.models.enums import (
 from app.models.enums import (
     PartyKind as P,
 )
-from app.reports.service_report_pdf import beijing
 from app.security.scope import get_scoped, get_scoped_or_404, party_of, scoped
 from app.services import experts as expert_service
 from app.services import orders as order_service
@@ -250,7 +250,6 @@ TEMPLATE_HELPERS = dict(
     HazardStatus=HazardStatus,
     ReviewStage=ReviewStage,
     Verdict=Verdict,
-    beijing=beijing,
     action_labels=ACTION_LABELS,
 )
 
@@ -529,7 +528,7 @@ class DispatchOrderView(_OrderList):
         (_("截止日期"), lambda o: o.deadline),
         (_("事故预防费(元)"), lambda o: o.fee),
         (_("状态"), lambda o: str(O.label(o.status))),
-        (_("派单时间"), lambda o: beijing(o.created_at)),
+        (_("派单时间"), lambda o: clock.fmt(o.created_at)),
     ]
 
     @expose("/export")

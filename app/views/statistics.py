@@ -1,11 +1,10 @@
 """The departments' 统计报告 (manual 五.3) and 数据大屏 (五.4, 附件 2)."""
 
-from datetime import date
-
 from flask import g, jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 
+from app import clock
 from app.extensions import db
 from app.reports.export import spooled_xlsx
 from app.reports.statistics_xlsx import summary_header, write_workbook
@@ -92,7 +91,7 @@ class DashboardView(BaseView):
             title=_("数据大屏"),
             figures=statistics.dashboard(g.user),
             can_import=registry_import.can_import(g.user),
-            today=date.today(),
+            today=clock.today(),
         )
 
     @expose("/data")

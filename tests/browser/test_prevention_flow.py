@@ -7,9 +7,11 @@ expert's sign-in page at a phone viewport."""
 import os
 import re
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+
+from app import clock
 
 ENTERPRISE_USERS = {
     "黑龙江龙建路桥建设有限公司": "enterprise_demo",
@@ -63,7 +65,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     page.select_option("#target", label="黑龙江安建安全技术服务有限公司")
     page.locator("input[name=service_item_ids]").nth(1).check()
     page.locator("input[name=service_item_ids]").nth(3).check()
-    today = date.today()
+    today = clock.today()
     page.fill("#start_date", today.isoformat())
     page.fill("#end_date", (today + timedelta(days=20)).isoformat())
     page.fill("#deadline", (today + timedelta(days=5)).isoformat())
