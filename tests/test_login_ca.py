@@ -415,9 +415,10 @@ def test_nonce_flood_is_bounded(limited_app):
 def test_challenge_purge_deletes_expired_nonces_only_and_is_idempotent(app, monkeypatch):
     from datetime import timedelta
 
+    from app import clock
     from app.extensions import db
     from app.models import LoginChallenge
-    from app.security import ca, clock
+    from app.security import ca
 
     client = app.test_client()
     stale = [nonce_of(client) for _ in range(3)]

@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -138,7 +138,7 @@ def _verifier(now):
     return (
         PolicyBuilder()
         .store(Store(trusted_roots()))
-        .time(now.replace(tzinfo=UTC))
+        .time(clock.as_utc(now))
         .extension_policies(ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all())
         .build_client_verifier()
     )
@@ -169,11 +169,11 @@ def verify_certificate(certs):
     """Verify leaf (certs[0]) against the CA bundle; returns the CertIdentity or raises CertificateError."""
     leaf, intermediates = certs[0], list(certs[1:])
     now = clock.now()
-    if now > leaf.not_valid_after_utc.replace(tzinfo=None):
+    if now > leaf.not_valid_after_utc:
         raise CertificateError(
             _("证书已过期（有效期至 %(d)s），请更新数字证书", d=f"{leaf.not_valid_after_utc:%Y-%m-%d}"), "expired"
         )
-    if now < leaf.not_valid_before_utc.replace(tzinfo=None):
+    if now < leaf.not_valid_before_utc:
         raise CertificateError(_("证书尚未生效"), "not_yet_valid")
     try:
         _verifier(now).verify(leaf, intermediates)
