@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
+from app.jobs import job
 from tests.conftest import DEMO_PASSWORD, login
 
 UNAVAILABLE = "服务暂时不可用"
@@ -126,6 +127,11 @@ def test_a_failing_file_store_answers_503(app, as_user, monkeypatch):
 # ---------------------------------------------------------------- Redis down, its URL set
 
 
+@job()
+def ops_probe_job():  # a job as any page would queue one (declared before the app registers its jobs)
+    return 1
+
+
 @pytest.fixture(scope="module")
 def redis_down_app(app):
     """The app as production configures it, with every Redis URL pointing at a closed port."""
@@ -144,20 +150,12 @@ def redis_down_app(app):
         FAB_UPDATE_PERMS=False,
     )
     down = create_app(config)
-    from app.jobs import job
-
-    @job()
-    def ops_probe_job():  # a job as any page would queue one
-        return 1
 
     @down.route("/ops-probe/enqueue")
     def enqueue_probe():
         ops_probe_job.enqueue()
         return "queued"
 
-    from app.jobs import register_jobs
-
-    register_jobs(down, down.extensions["huey"])
     yield down
     with down.app_context():
         db.session.remove()
