@@ -47,6 +47,8 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json": one JSON object per line
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "180"))
+    # A registry-import file not confirmed within this many hours is refused and removed (flask files sweep).
+    IMPORT_PREVIEW_HOURS = float(os.environ.get("IMPORT_PREVIEW_HOURS", "24"))
     # Sessions, lockouts and nonces live in the database; rate-limit counters in Redis when REDIS_URL
     # is set (shared by every worker and machine), else in the one process of the embedded default
     # (RATELIMIT_STORAGE_URI below). Production requires Redis for them and for the task queue.
@@ -163,6 +165,19 @@ class Config:
     CA_NONCE_RATE_LIMIT = os.environ.get("CA_NONCE_RATE_LIMIT", "30 per minute")
     # `flask security purge`: sessions are deleted this many days after their absolute expiry.
     SESSION_RETENTION_DAYS = int(os.environ.get("SESSION_RETENTION_DAYS", "30"))
+    # REST API (docs/api.md). Rate limits per credential and per client address, counted in Redis when
+    # RATELIMIT_STORAGE_URI is redis://…, else in the database; every answer carries RateLimit-* headers.
+    API_RATELIMIT_ENABLED = True
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_RATE_LIMIT_PER_IP = os.environ.get("API_RATE_LIMIT_PER_IP", "3000 per minute")
+    API_RETRY_AFTER_SECONDS = 30  # Retry-After of a 503
+    # changes: rows younger than this wait for the next page (a transaction still committing is not overtaken)
+    API_SYNC_SETTLE_SECONDS = int(os.environ.get("API_SYNC_SETTLE_SECONDS", "2"))
+    # Webhooks (app/api/webhooks.py): HTTPS only; private addresses only when allowed; CA bundle to trust
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS = os.environ.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "0") == "1"
+    WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE") or None
+    WEBHOOK_TIMEOUT_SECONDS = 10
+    WEBHOOK_EXPIRING_DAYS = int(os.environ.get("WEBHOOK_EXPIRING_DAYS", "30"))
 
 
 class ProductionConfig(Config):

@@ -192,7 +192,7 @@ def filtered_args(view, flt):
     city, status = flt
     parts = [f"region={city}00", f"status={status}"]
     filters = getattr(view, "_filters", None)
-    if filters is not None:
+    if filters is not None and not getattr(view, "search_bar", None):  # our lists take the 查询 bar's args
         search = filters.get_search_filters()
         for column, wanted, value in (
             ("region_code", "FilterStartsWith", city),
@@ -207,10 +207,9 @@ def filtered_args(view, flt):
 
 def shows_page(html, page):
     """Whether our list shows the 0-based ``page`` it was asked for (a page past the end shows the last
-    one instead): its pager marks page + 1 active (insurance lists count pages from 0 in the URL, the
-    departments' from 1; both print page + 1)."""
+    one instead): its pager marks page + 1 as the current page."""
     text = html.decode("utf-8", "replace")
-    active = re.findall(r'class="active"[^>]*>\s*<a[^>]*>\s*([\d,]+)\s*<', text)
+    active = re.findall(r'aria-current="page">\s*([\d,]+)\s*<', text)
     if not active:
         return True  # a list without numbered links (FAB's own pager): trust the row count
     return any(int(n.replace(",", "")) in (page + 1, page + 2) for n in active)
@@ -218,7 +217,8 @@ def shows_page(html, page):
 
 def rows_on(html):
     table = html.rsplit(b"<table", 1)[-1].split(b"</table>", 1)[0]
-    return max(table.count(b"<tr") - 1, 0)
+    rows = table.count(b"<tr data-id=")  # our lists mark each record's row
+    return rows if rows else max(table.count(b"<tr") - 1, 0)  # FAB's stock list
 
 
 def time_get(client, url, reps):
@@ -267,7 +267,7 @@ def measure_lists(app, ours, stock, reps, stock_reps):
         client = clients.get(username) or login(app, username)
         clients[username] = client
         extra = filtered_args(view, flt)
-        our_base = f"{view.route_base}/list/?psize_{view_name}={PSIZE}&psize={PSIZE}" + (f"&{extra}" if extra else "")
+        our_base = f"{view.route_base}/list/?psize_{view_name}={PSIZE}" + (f"&{extra}" if extra else "")
         stock_view = stock[view_name]
         stock_name = type(stock_view).__name__
         # the stock view's own filter indices (its search form may list the columns in another order)
@@ -281,11 +281,11 @@ def measure_lists(app, ours, stock, reps, stock_reps):
         deep = DEEP_OFFSET // PSIZE
         while deep > 1 and not (
             rows_on(client.get(f"{stock_base}&page_{stock_name}={deep}").data)
-            and shows_page(client.get(f"{our_base}&page_{view_name}={deep}&page={deep + 1}").data, deep)
+            and shows_page(client.get(f"{our_base}&page_{view_name}={deep}").data, deep)
         ):
             deep //= 2
         for label, page in (("first", 0), (f"deep ({deep * PSIZE:,} rows in)", deep)):
-            our_url = our_base + (f"&page_{view_name}={page}&page={page + 1}" if page else "")
+            our_url = our_base + (f"&page_{view_name}={page}" if page else "")
             stock_url = stock_base + (f"&page_{stock_name}={page}" if page else "")
             with recorder.recording() as statements:
                 response = client.get(our_url)

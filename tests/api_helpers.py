@@ -180,11 +180,18 @@ def issue_test_key(app, short_name, name=None):
 
 
 def minimal_pdf(extra=b""):
-    return (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-        + extra
-        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
+    """A well-formed one-page PDF (uploads are read by a real parser); ``extra`` goes into its catalog."""
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R " + extra + b">>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    table = b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + table + b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % len(out)
 
 
 def pending_application(insurer="人保财险", broker=None):

@@ -64,7 +64,11 @@ def test_replay_mismatch_and_per_user_keys(app, client, world, claims_double):
     assert again.status_code == 201 and again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
     assert claims_of(app, pol) == before + 1 and len(claims_double.calls) == 1
     other = client.post(f"/api/v1/policies/{pol}/claims", headers=dict(h, **key), json=dict(body, injured_count=2))
-    assert other.status_code == 422 and "Idempotency-Key" in other.json["message"]
+    assert (
+        other.status_code == 422
+        and "Idempotency-Key" in other.json["detail"]
+        and other.json["code"] == "idempotency_key_reused"
+    )
     # another party's policy answers 404 before the key is even looked at
     other = client.post(f"/api/v1/policies/{world['B']['Policy']}/claims", headers=dict(h, **key), json=body)
     assert other.status_code == 404

@@ -141,7 +141,7 @@ def test_schema_errors_are_422_with_field_messages(app, client, world, h, method
     before = count(app, Claim), count(app, FlowEvent), count(app, DispatchOrder)
     r = getattr(client, method)(url, headers=h(user), json=body)
     assert r.status_code == 422, r.json
-    assert r.json["message"] and fields <= set(r.json["errors"]), r.json
+    assert r.json["detail"] and r.json["code"] == "validation_failed" and fields <= set(r.json["errors"]), r.json
     assert all(
         isinstance(m, list) and m and all(isinstance(x, str) for x in m)
         for m in r.json["errors"].values()
@@ -197,7 +197,7 @@ def test_approve_and_reject(app, client, h):
     assert r.status_code == 200 and r.json["result"]["status"] == "rejected"
     # illegal transition: an approved application cannot be approved again
     r = client.post(f"/api/v1/applications/{first}/approve", headers=h("insurer_picc"), json={})
-    assert r.status_code == 409 and r.json["message"]
+    assert r.status_code == 409 and r.json["detail"] and r.json["code"] == "conflict"
     rows = audit_rows(app, f"/api/v1/applications/{first}/approve")
     assert [a.result for a in rows] == ["ok", "409"]
     assert rows[0].username == "insurer_picc" and rows[0].party_kind == "insurer" and rows[0].ip
@@ -234,7 +234,11 @@ def test_idempotent_retry_returns_the_first_result(app, client, h):
             == 1
         )
     other = client.post(url, headers=h("insurer_picc", **key), json={"opinion": "另一个意见"})
-    assert other.status_code == 422 and "Idempotency-Key" in other.json["message"]
+    assert (
+        other.status_code == 422
+        and "Idempotency-Key" in other.json["detail"]
+        and other.json["code"] == "idempotency_key_reused"
+    )
     # without the key a repeat is a new request: the state machine refuses it
     assert client.post(url, headers=h("insurer_picc"), json={"opinion": "同意"}).status_code == 409
     # keys are per user: another user's identical key is independent (and here out of scope)

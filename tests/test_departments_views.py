@@ -8,11 +8,12 @@ import pytest
 from departments_world import world  # noqa: F401  (the module-scoped fixture)
 from openpyxl import load_workbook
 
+from app.demo.insurance import demo_pdf
 from app.extensions import db
 from app.models import Enterprise, Policy
 from app.storage import store_bytes
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = demo_pdf("licence")  # well-formed: uploads are read by a real parser
 
 
 def _png():

@@ -70,7 +70,7 @@ def test_column_exports_stream_typed_tuples_and_neutralise_formulas(app):
         assert rows[1][0] == 1 and rows[1][1] == "人保财险"
         assert rows[1][2] == '\'=HYPERLINK("http://x")' and rows[1][3] == "-12"
         assert rows[1][4] == "<insurer>"
-        assert rows[1][5] == datetime(2026, 11, 29, 8, 30)
+        assert rows[1][5] == datetime(2026, 11, 29, 16, 30)  # 08:30 UTC is 16:30 in the platform's zone
         assert ws.cell(row=2, column=3).data_type == "s"  # text, not a formula
         csv_text = b"".join(export_response(query, columns, "保险机构", "csv").response).decode("utf-8-sig")
         parsed = list(csv.reader(io.StringIO(csv_text)))

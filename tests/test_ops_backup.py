@@ -17,7 +17,9 @@ from ops_support import KINDS, dispose, fresh_database, make_app, table_digests
 from PIL import Image
 from sqlalchemy import text
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+from app.demo.insurance import demo_pdf
+
+PDF = demo_pdf("licence")  # well-formed: uploads are read by a real parser
 
 
 def _png(colour):

@@ -21,6 +21,8 @@ import requests
 from ops_support import PG_URL, REPO, free_port
 from sqlalchemy import text
 
+from app.demo.insurance import demo_pdf
+
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")]
 PASSWORD = "Demo@2026"
 
@@ -118,7 +120,7 @@ def _stored_file(app, username, data):
         return row.id
 
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n% shared volume\n"
+PDF = demo_pdf("shared volume")  # well-formed: uploads are read by a real parser
 
 
 def test_session_from_one_server_is_accepted_by_the_other(servers):

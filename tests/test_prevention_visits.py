@@ -26,7 +26,7 @@ from prevention_support import (
 
 from app.models.enums import HazardStatus as H
 from app.models.enums import OrderStatus as O
-from app.services.base import Conflict, Invalid, NotFound
+from app.services.base import Conflict, Forbidden, Invalid, NotFound
 
 
 def _file_count():
@@ -139,7 +139,7 @@ def test_sign_in_only_by_the_assigned_expert_in_service(ctx):
     with pytest.raises(Conflict):  # not accepted yet
         visits.sign_in(oid, user("expert_demo"), site_photo())
     oid, _p, _h = order_in("in_service")
-    with pytest.raises(Conflict):
+    with pytest.raises(Forbidden):  # an org never signs in: not one of its transitions
         visits.sign_in(oid, user("org_demo"), site_photo())
     with pytest.raises(NotFound):
         visits.sign_in(oid, user("insurer_pingan"), site_photo())
@@ -312,7 +312,7 @@ def test_reviews_fail_back_to_the_expert_and_pass_to_completion(ctx):
     oid, _p, _h = order_in("org_review", hazards=0)
     with pytest.raises(Invalid):
         reviews.review(oid, org, False, "")
-    with pytest.raises(Conflict):  # not the insurer's stage yet
+    with pytest.raises(Forbidden):  # the org's stage: its transitions are not the insurer's
         reviews.review(oid, ins, True, "")
     reviews.review(oid, org, False, "服务过程记录不完整")
     assert _order(oid).status == O.IN_SERVICE

@@ -1,14 +1,16 @@
-"""Applications (投保信息): read, review (复审通过 / 不通过), issue the policy (出单, multipart with PDFs)."""
+"""Applications (投保信息): read, review (复审通过 / 不通过), issue the policy (出单, multipart with PDFs),
+withdraw (撤回, the enterprise), the uploads (营业执照 … 用户协议) as files."""
 
-from flask_appbuilder.api import expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.api import expose, protect
 from flask_babel import lazy_gettext as _
 
 from app.models import Application
+from app.models.insurance import APPLICATION_FILE_SLOTS
 
 from .base import (
     READ,
     Day,
+    EmptySchema,
     Id,
     InputSchema,
     Money,
@@ -18,6 +20,7 @@ from .base import (
     acting_user,
     date_order,
     fields,
+    guard,
     openapi,
     raise_if,
     service,
@@ -44,6 +47,7 @@ COLUMNS = [
     "contact_phone",
     "agreed",
     "review_opinion",
+    *[f"{slot}_file_id" for slot in APPLICATION_FILE_SLOTS],
     "submitted_at",
     "reviewed_at",
     "created_at",
@@ -51,8 +55,8 @@ COLUMNS = [
     "version",
 ]
 POLICY_FILES = {
-    "policy_file": "保单 PDF (at most 20 MB)",
-    "agreement_file": "用户协议 PDF, JPEG or PNG (at most 20 MB)",
+    "policy_file": "The policy (保单), PDF, at most 20 MB",
+    "agreement_file": "The signed user agreement (用户协议), PDF, JPEG or PNG, at most 20 MB",
 }
 
 
@@ -85,35 +89,50 @@ class IssuePolicySchema(InputSchema):
 
 class ApplicationApi(ScopedModelRestApi):
     resource_name = "applications"
-    datamodel = SQLAInterface(Application)
+    model = Application
     class_permission_name = "ApiApplication"
     openapi_spec_tag = "Applications"
-    include_route_methods = set(READ) | {"approve", "reject", "issue_policy"}
-    method_permission_name = dict(READ, approve="review", reject="review", issue_policy="issue")
-    openapi_spec_component_schemas = (ApproveSchema, RejectSchema, IssuePolicySchema)
+    summary_name = "application"
+    include_route_methods = set(READ) | {"approve", "reject", "issue_policy", "withdraw"}
+    method_permission_name = dict(READ, approve="review", reject="review", issue_policy="issue", withdraw="withdraw")
+    file_relations = tuple(f"{slot}_file" for slot in APPLICATION_FILE_SLOTS)
     list_columns = COLUMNS
     show_columns = COLUMNS
-    search_columns = ["status", "project", "enterprise", "insurer", "broker", "plan", "region_code", "submitted_at"]
+    search_columns = [
+        "status",
+        "project",
+        "project_id",
+        "enterprise",
+        "enterprise_id",
+        "insurer",
+        "insurer_id",
+        "broker",
+        "broker_id",
+        "plan",
+        "region_code",
+        "submitted_at",
+        "reviewed_at",
+        "created_at",
+    ]
     order_columns = ["id", "status", "submitted_at", "reviewed_at", "created_at", "updated_at"]
 
     def _review(self, pk, action, schema):
-        def run(data, files):
+        def act(data, files):
             getattr(service("applications"), action)(pk, acting_user(), data.get("opinion"))
-            obj = self.datamodel.get(pk, self._base_filters)
-            return {"id": pk, "result": self.dump(obj)}
+            return pk
 
-        return self.write(run, schema)
+        return self.write(act, schema)
 
     @expose("/<int:pk>/approve", methods=["POST"])
     @protect()
-    @safe
+    @guard
     @openapi("Approve an application awaiting review (复审通过: pending_review → approved)", body="ApproveSchema")
     def approve(self, pk):
         return self._review(pk, "approve", ApproveSchema)
 
     @expose("/<int:pk>/reject", methods=["POST"])
     @protect()
-    @safe
+    @guard
     @openapi(
         "Reject an application awaiting review (复审不通过: pending_review → rejected); opinion required",
         body="RejectSchema",
@@ -123,16 +142,29 @@ class ApplicationApi(ScopedModelRestApi):
 
     @expose("/<int:pk>/policy", methods=["POST"])
     @protect()
-    @safe
+    @guard
     @openapi(
         "Issue the policy of an approved application (出单: approved → insured), with its PDF files",
         body="IssuePolicySchema",
         ok=201,
         multipart_files=POLICY_FILES,
+        creates="PolicyApi",
     )
     def issue_policy(self, pk):
-        def run(data, files):
-            policy = service("policies").issue_policy(pk, acting_user(), data, files)
-            return {"id": policy.id, "result": self.dump(policy, PolicyApi)}
+        def act(data, files):
+            return service("policies").issue_policy(pk, acting_user(), data, files).id
 
-        return self.write(run, IssuePolicySchema, file_fields=("policy_file", "agreement_file"), status=201)
+        return self.write(
+            act, IssuePolicySchema, file_fields=("policy_file", "agreement_file"), status=201, creates=PolicyApi
+        )
+
+    @expose("/<int:pk>/withdraw", methods=["POST"])
+    @protect()
+    @guard
+    @openapi("Withdraw a submitted application (撤回: pending_review → draft; the enterprise)", body="EmptySchema")
+    def withdraw(self, pk):
+        def act(data, files):
+            service("applications").withdraw(pk, acting_user())
+            return pk
+
+        return self.write(act, EmptySchema)

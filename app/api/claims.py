@@ -1,7 +1,6 @@
 """Claims (理赔): read, add to a policy, correct."""
 
-from flask_appbuilder.api import expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.api import expose, protect
 from flask_babel import lazy_gettext as _
 
 from app.models import Claim
@@ -17,6 +16,7 @@ from .base import (
     Str,
     acting_user,
     date_order,
+    guard,
     openapi,
     raise_if,
     service,
@@ -69,30 +69,40 @@ class ClaimPatchSchema(ClaimSchema):
 
 class ClaimApi(ScopedModelRestApi):
     resource_name = "claims"
-    datamodel = SQLAInterface(Claim)
+    model = Claim
     class_permission_name = "ApiClaim"
     openapi_spec_tag = "Claims"
+    summary_name = "claim"
     include_route_methods = set(READ) | {"update_claim"}
     method_permission_name = dict(READ, update_claim="write")
-    openapi_spec_component_schemas = (ClaimSchema, ClaimPatchSchema)
     list_columns = COLUMNS
     show_columns = COLUMNS
-    search_columns = ["policy", "submitted_date", "settled_date", "region_code"]
+    search_columns = [
+        "policy",
+        "policy_id",
+        "enterprise_id",
+        "insurer_id",
+        "submitted_date",
+        "settled_date",
+        "estimated_loss",
+        "settled_amount",
+        "region_code",
+        "created_at",
+    ]
     order_columns = ["id", "submitted_date", "settled_date", "estimated_loss", "settled_amount", "created_at"]
 
     @expose("/<int:pk>", methods=["PATCH"])
     @protect()
-    @safe
+    @guard
     @openapi("Correct a claim (理赔信息修改); only the fields sent change", method="patch", body="ClaimPatchSchema")
     def update_claim(self, pk):
-        def run(data, files):
-            current = self.datamodel.get(pk, self._base_filters)
+        def act(data, files):
+            current = self.row(pk)
             if current is None:
                 raise NotFound(_("记录不存在或无权访问"))
             # the service takes the whole claim: the fields not sent keep their values
             full = {f: getattr(current, f) for f in ClaimSchema._declared_fields}
             full.update(data)
-            claim = service("claims").update_claim(pk, acting_user(), full)
-            return {"id": claim.id, "result": self.dump(claim)}
+            return service("claims").update_claim(pk, acting_user(), full).id
 
-        return self.write(run, ClaimPatchSchema)
+        return self.write(act, ClaimPatchSchema)

@@ -1,7 +1,5 @@
 """Enterprises (建筑施工企业) the caller may see: an insurer or broker sees the enterprises of its applications."""
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from app.models import Enterprise
 
 from .base import ScopedModelRestApi
@@ -19,14 +17,16 @@ COLUMNS = [
     "legal_name",
     "legal_mobile",
     "created_at",
+    "updated_at",
 ]
 
 
 class EnterpriseApi(ScopedModelRestApi):
     resource_name = "enterprises"
-    datamodel = SQLAInterface(Enterprise)
+    model = Enterprise
     class_permission_name = "ApiEnterprise"
     openapi_spec_tag = "Enterprises"
+    summary_name = "enterprise"
     list_columns = COLUMNS
     show_columns = COLUMNS + ["business_scope"]
     search_columns = ["name", "credit_code", "region_code", "created_at"]

@@ -31,10 +31,13 @@ MAX_KEY_LENGTH = 128
 
 
 class IdempotencyError(Exception):
+    CODES = {400: "invalid_idempotency_key", 409: "idempotency_in_progress", 422: "idempotency_key_reused"}
+
     def __init__(self, status, message):
         super().__init__(str(message))
         self.status = status
         self.message = message
+        self.code = self.CODES[status]
 
 
 def request_key():
@@ -116,3 +119,22 @@ def after_conflict(user_id, key, request_hash):
     if record is None:
         return None
     return replay_or_refuse(record, request_hash)
+
+
+def request_key_or_problem():
+    """request_key(), its error as the API's problem."""
+    from .problems import Problem
+
+    try:
+        return request_key()
+    except IdempotencyError as exc:
+        raise Problem(exc.code, exc.message, status=exc.status) from None
+
+
+def begin_or_problem(user_id, key, request_hash):
+    from .problems import Problem
+
+    try:
+        return begin(user_id, key, request_hash)
+    except IdempotencyError as exc:
+        raise Problem(exc.code, exc.message, status=exc.status) from None

@@ -1,7 +1,6 @@
 """Dispatch orders (派单): read; dispatch (insurer); accept or refuse (prevention org)."""
 
-from flask_appbuilder.api import expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.api import expose, protect
 from flask_babel import lazy_gettext as _
 
 from app.models import DispatchOrder
@@ -9,6 +8,7 @@ from app.models import DispatchOrder
 from .base import (
     READ,
     Day,
+    EmptySchema,
     Id,
     IdList,
     InputSchema,
@@ -18,6 +18,7 @@ from .base import (
     Text,
     acting_user,
     date_order,
+    guard,
     openapi,
     raise_if,
     service,
@@ -84,23 +85,33 @@ class RefuseSchema(InputSchema):
 
 class DispatchOrderApi(ScopedModelRestApi):
     resource_name = "orders"
-    datamodel = SQLAInterface(DispatchOrder)
+    model = DispatchOrder
     class_permission_name = "ApiDispatchOrder"
     openapi_spec_tag = "Dispatch orders"
+    summary_name = "order"
     include_route_methods = set(READ) | {"dispatch", "accept", "refuse"}
     method_permission_name = dict(READ, dispatch="dispatch", accept="accept", refuse="accept")
-    openapi_spec_component_schemas = (DispatchSchema, RefuseSchema)
     list_columns = COLUMNS
     show_columns = COLUMNS
     search_columns = [
         "order_no",
         "status",
         "policy",
+        "policy_id",
         "project",
+        "project_id",
+        "enterprise_id",
+        "insurer_id",
         "org",
+        "org_id",
         "expert",
+        "expert_id",
+        "parent_id",
         "deadline",
         "start_date",
+        "end_date",
+        "accepted_at",
+        "completed_at",
         "created_at",
         "region_code",
     ]
@@ -108,38 +119,42 @@ class DispatchOrderApi(ScopedModelRestApi):
 
     @expose("/", methods=["POST"])
     @protect()
-    @safe
+    @guard
     @openapi(
-        "Dispatch prevention-service orders for one or more policies (派单)", body="DispatchSchema", ok=201, pk=False
+        "Dispatch prevention-service orders for one or more policies (派单)",
+        body="DispatchSchema",
+        ok=201,
+        pk=False,
+        many=True,
+        creates="DispatchOrderApi",
     )
     def dispatch(self):
-        def run(data, files):
-            orders = service("orders").dispatch(acting_user(), data.pop("policy_ids"), data)
-            return {"ids": [o.id for o in orders], "result": [self.dump(o) for o in orders]}
+        def act(data, files):
+            return [o.id for o in service("orders").dispatch(acting_user(), data.pop("policy_ids"), data)]
 
-        return self.write(run, DispatchSchema, status=201)
+        return self.write(act, DispatchSchema, status=201, creates=DispatchOrderApi, many=True)
 
     def _decide(self, pk, action, schema=None):
-        def run(data, files):
+        def act(data, files):
             svc = service("orders")
             if action == "refuse":
                 svc.refuse(pk, acting_user(), data["reason"])
             else:
                 svc.accept(pk, acting_user())
-            return {"id": pk, "result": self.dump(self.datamodel.get(pk, self._base_filters))}
+            return pk
 
-        return self.write(run, schema or InputSchema)
+        return self.write(act, schema or EmptySchema)
 
     @expose("/<int:pk>/accept", methods=["POST"])
     @protect()
-    @safe
-    @openapi("Accept an order dispatched to the caller's organisation (同意: pending → accepted)")
+    @guard
+    @openapi("Accept an order dispatched to the caller's organisation (同意: pending → accepted)", body="EmptySchema")
     def accept(self, pk):
         return self._decide(pk, "accept")
 
     @expose("/<int:pk>/refuse", methods=["POST"])
     @protect()
-    @safe
+    @guard
     @openapi(
         "Refuse an order dispatched to the caller's organisation (拒绝: pending → refused); reason required",
         body="RefuseSchema",

@@ -1,11 +1,11 @@
-"""Policies and the ledger (保单信息 / 保单台帐): read; add a claim to a policy."""
+"""Policies and the ledger (保单信息 / 保单台帐): read, the policy file and the signed agreement as files;
+add a claim to a policy."""
 
-from flask_appbuilder.api import expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.api import expose, protect
 
 from app.models import Policy
 
-from .base import READ, ScopedModelRestApi, acting_user, openapi, service
+from .base import READ, ScopedModelRestApi, acting_user, guard, openapi, service
 from .claims import ClaimApi, ClaimSchema
 
 COLUMNS = [
@@ -42,12 +42,13 @@ COLUMNS = [
 
 class PolicyApi(ScopedModelRestApi):
     resource_name = "policies"
-    datamodel = SQLAInterface(Policy)
+    model = Policy
     class_permission_name = "ApiPolicy"
     openapi_spec_tag = "Policies"
+    summary_name = "policy"
     include_route_methods = set(READ) | {"add_claim"}
     method_permission_name = dict(READ, add_claim="claim")
-    openapi_spec_component_schemas = (ClaimSchema,)
+    file_relations = ("policy_file", "agreement_file")
     list_columns = COLUMNS
     show_columns = COLUMNS + ["surrender_reason"]
     search_columns = [
@@ -56,7 +57,14 @@ class PolicyApi(ScopedModelRestApi):
         "project_name",
         "project_code",
         "enterprise",
+        "enterprise_id",
         "insurer",
+        "insurer_id",
+        "broker_id",
+        "application_id",
+        "project_id",
+        "plan_id",
+        "premium",
         "status",
         "start_date",
         "end_date",
@@ -67,11 +75,10 @@ class PolicyApi(ScopedModelRestApi):
 
     @expose("/<int:pk>/claims", methods=["POST"])
     @protect()
-    @safe
-    @openapi("Add a claim to a policy (理赔信息)", body="ClaimSchema", ok=201)
+    @guard
+    @openapi("Add a claim to a policy (理赔信息)", body="ClaimSchema", ok=201, creates="ClaimApi")
     def add_claim(self, pk):
-        def run(data, files):
-            claim = service("claims").add_claim(pk, acting_user(), data)
-            return {"id": claim.id, "result": self.dump(claim, ClaimApi)}
+        def act(data, files):
+            return service("claims").add_claim(pk, acting_user(), data).id
 
-        return self.write(run, ClaimSchema, status=201)
+        return self.write(act, ClaimSchema, status=201, creates=ClaimApi)

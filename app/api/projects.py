@@ -1,7 +1,5 @@
 """Projects (项目信息) in the caller's scope."""
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from app.models import Project
 
 from .base import ScopedModelRestApi
@@ -20,15 +18,28 @@ COLUMNS = [
     "planned_end",
     "insurance_status",
     "created_at",
+    "updated_at",
 ]
 
 
 class ProjectApi(ScopedModelRestApi):
     resource_name = "projects"
-    datamodel = SQLAInterface(Project)
+    model = Project
     class_permission_name = "ApiProject"
     openapi_spec_tag = "Projects"
+    summary_name = "project"
     list_columns = COLUMNS
     show_columns = COLUMNS + ["scale_content"]
-    search_columns = ["project_code", "name", "enterprise", "region_code", "insurance_status", "created_at"]
+    search_columns = [
+        "project_code",
+        "name",
+        "enterprise",
+        "enterprise_id",
+        "region_code",
+        "insurance_status",
+        "investment",
+        "planned_start",
+        "planned_end",
+        "created_at",
+    ]
     order_columns = ["id", "project_code", "name", "region_code", "investment", "created_at"]

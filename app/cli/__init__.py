@@ -76,7 +76,7 @@ def register_cli(app):
 
         click.echo("loaded" if load_demo_data() else "already present")
 
-    from . import ca, jobs, ops, orders, policies, security
+    from . import ca, files, jobs, ops, orders, policies, security
 
     for group in (
         ca.ca_group,
@@ -86,5 +86,9 @@ def register_cli(app):
         policies.policies_group,
         security.security_group,
         jobs.jobs_group,
+        files.files_group,
     ):
         app.cli.add_command(group)
+    from . import webhooks
+
+    app.cli.add_command(webhooks.webhooks_group)

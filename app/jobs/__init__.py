@@ -114,7 +114,7 @@ def make_huey(config):
 
 
 # Every module that declares jobs, imported so that web and worker processes register the same set.
-JOB_MODULES = ()
+JOB_MODULES = ("app.api.webhooks",)
 
 
 def init_queue(app):

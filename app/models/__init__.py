@@ -1,6 +1,6 @@
 """All models, imported once so that Model.metadata knows every table."""
 
-from .api import ApiKey, IdempotencyRecord  # noqa: F401
+from .api import ApiKey, ApiRateCounter, ApiTokenRevocation, IdempotencyRecord, SyncTombstone  # noqa: F401
 from .audit import AuditEvent, FlowEvent  # noqa: F401
 from .files import StoredFile  # noqa: F401
 from .insurance import Application, Claim, Policy  # noqa: F401
@@ -19,3 +19,4 @@ from .reference import (  # noqa: F401
 )
 from .security import LoginChallenge, UserSession  # noqa: F401
 from .user import AppUser  # noqa: F401
+from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: F401

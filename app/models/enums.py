@@ -46,6 +46,13 @@ class PartyKind(ChoiceSet):
     ]
 
 
+class AccountState(ChoiceSet):
+    ACTIVE = "active"
+    LOCKED = "locked"
+    INACTIVE = "inactive"
+    CHOICES = [(ACTIVE, _("启用"), "success"), (LOCKED, _("锁定"), "danger"), (INACTIVE, _("停用"), "default")]
+
+
 class CompanyKind(ChoiceSet):
     INSURER = "insurer"
     BROKER = "broker"

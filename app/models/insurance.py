@@ -14,6 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from app import clock
+
 from .base import TimestampMixin, UtcDateTime, VersionMixin
 from .enums import ApplicationStatus, PolicyStatus
 
@@ -131,9 +133,41 @@ class Policy(TimestampMixin, VersionMixin, Model):
     policy_file = relationship("StoredFile", foreign_keys=[policy_file_id])
     agreement_file = relationship("StoredFile", foreign_keys=[agreement_file_id])
     claims = relationship("Claim", back_populates="policy", order_by="Claim.id")
+    # the newest dispatch order of the policy (投保项目's 事故预防状态): a join on the newest id
+    latest_order = relationship("DispatchOrder", primaryjoin=lambda: _latest_order_join(), viewonly=True, uselist=False)
 
     def __repr__(self):
         return self.policy_no
+
+    def current_status(self, today=None):
+        """已到期 as soon as the 终止日期 has passed, even before the scheduled expiry ran."""
+        if self.status == PolicyStatus.ACTIVE and self.end_date < (today or clock.today()):
+            return PolicyStatus.EXPIRED
+        return self.status
+
+    @property
+    def shown_status(self):
+        return self.current_status()
+
+    @property
+    def latest_order_status(self):
+        return self.latest_order.status if self.latest_order is not None else None
+
+    @property
+    def contact_phone(self):
+        """联系电话: the application's, else the enterprise's contact mobile."""
+        return (self.application.contact_phone if self.application else None) or self.enterprise.contact_mobile
+
+
+def _latest_order_join():
+    from sqlalchemy import and_, func, select
+    from sqlalchemy.orm import aliased
+
+    from .prevention import DispatchOrder
+
+    newer = aliased(DispatchOrder)
+    newest = select(func.max(newer.id)).where(newer.policy_id == Policy.id).correlate(Policy).scalar_subquery()
+    return and_(DispatchOrder.policy_id == Policy.id, DispatchOrder.id == newest)
 
 
 class Claim(TimestampMixin, Model):

@@ -57,9 +57,39 @@ class Project(TimestampMixin, VersionMixin, Model):
 
     enterprise = relationship("Enterprise", lazy="joined", innerjoin=True)
     region = relationship("Region")
+    # The project's latest application (its 投保状态, insurer, policy follow it): a join on the newest id
+    latest_application = relationship(
+        "Application",
+        primaryjoin=lambda: _latest_application_join(),
+        viewonly=True,
+        uselist=False,
+    )
 
     def __repr__(self):
         return self.name
+
+    @property
+    def contact(self):
+        """联系方式: the latest application's contact telephone, else the enterprise's contact mobile."""
+        latest = self.latest_application
+        return (latest.contact_phone if latest is not None else None) or self.enterprise.contact_mobile
+
+    @property
+    def region_text(self):
+        """行政区划代码 as the lists show it: the code and the county's name."""
+        region = self.region
+        return f"{self.region_code} {region.name}" if region is not None else self.region_code
+
+
+def _latest_application_join():
+    from sqlalchemy import and_, func, select
+    from sqlalchemy.orm import aliased
+
+    from .insurance import Application
+
+    newer = aliased(Application)
+    newest = select(func.max(newer.id)).where(newer.project_id == Project.id).correlate(Project).scalar_subquery()
+    return and_(Application.project_id == Project.id, Application.id == newest)
 
 
 class RegistryProject(TimestampMixin, Model):

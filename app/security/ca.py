@@ -138,7 +138,7 @@ def _verifier(now):
     return (
         PolicyBuilder()
         .store(Store(trusted_roots()))
-        .time(clock.as_utc(now))
+        .time(now)
         .extension_policies(ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all())
         .build_client_verifier()
     )

@@ -128,13 +128,16 @@ class PlatformSecurityManager(SecurityManager):
             )
         db.session.commit()
 
-    def password_login(self, username, password):
+    def password_login(self, username, password, start_session=True):
         """(user, None) on success, (None, message) otherwise. The message for an unknown user, a wrong
-        password, a locked account and a certificate-only account is one and the same."""
+        password, a locked account and a certificate-only account is one and the same. The web login
+        starts a session; the API login (app/api/tokens.py) issues tokens instead, through the same checks
+        and lockout."""
         user = self.auth_user_db(username, password)
         if user is None:
             return None, _("用户名或密码错误。连续失败5次，账号将被锁定15分钟。")
-        self.start_session(user, "password")
+        if start_session:
+            self.start_session(user, "password")
         return user, None
 
     def start_session(self, user, method, detail=None):
@@ -182,12 +185,27 @@ class PlatformSecurityManager(SecurityManager):
         g.azx_session = record
         return user
 
+    # ------------------------------------------------------------ API tokens (app/api/tokens.py)
+    @property
+    def security_api(self):
+        from app.api.tokens import PlatformSecurityApi
+
+        return PlatformSecurityApi
+
+    def create_jwt_manager(self, app):
+        from app.api.tokens import install
+
+        return install(super().create_jwt_manager(app))
+
     def load_user_jwt(self, _jwt_header, jwt_data):
-        user = self.get_user_by_id(int(jwt_data["sub"]))
-        if user and user.is_active:
+        """The account of a token that is still valid for it (version, active, not locked, no
+        one-time password); None makes the request 401."""
+        from app.api.tokens import token_user
+
+        user = token_user(jwt_data)
+        if user is not None:
             g.user = user
-            return user
-        return None
+        return user
 
     def before_request(self):
         """FAB's g.user, then: an expired session says so; a due password change blocks every page."""
@@ -217,6 +235,11 @@ class PlatformSecurityManager(SecurityManager):
     def on_user_logout(self, user):
         """Called by the logout POST (app/views/auth.py): the session row is revoked on every machine."""
         record = sessions.end_current("logout")
+        if user is not None and getattr(user, "id", None):
+            from app.models.user import revoke_tokens
+
+            revoke_tokens(user)  # signing out on the web also ends the account's API tokens
+            db.session.commit()
         if record is not None:
             audit.record("logout", user=user)
 

@@ -6,6 +6,9 @@ database-stored roles at start and through ``flask roles sync``; administrators 
 of their own in FAB's security pages (those are left untouched). Admin gets every permission.
 """
 
+from app.models.enums import PartyKind as P
+from app.workflows import permissions_of
+
 
 def N_(text):
     """Marks a label for translation (rendered through gettext by the menu templates)."""
@@ -92,34 +95,40 @@ INSURER_MENUS = [
     "ins_member",
 ]
 
+# Each built-in role acts for one kind of party. Besides what is listed here it holds the permission of
+# every workflow transition its party may fire (app/workflows: the same table decides the button, the
+# service's check and this grant).
 ROLES = {
     "Enterprise": {
+        "party": P.ENTERPRISE,
         "permissions": {
             "MyEnterprise": ["read", "write"],
             "Project": ["read", "write"],
             "Application": ["read", "write"],
-            "EnterpriseTask": ["read", "rectify"],
+            "EnterpriseTask": ["read"],
         },
         "menus": ["ent_info", "ent_projects", "ent_todo", "ent_done"],
     },
     "Insurer": {
+        "party": P.INSURER,
         "permissions": {
-            "Application": ["read", "review", "issue", "export", "download"],
-            "Policy": ["read", "download", "claim", "export", "surrender"],
+            "Application": ["read", "export", "download"],
+            "Policy": ["read", "download", "claim"],
             "Ledger": ["read", "export"],
             "InsuredProject": ["read", "dispatch"],
-            "DispatchOrder": ["read", "dispatch", "assign", "export"],
+            "DispatchOrder": ["read", "export"],
             "Expert": ["read", "write"],
-            "ReportReview": ["read", "review"],
+            "ReportReview": ["read"],
             "Report": ["read", "download"],
             "MemberInfo": ["read", "write"],
         },
         "menus": INSURER_MENUS,
     },
     "Broker": {
+        "party": P.BROKER,
         "permissions": {
-            "Application": ["read", "review", "export", "download"],
-            "Policy": ["read", "download", "export"],
+            "Application": ["read", "export", "download"],
+            "Policy": ["read", "download"],
             "Ledger": ["read", "export"],
             "InsuredProject": ["read"],
             "DispatchOrder": ["read", "export"],
@@ -131,22 +140,25 @@ ROLES = {
         "menus": INSURER_MENUS,
     },
     "PreventionOrg": {
+        "party": P.ORG,
         "permissions": {
-            "ReceivedOrder": ["read", "accept"],
-            "DispatchOrder": ["read", "assign", "export"],
+            "ReceivedOrder": ["read"],
+            "DispatchOrder": ["read", "export"],
             "Expert": ["read", "write"],
-            "ReportReview": ["read", "review"],
+            "ReportReview": ["read"],
             "Report": ["read", "download"],
         },
         "menus": ["org_received", "org_orders", "org_experts", "org_report_review"],
     },
     "Expert": {
+        "party": P.EXPERT,
         "permissions": {
-            "ExpertTask": ["read", "handle"],
+            "ExpertTask": ["read"],
         },
         "menus": ["exp_todo", "exp_done"],
     },
     "Department": {
+        "party": P.DEPARTMENT,
         "permissions": {
             "Enterprise": ["read"],
             "DeptProject": ["read", "export"],
@@ -155,7 +167,6 @@ ROLES = {
             "InsuredProject": ["read"],
             "Report": ["read", "download"],
             "Registry": ["read", "import"],
-            "AuditLog": ["read"],
         },
         "menus": [
             "dept_enterprises",
@@ -181,6 +192,7 @@ _API_READ = {
         "ApiClaim",
         "ApiDispatchOrder",
         "ApiServiceReport",
+        "ApiDeletion",
     )
 }
 API_PERMISSIONS = {
@@ -189,10 +201,11 @@ API_PERMISSIONS = {
         "ApiPolicy": ["read", "claim"],
         "ApiClaim": ["read", "write"],
         "ApiDispatchOrder": ["read", "dispatch"],
+        "ApiWebhook": ["read", "write"],
     },
-    "Broker": {"ApiApplication": ["read", "review"]},
+    "Broker": {"ApiApplication": ["read", "review"], "ApiWebhook": ["read", "write"]},
     "PreventionOrg": {"ApiDispatchOrder": ["read", "accept"]},
-    "Enterprise": {},
+    "Enterprise": {"ApiApplication": ["read", "withdraw"]},
     "Expert": {},
     "Department": {},
 }
@@ -208,6 +221,8 @@ def role_permission_pairs(role_name):
     spec = ROLES[role_name]
     pairs = set(SELF_SERVICE)
     for resource, perms in spec["permissions"].items():
+        pairs.update(("can_" + p, resource) for p in perms)
+    for resource, perms in permissions_of(spec["party"]).items():
         pairs.update(("can_" + p, resource) for p in perms)
     for menu in spec["menus"]:
         pairs.add(("menu_access", menu))

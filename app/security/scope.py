@@ -44,6 +44,7 @@ from app.models import (
     Review,
     ServiceVisit,
     StoredFile,
+    SyncTombstone,
 )
 from app.models.enums import ApplicationStatus, RegionLevel
 from app.models.enums import PartyKind as P
@@ -289,6 +290,7 @@ RULES = {
     AppUser: _own_user_rule,
     FlowEvent: _flow_rule,
     AuditEvent: lambda party: false(),
+    SyncTombstone: _owned_by_columns(SyncTombstone),  # scoped as the row it stands for
     StoredFile: lambda party: false(),  # files are reached through their owner: see file_owner_visible
 }
 """Models absent from RULES (reference data, insurance companies, prevention orgs) are public to every
@@ -322,6 +324,8 @@ def scoped_select(model, user=None, *columns):
 
 
 def is_visible(model, pk, user=None) -> bool:
+    if not valid_pk(pk):
+        return False
     crit = criterion(model, user)
     stmt = select(model.id).where(model.id == pk)
     if crit is not None:
@@ -329,11 +333,21 @@ def is_visible(model, pk, user=None) -> bool:
     return db.session.execute(stmt.limit(1)).first() is not None
 
 
-def get_scoped(model, pk, user=None):
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger value is no row (and must not reach SQL)
+
+
+def valid_pk(pk) -> bool:
+    """Whether ``pk`` can be a row id at all (a positive integer within the column's range)."""
     try:
-        pk = int(pk)
+        return 0 < int(str(pk).strip()) <= MAX_ID
     except (TypeError, ValueError):
+        return False
+
+
+def get_scoped(model, pk, user=None):
+    if not valid_pk(pk):
         return None
+    pk = int(str(pk).strip())
     stmt = select(model).where(model.id == pk)
     crit = criterion(model, user)
     if crit is not None:
@@ -372,10 +386,7 @@ def file_visible(stored_file, user=None) -> bool:
 
 
 def get_scoped_file_or_404(file_id, user=None):
-    try:
-        f = db.session.get(StoredFile, int(file_id))
-    except (TypeError, ValueError):
-        f = None
+    f = db.session.get(StoredFile, int(file_id)) if valid_pk(file_id) else None
     if f is None or not file_visible(f, user):
         abort(404)
     return f

@@ -165,9 +165,14 @@ def create_department_account(admin, department_id, username, full_name, email=N
     return user, password
 
 
+def has_password(user) -> bool:
+    """Accounts of certificate roles sign in by certificate and hold no password (demo accounts do)."""
+    return user.party_kind not in passwords.CERTIFICATE_PARTIES or user.is_demo
+
+
 def reset_one_time_password(admin, user_id):
     user = _account(user_id)
-    if user.party_kind in passwords.CERTIFICATE_PARTIES and not user.is_demo:
+    if not has_password(user):
         raise Invalid(_("证书登录的账号没有密码，无需重置"))
     password = passwords.one_time_password()
     with unit_of_work():

@@ -9,10 +9,10 @@ from app.extensions import db
 from app.models import Application, InsuranceCompany, Plan, Project
 from app.models.base import utcnow
 from app.models.enums import ApplicationStatus as A
-from app.models.enums import CompanyKind, FileKind
+from app.models.enums import CompanyKind, FileKind, ProjectInsuranceStatus
 from app.models.enums import PartyKind as P
 from app.models.insurance import APPLICATION_FILE_SLOTS
-from app.security.scope import party_of
+from app.security.scope import party_of, scoped_select
 from app.storage import UploadError, attach, discard, store_upload
 from app.workflows import APPLICATION
 
@@ -22,6 +22,24 @@ from .inputs import FieldErrors, flag, present
 # An application in one of these states blocks a new one for the same project.
 OPEN_STATES = (A.DRAFT, A.PENDING_REVIEW, A.REJECTED, A.APPROVED, A.INSURED)
 EDITABLE_STATES = (A.DRAFT, A.REJECTED)
+# 投保状态 of a project whose enterprise may 填报 now: insure it (again), or go on with its draft.
+FILL_STATES = (ProjectInsuranceStatus.UNINSURED, A.EXPIRED, A.SURRENDERED, *EDITABLE_STATES)
+
+
+def can_fill(project) -> bool:
+    """Whether 填报 applies to the project now (a new application, or its draft or rejected one)."""
+    return project.insurance_status in FILL_STATES
+
+
+def open_application(project_id):
+    """The project's application in progress (草稿 … 已投保) through the scope, or None."""
+    return db.session.scalars(
+        scoped_select(Application)
+        .where(Application.project_id == project_id, Application.status.in_(OPEN_STATES))
+        .order_by(Application.id.desc())
+    ).first()
+
+
 # The 在线填报 form names the legal representative's ID scans as the manual does.
 SLOT_LABELS = {"legal_id_front": _("法定代表人身份证人像面")}
 
@@ -167,6 +185,20 @@ def submit(application_id, user):
         missing_for_submit(app).raise_if_any(_("资料不完整，不能提交"))
         project_id = app.project_id
         to = transition(app, APPLICATION, "submit", user, values={"submitted_at": utcnow()})
+        set_project_status(project_id, to)
+    return app
+
+
+def withdraw(application_id, user):
+    """撤回: the enterprise takes a submitted application back before review (待复审 → 草稿). The insurer
+    and broker no longer see it; the API's sync reports it to them as withdrawn (a tombstone)."""
+    from app.api.deletions import record_tombstone
+
+    app = fetch(Application, application_id, user)
+    with unit_of_work():
+        project_id = app.project_id
+        record_tombstone("applications", app, "withdrawn")
+        to = transition(app, APPLICATION, "withdraw", user)
         set_project_status(project_id, to)
     return app
 

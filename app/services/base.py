@@ -102,26 +102,37 @@ def record_flow(entity_type, entity_id, action, from_status, to_status, user, co
         created_at=utcnow(),
     )
     db.session.add(ev)
+    # Webhooks: the outbox row of an event is written here, in the FlowEvent's own transaction.
+    from app.api.webhooks import on_flow
+
+    on_flow(entity_type, entity_id, action, from_status, to_status, comment)
     return ev
+
+
+def check_allowed(obj, workflow, name, user):
+    """The transition, or Forbidden (never this party's, or its guard refuses) / Conflict (not from this
+    state) unless the user's party may fire ``name`` on ``obj`` now."""
+    try:
+        return workflow.check(name, party_of(user), obj)
+    except TransitionError as exc:
+        raise (Forbidden if exc.forbidden else Conflict)(exc.message) from exc
 
 
 def transition(obj, workflow, name, user, comment=None, target=None, values=None, system=False):
     """Move ``obj`` along ``workflow`` by transition ``name``, atomically.
 
-    The UPDATE is a compare-and-set on (id, status, version): of two concurrent clicks exactly one
-    changes the row; the other gets Conflict. ``target`` picks among several possible targets.
-    Does not commit: the caller's unit of work does.
+    The workflow table decides whether the user's party may fire it on this row now (parties, states,
+    guard): Forbidden when it never may, Conflict when the row's state does not allow it. The UPDATE is
+    a compare-and-set on (id, status, version): of two concurrent clicks exactly one changes the row; the
+    other gets Conflict. ``target`` picks among several possible targets. ``system`` fires a transition
+    no party may (expiry, timeouts). Does not commit: the caller's unit of work does.
     """
-    party = party_of(user) if user is not None else None
-    try:
-        if system:
-            t = workflow[name]
-            if obj.status not in t.sources:
-                raise TransitionError(_("当前状态不允许此操作"))
-        else:
-            t = workflow.check(name, party.kind, obj.status, is_admin=party.is_admin)
-    except TransitionError as exc:
-        raise Conflict(exc.message) from exc
+    if system:
+        t = workflow[name]
+        if obj.status not in t.sources:
+            raise Conflict(_("当前状态不允许此操作"))
+    else:
+        t = check_allowed(obj, workflow, name, user)
     if t.needs_comment and not (comment or "").strip():
         raise Invalid(_("请填写意见"), errors={"comment": [_("请填写意见")]})
     to = target or t.target

@@ -28,10 +28,29 @@ PROJECT_EDITABLE = (ProjectInsuranceStatus.UNINSURED, A.DRAFT, A.REJECTED, A.EXP
 
 
 def _own_enterprise(user):
+    enterprise = own_enterprise(user)
+    if enterprise is None:
+        raise Forbidden(_("当前账号未绑定建筑施工企业"))
+    return enterprise
+
+
+def own_enterprise(user):
+    """The enterprise the user acts for, or None (an account of another party)."""
     party = party_of(user)
     if party.kind != P.ENTERPRISE or party.id is None:
-        raise Forbidden(_("当前账号未绑定建筑施工企业"))
+        return None
     return fetch(Enterprise, party.id, user)
+
+
+def can_add_project(user) -> bool:
+    """新增项目 is the enterprise's own: only an account bound to an enterprise adds projects."""
+    party = party_of(user)
+    return party.kind == P.ENTERPRISE and party.id is not None
+
+
+def project_editable(project) -> bool:
+    """A project's data is fixed once an application for it is under review or insured."""
+    return project.insurance_status in PROJECT_EDITABLE
 
 
 def _region(value):
@@ -106,7 +125,7 @@ def save_project(user, data: dict, project_id=None):
         if project_id:
             project = fetch(Project, project_id, user)
             check_version(project, data.get("row_version"))
-            if project.insurance_status not in PROJECT_EDITABLE:
+            if not project_editable(project):
                 raise Conflict(_("项目已提交投保，不能修改"))
         else:
             duplicate = session.execute(

@@ -79,12 +79,20 @@ def create_expert(user, data, id_file=None, cert_file=None):
     return expert
 
 
+def is_own(expert, user) -> bool:
+    """Whether the expert belongs to the user's org or insurer (who alone may 解约 him or her)."""
+    party = party_of(user)
+    return (party.kind == P.ORG and expert.org_id == party.id) or (
+        party.kind == P.INSURER and expert.company_id == party.id
+    )
+
+
 def terminate(expert_id, user):
     """删除 = 解约: the expert is deactivated (history kept, no new assignments)."""
-    owner = _owner_columns(user)
+    _owner_columns(user)
     with unit_of_work():
         expert = fetch(Expert, expert_id, user)
-        if any(getattr(expert, k) != v for k, v in owner.items()):
+        if not is_own(expert, user):
             raise Forbidden(_("只能解约本机构的专业技术人员"))
         if not expert.active:
             raise Conflict(_("该专业技术人员已解约"))

@@ -18,10 +18,10 @@ from app.models.base import utcnow
 from app.models.enums import OrderStatus as O
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
-from app.security.scope import party_of
+from app.security.scope import party_of, scoped_select
 from app.workflows import ORDER
 
-from .base import Conflict, Forbidden, Invalid, fetch, record_flow, transition, unit_of_work
+from .base import Conflict, Forbidden, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
 
 # Orders in these states no longer draw on the policy's prevention fund.
 CLOSED_WITHOUT_SERVICE = (O.REFUSED, O.TIMEOUT, O.REDISPATCHED)
@@ -244,11 +244,52 @@ def _create_order(user, policy, values, parent=None):
     return order
 
 
+def dispatchable(policy) -> bool:
+    """A policy receives prevention services while it is in force (已投保)."""
+    return policy.status == PolicyStatus.ACTIVE
+
+
+def can_dispatch(user) -> bool:
+    """派单 (and 再派单) is the insurer's: the company whose policy funds the service."""
+    return party_of(user).kind == P.INSURER
+
+
 def _require_insurer(user):
-    party = party_of(user)
-    if party.kind != P.INSURER:
+    if not can_dispatch(user):
         raise Forbidden(_("只有保险机构可以派单"))
-    return party
+    return party_of(user)
+
+
+def dispatch_targets(user):
+    """What the 派单 form offers: active prevention orgs, the insurer's own active experts, the service
+    items and the 职称 levels."""
+    party = party_of(user)
+    experts = []
+    if can_dispatch(user):
+        experts = db.session.scalars(
+            select(Expert).where(Expert.company_id == party.id, Expert.active.is_(True)).order_by(Expert.name)
+        ).all()
+    return dict(
+        orgs=db.session.scalars(
+            select(PreventionOrg).where(PreventionOrg.active.is_(True)).order_by(PreventionOrg.id)
+        ).all(),
+        own_experts=experts,
+        service_items=db.session.scalars(
+            select(ServiceItem).where(ServiceItem.active.is_(True)).order_by(ServiceItem.sort_order)
+        ).all(),
+        titles=db.session.scalars(select(TitleLevel).order_by(TitleLevel.rank)).all(),
+    )
+
+
+def assignable_experts(order, user):
+    """(meeting the required 职称, below it) among the active experts of the order's org (or, for an
+    order to the insurer's own experts, the insurer's), through the scope."""
+    owner = Expert.org_id == order.org_id if order.org_id else Expert.company_id == order.insurer_id
+    experts = db.session.scalars(
+        scoped_select(Expert, user).where(owner, Expert.active.is_(True)).order_by(Expert.name)
+    ).all()
+    required = order.required_title.rank if order.required_title else 0
+    return [e for e in experts if e.title_level.rank >= required], [e for e in experts if e.title_level.rank < required]
 
 
 def dispatch(user, policy_ids: list, data: dict) -> list:
@@ -261,7 +302,7 @@ def dispatch(user, policy_ids: list, data: dict) -> list:
         values = _validate(user, data)
         policies = [fetch(Policy, pid, user) for pid in ids]
         for policy in policies:
-            if policy.status != PolicyStatus.ACTIVE:
+            if not dispatchable(policy):
                 raise Invalid(_("保单 %(no)s 不在保险期内（已投保），不能派单", no=policy.policy_no))
         orders = [_create_order(user, policy, values) for policy in policies]
     return orders
@@ -292,7 +333,7 @@ def redispatch(order_id, user, data) -> DispatchOrder:
         values = _validate(user, data)
         policy = old.policy
         transition(old, ORDER, "redispatch", user, comment=data.get("comment"))
-        if policy.status != PolicyStatus.ACTIVE:
+        if not dispatchable(policy):
             raise Invalid(_("保单 %(no)s 不在保险期内（已投保），不能派单", no=policy.policy_no))
         order = _create_order(user, policy, values, parent=old)
     return order
@@ -302,8 +343,7 @@ def assign(order_id, user, expert_id):
     """派单 to an expert (org, or the insurer for its own orders): 已接单/被退回 → 待专家接单."""
     with unit_of_work():
         order = fetch(DispatchOrder, order_id, user)
-        if order.org_id and party_of(user).kind == P.INSURER:
-            raise Forbidden(_("该派单由事故预防机构指派专家"))
+        check_allowed(order, ORDER, "assign", user)  # before the expert is even looked at
         expert = db.session.get(Expert, _int(expert_id)) if _int(expert_id) else None
         errors = {}
         _check_expert(

@@ -15,7 +15,7 @@ from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
 from app.security.scope import party_of
-from app.workflows import APPLICATION
+from app.workflows import APPLICATION, POLICY
 
 from .applications import set_project_status, store_files
 from .base import Conflict, Forbidden, Invalid, fetch, record_flow, transition, unit_of_work
@@ -183,9 +183,7 @@ def issue_policy(application_id, user, data: dict, files: dict) -> Policy:
 
 def display_status(policy, today=None):
     """已到期 is shown as soon as the 终止日期 has passed, even before the scheduled command ran."""
-    if policy.status == PolicyStatus.ACTIVE and policy.end_date < (today or clock.today()):
-        return PolicyStatus.EXPIRED
-    return policy.status
+    return policy.current_status(today)
 
 
 def expire_policies(today=None) -> int:
@@ -205,8 +203,7 @@ def expire_policies(today=None) -> int:
             if policy is None or policy.status != PolicyStatus.ACTIVE:
                 continue
             app = policy.application
-            policy.status = PolicyStatus.EXPIRED
-            record_flow("policy", policy.id, "expire", PolicyStatus.ACTIVE, PolicyStatus.EXPIRED, None)
+            transition(policy, POLICY, "expire", None, system=True)
             if app.status == A.INSURED:
                 to = transition(app, APPLICATION, "expire", None, system=True)
                 _follow_latest(policy.project_id, app.id, to)
@@ -226,14 +223,10 @@ def surrender(policy_id, user, reason):
     reason = (reason or "").strip()
     if not reason:
         raise Invalid(_("请填写退保原因"), errors={"comment": [_("请填写退保原因")]})
-    policy = fetch(Policy, policy_id, user)
     with unit_of_work():
+        policy = fetch(Policy, policy_id, user)
         app = policy.application
-        if policy.status != PolicyStatus.ACTIVE:
-            raise Conflict(_("当前状态不允许此操作，可能已被他人处理，请刷新后重试"))
+        transition(policy, POLICY, "surrender", user, comment=reason, values={"surrender_reason": reason[:2000]})
         to = transition(app, APPLICATION, "surrender", user, comment=reason)
-        policy.status = PolicyStatus.SURRENDERED
-        policy.surrender_reason = reason[:2000]
-        record_flow("policy", policy.id, "surrender", PolicyStatus.ACTIVE, PolicyStatus.SURRENDERED, user, reason)
         _follow_latest(policy.project_id, app.id, to)
     return policy

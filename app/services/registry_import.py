@@ -1,34 +1,34 @@
 """住建厅项目表 import: the housing department's list of valid projects (basis of 项目总数 and 注册比率).
 
-Two steps. ``preview`` reads the xlsx, checks the headers, validates every row (vectorised with
-pandas; identifiers through app.validators, once per distinct value), finds duplicates inside the file
-and compares with the stored rows (new / changed / unchanged). ``run_import`` re-validates the same
-stored file and, only when no row has an error, upserts everything in one transaction, in batches:
-all or nothing. Unchanged rows are not touched, so importing the same file twice changes nothing.
-Only Admin and the province department may import (the registry covers the whole province).
+Two steps. ``preview`` reads the xlsx (app/untrusted/xlsx.py: the archive checked, the sheet bounded,
+read by calamine in a sandboxed child), checks the headers, validates every row (identifiers through
+app.validators, once per distinct value), finds duplicates inside the file and compares with the
+stored rows (new / changed / unchanged). ``run_import`` re-validates the same stored file and, only
+when no row has an error, upserts everything in one transaction, in batches: all or nothing.
+Unchanged rows are not touched, so importing the same file twice changes nothing. Only Admin and the
+province department may import (the registry covers the whole province). A stored file not imported
+within IMPORT_PREVIEW_HOURS is refused and removed (by ``load_file``, and by ``flask files sweep``).
 """
 
-import functools
-import io
-import itertools
 import re
 import secrets
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 
-import pandas as pd
+from flask import current_app
 from flask_babel import lazy_gettext as _
-from lxml import etree
 from sqlalchemy import insert, select, update
 
+from app import clock
 from app.extensions import db
 from app.models import Region, RegistryProject
 from app.models.base import utcnow
 from app.models.enums import PartyKind
 from app.security.scope import party_of
 from app.storage import MB, UPLOAD_RULES, get_storage, sniff
+from app.untrusted import xlsx
 from app.validators import ValidationError, check_project_code, validate_credit_code
 
 from .base import Forbidden, Invalid, NotFound, unit_of_work
@@ -37,7 +37,9 @@ KIND = "registry_import"
 TOKEN_RE = re.compile(r"^ri(\d+)-[0-9a-f]{40}\.xlsx$")
 BATCH = 1000
 MAX_ROWS = 100_000
+MAX_COLUMNS = 32  # the sheet may carry a few columns beyond the eight it needs, not a thousand
 SHOWN_ERRORS = 500
+MAX_INVESTMENT = Decimal("1e14")  # Numeric(16, 2)
 
 # (field, header, required, max length)
 COLUMNS = [
@@ -68,6 +70,8 @@ VALID_WORDS = {
     "NO": False,
     "FALSE": False,
 }
+NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+REGION_SHAPE_RE = re.compile(r"^\d{6}$")
 
 
 @dataclass
@@ -87,7 +91,7 @@ class RegistryImport:
     header_errors: list = field(default_factory=list)
     errors: list = field(default_factory=list)  # the first SHOWN_ERRORS RowErrors
     warnings: list = field(default_factory=list)  # RowErrors carrying warnings (shown, not blocking)
-    frame: object = None  # the normalised rows, with the diff columns
+    frame: object = None  # the normalised rows (dicts by field, with "row", "action" and "id")
 
     @property
     def ok(self):
@@ -108,125 +112,72 @@ def _header(text):
     return unicodedata.normalize("NFKC", str(text)).replace(" ", "").strip()
 
 
-NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-
-
-@functools.lru_cache(maxsize=256)
-def _letters_index(letters):
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch.upper()) - 64
-    return index - 1
-
-
-def _column_index(ref):
-    return _letters_index(ref.rstrip("0123456789"))
-
-
-def _first_sheet_path(archive):
-    workbook = etree.fromstring(archive.read("xl/workbook.xml"))
-    sheet = workbook.find(f"{NS}sheets/{NS}sheet")
-    rel_id = sheet.get(f"{REL_NS}id")
-    rels = etree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    for rel in rels:
-        if rel.get("Id") == rel_id:
-            target = rel.get("Target")
-            return target.lstrip("/") if target.startswith("/") else "xl/" + target
-    raise KeyError(rel_id)
-
-
-V = f"{NS}v"
-T = f"{NS}t"
-INLINE_T = f"{NS}is/{NS}t"
-
-
-def _text_of(element):
-    texts = [t.text for t in element.iter(T)]
-    return texts[0] or "" if len(texts) == 1 else "".join(t or "" for t in texts)
-
-
-def sheet_rows(data: bytes):
-    """The first worksheet's rows as lists of strings.
-
-    A streaming read of the sheet XML (lxml iterparse): openpyxl needs ~15 s for 50,000 rows, this
-    about one. Numbers keep their stored text (an integral float loses its '.0')."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        shared = []
-        if "xl/sharedStrings.xml" in archive.namelist():
-            with archive.open("xl/sharedStrings.xml") as fh:
-                for _event, si in etree.iterparse(fh, tag=f"{NS}si"):
-                    shared.append(_text_of(si))
-                    si.clear()
-        with archive.open(_first_sheet_path(archive)) as fh:
-            for _event, row in etree.iterparse(fh, tag=f"{NS}row"):
-                values = []
-                for cell in row:
-                    kind, ref = cell.get("t"), cell.get("r")
-                    if kind == "inlineStr":
-                        value = cell.findtext(INLINE_T)
-                        if value is None:
-                            value = _text_of(cell)
-                    else:
-                        v = cell.find(V)
-                        value = (v.text or "") if v is not None else ""
-                        if kind == "s":
-                            value = shared[int(value)] if value else ""
-                        elif kind in (None, "n") and value.endswith(".0"):
-                            value = value[:-2]
-                    position = _column_index(ref) if ref else len(values)
-                    if position > len(values):
-                        values.extend([""] * (position - len(values)))
-                    values.append(value)
-                row.clear()
-                while row.getprevious() is not None:
-                    del row.getparent()[0]
-                yield values
+def _text(value):
+    """A cell as the text the validators read: integral numbers without '.0', dates as ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value == datetime.combine(value.date(), datetime.min.time()) else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
 
 
 def read_rows(data: bytes, result: RegistryImport):
-    """The sheet as a DataFrame of stripped strings named by field, or None (header errors set)."""
+    """The sheet's data rows as dicts of stripped strings by field (plus "row", the Excel row number),
+    or None with header errors set."""
     try:
-        rows = list(itertools.islice(sheet_rows(data), MAX_ROWS + 2))  # header + one row too many
-    except (KeyError, ValueError, IndexError, AttributeError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
-        result.header_errors.append(
-            _("无法读取文件：请上传 Excel (.xlsx) 格式的住建厅项目表（%(err)s）", err=type(exc).__name__)
-        )
+        first_row, rows = xlsx.read_sheet(data, max_rows=MAX_ROWS + 1, max_columns=MAX_COLUMNS)
+    except xlsx.Refused as exc:
+        if exc.code == "rows":
+            result.header_errors.append(_("行数超过上限 %(n)d 行，请分批导入", n=MAX_ROWS))
+        else:
+            result.header_errors.append(exc.message)
         return None
     if not rows:
         result.header_errors.append(_("文件中没有数据行"))
         return None
-    width = max(len(r) for r in rows)
-    header = [h or f"_{i}" for i, h in enumerate(rows[0] + [""] * (width - len(rows[0])))]
-    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows[1:]], columns=header, dtype=object)
-    by_header = {_header(h): h for h in frame.columns}
+    by_header = {}
+    for index, text in enumerate(rows[0]):
+        by_header.setdefault(_header(_text(text)), index)
     missing = [header for _f, header, required, _n in COLUMNS if required and header not in by_header]
     if missing:
         result.header_errors.append(
             _("表头缺少：%(cols)s。表头应为：%(all)s", cols="、".join(missing), all="、".join(HEADERS))
         )
         return None
-    if len(frame) > MAX_ROWS:
+    if len(rows) - 1 > MAX_ROWS:
         result.header_errors.append(_("行数超过上限 %(n)d 行，请分批导入", n=MAX_ROWS))
         return None
-    out = pd.DataFrame(index=frame.index)
-    for fname, header, _required, _n in COLUMNS:
-        column = frame[by_header[header]] if header in by_header else pd.Series("", index=frame.index)
-        out[fname] = column.fillna("").astype(str).str.strip()
-    # Drop rows that are blank in every column (Excel often carries formatted empty rows).
-    out = out[(out != "").any(axis=1)]
-    out["row"] = out.index + 2
+    positions = [(fname, by_header.get(header)) for fname, header, _r, _n in COLUMNS]
+    out = []
+    for offset, cells in enumerate(rows[1:], start=1):
+        record = {
+            fname: (_text(cells[index]) if index is not None and index < len(cells) else "")
+            for fname, index in positions
+        }
+        if any(record.values()):  # Excel often carries formatted empty rows
+            record["row"] = first_row + offset
+            out.append(record)
     return out
 
 
-def _map_unique(series, check):
-    """Apply ``check`` (value → (normalised, error or None, warnings)) once per distinct value."""
-    results = {value: check(value) for value in series.unique()}
-    return (
-        series.map(lambda v: results[v][0]),
-        series.map(lambda v: results[v][1]),
-        series.map(lambda v: results[v][2]),
-    )
+def _cached(check):
+    """``check`` (value → (normalised, error or None, warning or None)) applied once per distinct value."""
+    results = {}
+
+    def run(value):
+        if value not in results:
+            results[value] = check(value)
+        return results[value]
+
+    return run
 
 
 def _credit(value):
@@ -244,133 +195,132 @@ def _project_code(value):
     return unicodedata.normalize("NFKC", value), None, "；".join(str(w) for w in warnings) or None
 
 
-def validate(frame, known_regions):
-    """Per-row error and warning messages (Series of lists), and the normalised frame."""
-    errors = pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
+def _investment(raw):
+    """(value or None, error or None) for the 投资规模(万元) text."""
+    text = raw.replace(",", "")
+    if text == "":
+        return None, None
+    if not NUMBER_RE.match(text):
+        return None, str(_("投资规模(万元)应为数字"))
+    amount = Decimal(text)
+    if amount < 0:
+        return None, str(_("投资规模(万元)不能为负数"))
+    if amount >= MAX_INVESTMENT:
+        return None, str(_("投资规模(万元)超出范围"))
+    return amount.quantize(Decimal("0.01")), None
 
-    def flag(mask, message):
-        if mask.any():
-            errors[mask] = errors[mask].map(lambda msgs, m=message: msgs + [m])
 
-    for fname, header, required, limit in COLUMNS:
-        if required:
-            flag(frame[fname] == "", str(_("请填写%(col)s", col=header)))
-        if limit and fname != "region_code":
-            flag(frame[fname].str.len() > limit, str(_("%(col)s不能超过%(n)d个字符", col=header, n=limit)))
-
-    frame["project_code"], code_error, code_warning = _map_unique(frame["project_code"], _project_code)
-    filled = frame["project_code"] != ""
-    for message in code_error[code_error.notna() & filled].unique():
-        flag(filled & (code_error == message), message)
-
-    region = frame["region_code"]
-    shape_ok = region.str.fullmatch(r"\d{6}")
-    flag((region != "") & ~shape_ok, str(_("行政区划代码应为6位数字")))
-    unknown = shape_ok & ~region.isin(known_regions)
-    for code in region[unknown].unique():
-        flag(unknown & (region == code), str(_("行政区划代码%(code)s不存在", code=code)))
-
-    credit = frame["credit_code"]
-    frame["credit_code"], credit_error, _none = _map_unique(credit, _credit)
-    for message in credit_error[credit_error.notna() & (credit != "")].unique():
-        flag((credit != "") & (credit_error == message), message)
-
-    raw_investment = frame["investment"].str.replace(",", "", regex=False)
-    investment = pd.to_numeric(raw_investment, errors="coerce")
-    flag((raw_investment != "") & investment.isna(), str(_("投资规模(万元)应为数字")))
-    flag(investment < 0, str(_("投资规模(万元)不能为负数")))
-    frame["investment"] = investment.round(2)
-
-    valid_word = frame["valid"].str.upper()
-    flag(~valid_word.isin(VALID_WORDS), str(_("是否有效应填“是”或“否”")))
-    frame["valid"] = valid_word.map(VALID_WORDS).fillna(True).astype(bool)
-
-    dup = filled & frame["project_code"].duplicated(keep=False)
-    if dup.any():
-        rows_of = frame[dup].groupby("project_code")["row"].apply(lambda r: "、".join(str(x) for x in r))
-        listing = frame.loc[dup, "project_code"].map(rows_of)
-        errors[dup] = pd.Series(
-            [
-                msgs + [str(_("项目代码在文件中重复（第%(rows)s行）", rows=rows))]
-                for msgs, rows in zip(errors[dup], listing)
-            ],
-            index=listing.index,
-            dtype=object,
-        )
-    return errors, code_warning
+def validate(rows, known_regions):
+    """Per-row error lists and warnings (None or text), in the order of ``rows``; the rows are
+    normalised in place (project and credit codes, investment as Decimal, valid as bool)."""
+    required = {f: str(_("请填写%(col)s", col=h)) for f, h, req, _n in COLUMNS if req}
+    too_long = {f: (n, str(_("%(col)s不能超过%(n)d个字符", col=h, n=n))) for f, h, _r, n in COLUMNS if n}
+    too_long.pop("region_code")
+    region_shape = str(_("行政区划代码应为6位数字"))
+    valid_word = str(_("是否有效应填“是”或“否”"))
+    unknown_region = {}
+    project_code, credit_code = _cached(_project_code), _cached(_credit)
+    errors, warnings, rows_of_code = [], [], {}
+    for record in rows:
+        messages = []
+        for fname, message in required.items():
+            if record[fname] == "":
+                messages.append(message)
+        for fname, (limit, message) in too_long.items():
+            if len(record[fname]) > limit:
+                messages.append(message)
+        warning = None
+        if record["project_code"] != "":
+            record["project_code"], error, warning = project_code(record["project_code"])
+            if error and error not in messages:
+                messages.append(error)
+            rows_of_code.setdefault(record["project_code"], []).append(record["row"])
+        region = record["region_code"]
+        if region != "" and not REGION_SHAPE_RE.match(region):
+            messages.append(region_shape)
+        elif region != "" and region not in known_regions:
+            if region not in unknown_region:
+                unknown_region[region] = str(_("行政区划代码%(code)s不存在", code=region))
+            messages.append(unknown_region[region])
+        if record["credit_code"] != "":
+            record["credit_code"], error, _none = credit_code(record["credit_code"])
+            if error:
+                messages.append(error)
+        record["investment"], error = _investment(record["investment"])
+        if error:
+            messages.append(error)
+        word = record["valid"].upper()
+        if word not in VALID_WORDS:
+            messages.append(valid_word)
+        record["valid"] = VALID_WORDS.get(word, True)
+        errors.append(messages)
+        warnings.append(warning)
+    for record, messages in zip(rows, errors):
+        seen = rows_of_code.get(record["project_code"]) if record["project_code"] != "" else None
+        if seen and len(seen) > 1:
+            messages.append(str(_("项目代码在文件中重复（第%(rows)s行）", rows="、".join(str(r) for r in seen))))
+    return errors, warnings
 
 
 def _existing(codes):
-    """The stored registry rows for these project codes, as a frame (batched IN lookups)."""
+    """The stored registry rows for these project codes, by code (batched IN lookups)."""
     columns = [RegistryProject.id] + [getattr(RegistryProject, f) for f in COMPARED]
-    parts = []
+    stored = {}
     for start in range(0, len(codes), BATCH):
         chunk = codes[start : start + BATCH]
-        rows = db.session.execute(select(*columns).where(RegistryProject.project_code.in_(chunk))).all()
-        parts.append(pd.DataFrame(rows, columns=["id"] + COMPARED))
-    if not parts:
-        return pd.DataFrame(columns=["id"] + COMPARED)
-    return pd.concat(parts, ignore_index=True)
+        for row in db.session.execute(select(*columns).where(RegistryProject.project_code.in_(chunk))):
+            stored[row.project_code] = row
+    return stored
 
 
-def _diff(frame):
-    """Mark each row new / changed / unchanged against the stored rows (vectorised comparison)."""
-    stored = _existing(frame["project_code"].tolist())
-    stored = stored.rename(columns={f: f + "_db" for f in COMPARED if f != "project_code"})
-    merged = frame.merge(stored, on="project_code", how="left")
-    merged.index = frame.index
-    is_new = merged["id"].isna()
-    changed = pd.Series(False, index=frame.index)
-    for f in COMPARED:
-        if f == "project_code":
-            continue
-        before = merged[f + "_db"]
-        if f == "investment":
-            a = merged[f].fillna(-1.0)
-            b = pd.to_numeric(before, errors="coerce").astype(float).round(2).fillna(-1.0)
-        elif f == "valid":
-            a, b = merged[f].astype(bool), before.fillna(True).astype(bool)
+def _same(field_name, new, old):
+    if field_name == "investment":
+        return (None if old is None else Decimal(old).quantize(Decimal("0.01"))) == new
+    if field_name == "valid":
+        return bool(True if old is None else old) == new
+    return (old or "") == (new or "")
+
+
+def _diff(rows):
+    """Mark each row new / changed / unchanged against the stored rows."""
+    stored = _existing([r["project_code"] for r in rows])
+    for record in rows:
+        before = stored.get(record["project_code"])
+        record["id"] = before.id if before is not None else None
+        if before is None:
+            record["action"] = "new"
+        elif all(_same(f, record[f], getattr(before, f)) for f in COMPARED if f != "project_code"):
+            record["action"] = "unchanged"
         else:
-            a, b = merged[f].fillna(""), before.fillna("").astype(str)
-        changed |= a != b
-    frame["id"] = merged["id"]
-    frame["action"] = "unchanged"
-    frame.loc[~is_new & changed, "action"] = "changed"
-    frame.loc[is_new, "action"] = "new"
-    return frame
+            record["action"] = "changed"
+    return rows
 
 
 def preview(data: bytes, user) -> RegistryImport:
     """Validate a file and compare it with the stored registry; changes nothing."""
     ensure_can_import(user)
     result = RegistryImport()
-    frame = read_rows(data, result)
-    if frame is None:
+    rows = read_rows(data, result)
+    if rows is None:
         return result
-    result.total = len(frame)
+    result.total = len(rows)
     if not result.total:
         result.header_errors.append(_("文件中没有数据行"))
         return result
     known = set(db.session.execute(select(Region.code)).scalars())
-    errors, warnings = validate(frame, known)
-    failing = errors[errors.map(len) > 0]
+    errors, warnings = validate(rows, known)
+    failing = [(record, messages) for record, messages in zip(rows, errors) if messages]
     result.error_count = len(failing)
-    result.errors = [
-        RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], msgs)
-        for i, msgs in failing.head(SHOWN_ERRORS).items()
-    ]
-    warned = warnings[warnings.notna()]
-    result.warnings = [
-        RowError(int(frame.at[i, "row"]), frame.at[i, "project_code"], [w])
-        for i, w in warned.head(SHOWN_ERRORS).items()
-    ]
+    result.errors = [RowError(r["row"], r["project_code"], m) for r, m in failing[:SHOWN_ERRORS]]
+    warned = [(record, warning) for record, warning in zip(rows, warnings) if warning]
+    result.warnings = [RowError(r["row"], r["project_code"], [w]) for r, w in warned[:SHOWN_ERRORS]]
     if result.error_count:
         return result
-    frame = _diff(frame)
-    counts = frame["action"].value_counts()
-    result.new, result.changed = int(counts.get("new", 0)), int(counts.get("changed", 0))
-    result.unchanged = int(counts.get("unchanged", 0))
-    result.frame = frame
+    _diff(rows)
+    result.new = sum(1 for r in rows if r["action"] == "new")
+    result.changed = sum(1 for r in rows if r["action"] == "changed")
+    result.unchanged = result.total - result.new - result.changed
+    result.frame = rows
     return result
 
 
@@ -378,7 +328,8 @@ def store_file(file_storage, user) -> str:
     """Keep the uploaded file between the preview and the import; returns its token.
 
     The token is the storage key: the user's id and 160 random bits, so only the uploader can use it.
-    (Kept outside stored_file: the xlsx content type does not fit its content_type column.)"""
+    (Kept outside stored_file: the xlsx content type does not fit its content_type column.) The archive
+    is checked first (app/untrusted/xlsx.py): a file it refuses is not stored."""
     ensure_can_import(user)
     _types, cap = UPLOAD_RULES[KIND]
     data = file_storage.stream.read(cap + 1)
@@ -388,28 +339,43 @@ def store_file(file_storage, user) -> str:
         raise Invalid(_("文件过大，最大 %(mb)s MB", mb=cap // MB))
     if sniff(data[:8]) != "application/zip":
         raise Invalid(_("文件类型不允许：仅接受 XLSX"))
+    try:
+        xlsx.check_archive(data)
+    except xlsx.Refused as exc:
+        raise Invalid(exc.message) from exc
     token = f"ri{user.id}-{secrets.token_hex(20)}.xlsx"
     get_storage().write(token, data)
     return token
 
 
+def preview_max_age():
+    """Seconds a stored file waits for its import (IMPORT_PREVIEW_HOURS, default 24)."""
+    return float(current_app.config.get("IMPORT_PREVIEW_HOURS", 24)) * 3600
+
+
+def is_preview(key):
+    return TOKEN_RE.match(key) is not None
+
+
 def load_file(token, user) -> bytes:
+    """The stored file of this user's preview; NotFound when it is unknown, another user's, or expired
+    (an expired file is removed here)."""
     ensure_can_import(user)
     match = TOKEN_RE.match(str(token or ""))
-    if match is None or int(match.group(1)) != user.id or not get_storage().exists(token):
+    storage = get_storage()
+    if match is None or int(match.group(1)) != user.id or not storage.exists(token):
         raise NotFound(_("导入文件不存在，请重新上传"))
-    return get_storage().read(token)
+    if clock.now().timestamp() - storage.modified(token) > preview_max_age():
+        storage.delete(token)
+        raise NotFound(_("导入文件已过期，请重新上传"))
+    return storage.read(token)
 
 
-def _records(frame, batch_name, now):
-    fields = TEXT_FIELDS + ["investment", "valid"]
-    rows = frame[fields].astype(object).where(frame[fields].notna(), None)
-    for record in rows.to_dict("records"):
+def _records(rows, batch_name, now):
+    for row in rows:
+        record = {f: row[f] for f in TEXT_FIELDS + ["investment", "valid"]}
         for f in ("enterprise_name", "builder_name"):
             record[f] = record[f] or None
-        record["valid"] = bool(record["valid"])
-        if record["investment"] is not None:
-            record["investment"] = Decimal(str(round(float(record["investment"]), 2)))
         record.update(import_batch=batch_name, imported_at=now, updated_at=now)
         yield record
 
@@ -424,16 +390,16 @@ def import_steps(token, user):
     if not result.ok:
         raise Invalid(_("文件有错误，未导入任何数据"))
     user_id = user.id
-    frame = result.frame
+    rows = result.frame
     now = utcnow()
     batch_name = now.strftime("%Y%m%d%H%M%S") + f"-{user.id}"
-    new = list(_records(frame[frame["action"] == "new"], batch_name, now))
+    new = list(_records((r for r in rows if r["action"] == "new"), batch_name, now))
     for record in new:
         record["created_at"] = now
-    changed_frame = frame[frame["action"] == "changed"]
-    changed = list(_records(changed_frame, batch_name, now))
-    for record, pk in zip(changed, changed_frame["id"].astype(int)):
-        record["id"] = int(pk)
+    changed_rows = [r for r in rows if r["action"] == "changed"]
+    changed = list(_records(changed_rows, batch_name, now))
+    for record, row in zip(changed, changed_rows):
+        record["id"] = int(row["id"])
     batches = [(insert(RegistryProject), new[i : i + BATCH]) for i in range(0, len(new), BATCH)]
     batches += [(update(RegistryProject), changed[i : i + BATCH]) for i in range(0, len(changed), BATCH)]
     total, done = len(new) + len(changed), 0

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import DispatchOrder, Review
 from app.models.base import utcnow
 from app.models.enums import OrderStatus as O
+from app.models.enums import PartyKind as P
 from app.models.enums import ReviewStage, Verdict
 from app.storage import attach, store_bytes
 from app.workflows import ORDER
@@ -20,6 +21,17 @@ STAGES = {
     O.ORG_REVIEW: (ReviewStage.ORG, "org_pass", "org_fail"),
     O.INSURER_REVIEW: (ReviewStage.INSURER, "insurer_pass", "insurer_fail"),
 }
+
+
+def awaiting(party):
+    """The order states whose reports await this party's review: the org's 待审核, the insurer's (and its
+    broker's, to read) 待保险机构审核; other parties see both stages."""
+    kind = party.kind
+    if kind == P.ORG:
+        return [O.ORG_REVIEW]
+    if kind in (P.INSURER, P.BROKER):
+        return [O.INSURER_REVIEW]
+    return list(STAGES)
 
 
 def review(order_id, user, passed: bool, opinion):

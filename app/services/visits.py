@@ -17,11 +17,10 @@ from app.models.base import utcnow
 from app.models.enums import HazardLevel
 from app.models.enums import HazardStatus as H
 from app.models.enums import OrderStatus as O
-from app.security.scope import party_of
 from app.storage import UploadError, attach, discard, store_upload
-from app.workflows import HAZARD, ORDER, TransitionError
+from app.workflows import HAZARD, ORDER
 
-from .base import Conflict, Invalid, fetch, record_flow, transition, unit_of_work
+from .base import Conflict, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
 
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 TAG_DATETIME, TAG_DATETIME_ORIGINAL, TAG_OFFSET_ORIGINAL = 0x0132, 0x9003, 0x9011
@@ -96,13 +95,9 @@ def read_exif_position(exif):
 # --- guards ---------------------------------------------------------------------------------------
 
 
-def _guard(order, user, transition_name, workflow=ORDER):
-    """Allow an edit exactly when ``transition_name`` could fire now (same parties, same states)."""
-    party = party_of(user)
-    try:
-        workflow.check(transition_name, party.kind, order.status, is_admin=party.is_admin)
-    except TransitionError as exc:
-        raise Conflict(exc.message) from exc
+def _guard(order, user, transition_name):
+    """Allow an edit exactly when ``transition_name`` could fire now (same parties, states and guard)."""
+    check_allowed(order, ORDER, transition_name, user)
 
 
 def _files(photos):

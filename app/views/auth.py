@@ -15,21 +15,20 @@ from flask_babel import lazy_gettext as _
 from flask_login import logout_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
-from sqlalchemy import or_
 from werkzeug.exceptions import TooManyRequests
 
 from app import clock
 from app.extensions import db
 from app.models import AppUser, AuditEvent, Department
-from app.models.enums import PartyKind
+from app.models.enums import AccountState, PartyKind
 from app.security import audit, ca
 from app.security.ca import CertificateError
-from app.security.scope import scoped
+from app.services import accounts
 from app.services.base import ServiceError
 
 from .base import READ_ONLY, ScopedModelView
-
-ACCOUNTS_PAGE_SIZE = 50
+from .buttons import Button
+from .search import Choice, Text
 
 
 def _no_store(response):
@@ -108,6 +107,8 @@ class PlatformAuthDBView(AuthDBView):
 
 class ResetMyPasswordRedirectView(ResetMyPasswordView):
     """FAB's own-password form (linked from the profile page) leads to the policy-checked change page."""
+
+    class_permission_name = "ResetMyPasswordView"  # the name every role's self-service permission holds
 
     @expose("/form", methods=["GET"])
     @has_access
@@ -245,55 +246,93 @@ class AccountView(BaseView):
         )
 
 
-class AccountAdminView(BaseView):
+def _roles_cell(roles):
+    return ", ".join(str(r) for r in roles or [])
+
+
+def _account_status_cell(status):
+    state, locked_until, must_change = status
+    text = AccountState.label(state)
+    if state == AccountState.LOCKED:
+        text = _("锁定至 %(t)s", t=clock.fmt(locked_until, "%H:%M"))
+    cell = Markup('<span class="label label-%s">%s</span>') % (AccountState.colour(state), text)
+    if must_change:
+        cell += Markup(' <span class="label label-info">%s</span>') % _("待改密码")
+    return cell
+
+
+class AccountAdminView(ScopedModelView):
     """账号管理: department accounts with one-time passwords, activation, unlocking, certificate binding."""
 
     route_base = "/admin/accounts"
-    default_view = "list"
+    datamodel = SQLAInterface(AppUser)
     class_permission_name = "Account"
-    method_permission_name = {"list": "read", "new": "write", "bind": "write", "act": "write"}
+    method_permission_name = {"list": "read", "index": "read", "new": "write", "bind": "write", "act": "write"}
+    list_title = _("账号管理")
+    list_table_id = "accounts"
+    page_size = 50
+    list_columns = [
+        "username",
+        "full_name",
+        "party_kind",
+        "party_name",
+        "roles",
+        "account_status",
+        "cert_fingerprint",
+        "last_login",
+    ]
+    label_columns = {
+        "username": _("用户名"),
+        "full_name": _("姓名"),
+        "party_kind": _("单位类型"),
+        "party_name": _("单位"),
+        "roles": _("角色"),
+        "account_status": _("状态"),
+        "cert_fingerprint": _("证书"),
+        "last_login": _("最后登录"),
+    }
+    formatters_columns = {
+        "party_kind": lambda kind: PartyKind.label(kind) if kind else _("平台管理员"),
+        "roles": _roles_cell,
+        "account_status": _account_status_cell,
+        "cert_fingerprint": lambda fp: _("已绑定") if fp else "",
+        "last_login": clock.fmt,
+    }
+    search_bar = [
+        Text("q", _("用户名或姓名"), "username", "first_name", "last_name", placeholder=_("用户名或姓名")),
+        Choice("kind", _("单位类型"), "party_kind", PartyKind, null_choice=("none", _("平台管理员"))),
+    ]
+    eager_relations = ["enterprise", "company", "org", "expert", "department"]
+    empty_text = _("没有符合条件的账号")
+    base_order = ("id", "asc")
+
+    def list_tools(self, state):
+        return [Button(_("新建职能部门账号"), url_for("AccountAdminView.new"), style="primary", id="account-new")]
+
+    def row_buttons(self, user, party):
+        act = "AccountAdminView.act"
+        buttons = []
+        if user.active:
+            buttons.append(Button(_("停用"), url_for(act, pk=user.id, action="deactivate"), post=True))
+        else:
+            buttons.append(Button(_("启用"), url_for(act, pk=user.id, action="activate"), post=True))
+        if user.locked:
+            buttons.append(Button(_("解锁"), url_for(act, pk=user.id, action="unlock"), post=True))
+        if accounts.has_password(user):
+            buttons.append(Button(_("重置密码"), url_for(act, pk=user.id, action="reset-password"), post=True))
+        buttons.append(Button(_("证书绑定"), url_for("AccountAdminView.bind", pk=user.id)))
+        return buttons
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self.list()
 
     def _admin(self):
         return self.appbuilder.sm.get_user_by_id(g.user.id)
 
     def _account(self, pk):
-        user = scoped(db.session.query(AppUser), AppUser).filter(AppUser.id == pk).first()
-        if user is None:
-            from flask import abort
-
-            abort(404)
-        return user
-
-    @expose("/")
-    @has_access
-    def list(self):
-        query = scoped(db.session.query(AppUser), AppUser)
-        q = request.args.get("q", "").strip()
-        kind = request.args.get("kind", "")
-        if q:
-            like = f"%{q}%"
-            query = query.filter(
-                or_(AppUser.username.ilike(like), AppUser.first_name.ilike(like), AppUser.last_name.ilike(like))
-            )
-        if kind == "none":
-            query = query.filter(AppUser.party_kind.is_(None))
-        elif kind in PartyKind.values():
-            query = query.filter(AppUser.party_kind == kind)
-        total = query.count()
-        page = max(request.args.get("page", 0, type=int), 0)
-        rows = query.order_by(AppUser.id).offset(page * ACCOUNTS_PAGE_SIZE).limit(ACCOUNTS_PAGE_SIZE).all()
-        return self.render_template(
-            "auth/accounts.html",
-            rows=rows,
-            total=total,
-            page=page,
-            q=q,
-            kind=kind,
-            page_size=ACCOUNTS_PAGE_SIZE,
-            kinds=PartyKind.choices(),
-            now=clock.now(),
-            kind_label=PartyKind.label,
-        )
+        return self._scoped_or_404(pk)
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -345,8 +384,6 @@ class AccountAdminView(BaseView):
     @expose("/<int:pk>/<string:action>", methods=["POST"])
     @has_access
     def act(self, pk, action):
-        from app.services import accounts
-
         account = self._account(pk)
         admin = self._admin()
         try:

@@ -178,8 +178,9 @@ class FastSQLAInterface(SQLAInterface):
             if prop.key not in names or (prop.key,) in seen or prop.lazy == "joined":
                 continue
             seen.add((prop.key,))
-            # joined even for a collection (a page is at most 100 rows): no query of its own
-            options.append(joinedload(getattr(self.obj, prop.key)))
+            # joined even for a collection (a page is at most 100 rows): no query of its own; the related
+            # rows' own relations stay unloaded (the property reads their columns)
+            options.append(joinedload(getattr(self.obj, prop.key)).lazyload("*"))
         return options
 
     # -- counting ------------------------------------------------------------------------------
@@ -217,7 +218,10 @@ class FastSQLAInterface(SQLAInterface):
         page_size=None,
         select_columns=None,
         outer_default_load=False,
+        known_count=None,
     ):
+        """``known_count``: the exact number of rows when the caller has it already (a page that also shows
+        per-status figures of the same filter): then nothing is counted."""
         if select_columns or len(self.obj.__mapper__.primary_key) != 1:
             # the REST API path (FAB's own joins already eager-load), or a composite key
             return super().query(
@@ -241,7 +245,7 @@ class FastSQLAInterface(SQLAInterface):
                 query = query.order_by(pk.desc())
         offset = (page or 0) * page_size
         # The count rides along in the page query as a scalar subquery (one round trip, not two).
-        count = self.estimated_count(base)
+        count = known_count if known_count is not None else self.estimated_count(base)
         total = self.bounded_count_expr(base) if count is None else None
         if offset >= DEFERRED_FROM:
             # Deep page: the ids alone (an index-only scan of the scope index), then those rows.
@@ -273,26 +277,20 @@ class FastSQLAInterface(SQLAInterface):
         return count, items
 
 
-# -- the same counting and paging for lists that render their own page (a 2.0 select) -----------------
-MAX_OFFSET = 200_000  # deeper than this, narrow the search (as ScopedModelView.max_offset)
-PAGE_SIZES = (10, 20, 50, 100)  # what a list's 条/页 offers; anything else falls back to the default
+PAGE_SIZES = (10, 20, 50, 100)  # what a list's 条/页 offers; anything else falls back to the view's default
 
 
-def page_size(value, default=20):
-    """The requested page size when it is one of PAGE_SIZES (the cap is the largest), else ``default``."""
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return default
-    return value if value in PAGE_SIZES else default
+class Pager:
+    """The pager of a list page: 共 N 项 (an int, or a ListCount rendering 约 N / 10000+), the page (0-based),
+    the window of page numbers to link and the keyset "下一页" link of deep default-ordered lists."""
 
-
-class Page:
-    """One page of a list: ``rows``, ``count`` (an int, or a ListCount rendering 约 N / 10000+),
-    ``page`` (0-based), ``pages`` and the window of page numbers the pager shows."""
-
-    def __init__(self, rows, count, page, pages):
-        self.rows, self.count, self.page, self.pages = rows, count, page, pages
+    def __init__(self, count, page, size, max_offset, keyset_next=None, page_arg="page", size_arg="psize"):
+        self.count, self.page, self.size = count, page, size
+        # pages the pager links: no further than the offset cap (an estimate of 1M rows is 100,000 pages)
+        self.pages = min(max(-(-int(count) // size), 1), max_offset // size + 1)
+        self.sizes = PAGE_SIZES
+        self.keyset_next = keyset_next
+        self.page_arg, self.size_arg = page_arg, size_arg
 
     def window(self, around=2, edge=2):
         """Page numbers to link (0-based) with None for a gap: computed here, not by a template loop
@@ -315,73 +313,3 @@ class Page:
                 out.append(None)
             out.append(p)
         return out
-
-
-def paginate(stmt, page, size, session=None, scalars=True, ids=None, count=None):
-    """``stmt`` (a select of one mapped entity, or of labelled columns whose first is the primary key,
-    ordered) → a Page, costing one round trip on ordinary pages:
-
-    - count: the planner's estimate when the statement has no WHERE and the table is large (约 N),
-      otherwise a count of at most COUNT_BOUND + 1 ids (10000+), carried in the page query itself;
-    - deep pages (offset ≥ DEFERRED_FROM): the ids of the page alone (an index-only walk of the scope
-      or primary-key index), then those rows;
-    - the offset is capped at MAX_OFFSET, and a page past the end shows the last page.
-
-    ``ids`` is the same list as a select of the primary key alone (same filter and order) when it can
-    be cheaper than ``stmt`` narrowed to its first column (fewer joins); the count and deep pages use it.
-    ``count``: the exact number of rows when the caller has it already (a page that also shows per-status
-    figures of the same filter): then nothing is counted and the pager reaches the real last page.
-    """
-    from app.extensions import db
-
-    session = session or db.session
-    entity = stmt.column_descriptions[0].get("entity")
-    pk_column = stmt.selected_columns[0] if not scalars else entity.__mapper__.primary_key[0]
-    table = entity.__table__.name if entity is not None else None
-    page = max(int(page or 0), 0)
-    size = max(int(size), 1)
-    page = min(page, MAX_OFFSET // size)
-    if count is not None:  # exact: a page past the end is the last page, without trying it first
-        page = min(page, max(-(-int(count) // size) - 1, 0))
-    ids = stmt.with_only_columns(pk_column) if ids is None else ids
-    if count is None and ids.whereclause is None and table:
-        estimate = table_estimate(session, table)
-        if estimate is not None and estimate > ESTIMATE_FROM:
-            count = approximate(estimate)
-    total = None
-    if count is None:
-        bounded = ids.order_by(None).limit(COUNT_BOUND + 1).subquery()
-        total = select(func.count()).select_from(bounded).scalar_subquery().label("_list_total")
-
-    def fetch(p):
-        offset = p * size
-        if offset < DEFERRED_FROM:
-            query = stmt.add_columns(total) if total is not None else stmt
-            result = session.execute(query.limit(size).offset(offset or None))
-            raw = result.unique().all() if scalars else result.all()
-            if total is None:
-                return [r[0] for r in raw] if scalars else raw, None
-            n = raw[0][-1] if raw else None
-            # column rows keep the count as a trailing ``_list_total`` column (they stay Row objects)
-            return [r[0] for r in raw] if scalars else raw, n
-        id_query = ids.add_columns(total) if total is not None else ids
-        id_rows = session.execute(id_query.limit(size).offset(offset)).all()
-        wanted = [r[0] for r in id_rows]
-        if not wanted:
-            return [], None
-        loaded = session.execute(stmt.where(pk_column.in_(wanted)))
-        loaded = loaded.unique().scalars().all() if scalars else loaded.all()
-        by_id = {(getattr(r, pk_column.key) if scalars else r[0]): r for r in loaded}
-        return [by_id[i] for i in wanted if i in by_id], (id_rows[0][-1] if total is not None else None)
-
-    rows, n = fetch(page)
-    if count is None:
-        if n is None:  # an empty page: the first page (nothing at all) or past the end
-            n = session.execute(select(total.element)).scalar() or 0
-        count = at_least(COUNT_BOUND) if n > COUNT_BOUND else n
-    # pages the pager links: no further than the offset cap (an estimate of 1M rows is 100,000 pages)
-    pages = min(max(-(-int(count) // size), 1), MAX_OFFSET // size + 1)
-    if not rows and page > 0 and int(count) > 0:
-        page = min(pages - 1, MAX_OFFSET // size)
-        rows, _n = fetch(page)
-    return Page(rows, count, page, pages)

@@ -1,22 +1,18 @@
 """The departments' 企业信息 and 项目信息 (manual 五.1–2); 统计报告 and 数据大屏 are in views/statistics.py."""
 
-from flask import abort, flash, request, url_for
-from flask_appbuilder import expose, has_access
+from flask import url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup
-from sqlalchemy import false, func, select
 
-from app.extensions import db
-from app.models import Application, Enterprise, InsuranceCompany, Policy, Project, Region
-from app.models.enums import ProjectInsuranceStatus
-from app.reports.export import export_response
-from app.security.scope import scoped_select
+from app.models import Enterprise, Project
+from app.models.enums import ApplicationStatus, ProjectInsuranceStatus
 
 from .base import READ_ONLY, ScopedModelView
-from .datamodel import PAGE_SIZES, paginate
+from .buttons import Button
 from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
 from .formatters import choice, money
+from .search import Choice, RegionPrefix, Text
 
 
 def file_link(stored_file):
@@ -27,13 +23,6 @@ def file_link(stored_file):
         url_for("FileView.view", file_id=stored_file.id),
         _("文件查看"),
     )
-
-
-def _service_error(exc):
-    """Map a service error to the page: 403/404 abort, anything else a flash message."""
-    if exc.status in (403, 404):
-        abort(exc.status)
-    flash(str(exc.message), "danger")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -57,7 +46,6 @@ class EnterpriseView(ScopedModelView):
     datamodel = SQLAInterface(Enterprise)
     class_permission_name = "Enterprise"
     method_permission_name = READ_ONLY
-    base_permissions = ["can_read"]
     list_title = _("企业信息")
     show_title = _("企业详情")
     list_columns = [
@@ -91,7 +79,11 @@ class EnterpriseView(ScopedModelView):
         ),
         (_("证照资料"), {"fields": FILE_COLUMNS}),
     ]
-    search_columns = ["name", "credit_code", "region_code"]
+    search_bar = [
+        Text("name", _("企业名称"), "name"),
+        Text("credit_code", _("统一社会信用代码"), "credit_code"),
+        RegionPrefix("region", _("行政区划代码"), "region_code", placeholder="230100"),
+    ]
     label_columns = dict(
         ENTERPRISE_LABELS,
         first_login_at=_("首次登录时间"),
@@ -110,113 +102,35 @@ class EnterpriseView(ScopedModelView):
 # 项目信息 (manual 五.2)
 # ---------------------------------------------------------------------------------------------------
 
-# (key, label, kind) of the list and the export, in the manual's order.
-PROJECT_COLUMNS = [
-    ("name", _("项目名称"), "text"),
-    ("address", _("项目地址"), "text"),
-    ("enterprise_name", _("投保单位"), "text"),
-    ("insurer", _("保险机构"), "text"),
-    ("start_date", _("承保时间"), "date"),
-    ("scale_content", _("建设规模及内容"), "text"),
-    ("investment", _("投资规模(万元)"), "money"),
-    ("premium", _("保费(元)"), "money"),
-    ("insurance_status", _("投保状态"), "status"),
-    ("contact", _("联系方式"), "text"),
-]
 
-
-def _export_getter(key, kind):
-    if kind == "status":
-        return lambda row: str(ProjectInsuranceStatus.label(row.insurance_status))
-    return lambda row: getattr(row, key)
-
-
-EXPORT_COLUMNS = [(label, _export_getter(key, kind)) for key, label, kind in PROJECT_COLUMNS]
-
-
-def region_prefix(code):
-    """行政区划代码 filter → code prefix: 230000 → 23, 230100 → 2301, a county its full code."""
-    code = (code or "").strip()
-    if not code.isdigit():
-        return None
-    region = db.session.get(Region, code) if len(code) == 6 else None
-    return region.prefix if region is not None else code
-
-
-def project_filters(args):
-    return {
-        "region": (args.get("region") or "").strip(),
-        "name": (args.get("name") or "").strip(),
-        "enterprise": (args.get("enterprise") or "").strip(),
-        "status": (args.get("status") or "").strip(),
-    }
-
-
-def dept_project_ids(filters):
-    """The ids of the 项目信息 list (its filter and order, Enterprise joined only to search by its name):
-    what the count and deep pages walk."""
-    stmt = scoped_select(Project, None, Project.id)
-    prefix = region_prefix(filters["region"])
-    if filters["region"] and prefix is None:
-        stmt = stmt.where(false())
-    elif prefix:
-        stmt = stmt.where(Project.region_code.like(prefix + "%"))
-    if filters["name"]:
-        stmt = stmt.where(Project.name.contains(filters["name"], autoescape=True))
-    if filters["enterprise"]:
-        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id).where(
-            Enterprise.name.contains(filters["enterprise"], autoescape=True)
-        )
-    if filters["status"] in ProjectInsuranceStatus.values():
-        stmt = stmt.where(Project.insurance_status == filters["status"])
-    return stmt.order_by(Project.id.desc())
-
-
-def dept_project_query(filters, ids=None):
-    """The 项目信息 list's rows: projects in the user's scope with their latest application and policy.
-    The list and its export both use it (``ids``: ``dept_project_ids(filters)`` when already built)."""
-    latest = (
-        select(func.max(Application.id))
-        .where(Application.project_id == Project.id)
-        .correlate(Project)
-        .scalar_subquery()
-    )
-    ids = dept_project_ids(filters) if ids is None else ids
-    stmt = ids.add_columns(
-        Project.name,
-        Project.address,
-        Enterprise.name.label("enterprise_name"),
-        InsuranceCompany.short_name.label("insurer"),
-        Policy.start_date,
-        Project.scale_content,
-        Project.investment,
-        func.coalesce(Policy.premium, 0).label("premium"),
-        Project.insurance_status,
-        func.coalesce(Application.contact_phone, Enterprise.contact_mobile).label("contact"),
-        Policy.policy_file_id,
-        Project.region_code,
-        Project.project_code,
-    )
-    if not filters["enterprise"]:
-        stmt = stmt.join(Enterprise, Enterprise.id == Project.enterprise_id)
-    return (
-        stmt.outerjoin(Application, Application.id == latest)
-        .outerjoin(InsuranceCompany, InsuranceCompany.id == Application.insurer_id)
-        .outerjoin(Policy, Policy.application_id == Application.id)
-    )
+def money_or_zero(value):
+    return money(value or 0)
 
 
 class DeptProjectView(ScopedModelView):
-    """项目信息 for departments: the manual's columns, filters, 共 N 项 with paging, export, e-policy."""
+    """项目信息 for departments: the manual's columns and filters, 共 N 项 with paging, export, 电子保单.
+    Insurer, 承保时间 and premium are those of the project's latest application and its policy."""
 
     route_base = "/dept/projects"
     datamodel = SQLAInterface(Project)
     class_permission_name = "DeptProject"
     method_permission_name = dict(READ_ONLY, export="export")
-    base_permissions = ["can_read", "can_export"]
     list_title = _("项目信息")
     show_title = _("项目详情")
-    list_columns = ["name", "address", "enterprise", "scale_content", "investment", "insurance_status"]
+    list_table_id = "project-table"
+    page_size = 10
+    list_columns = [
+        "name",
+        "address",
+        "enterprise.name",
+        "latest_application.insurer.short_name",
+        "latest_application.policy.start_date",
+        "scale_content",
+        "investment",
+        "latest_application.policy.premium",
+        "insurance_status",
+        "contact",
+    ]
     show_columns = [
         "name",
         "project_code",
@@ -230,43 +144,46 @@ class DeptProjectView(ScopedModelView):
         "planned_end",
         "insurance_status",
     ]
-    label_columns = dict(PROJECT_LABELS, enterprise=_("投保单位"))
-    formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
+    label_columns = dict(
+        PROJECT_LABELS,
+        **{
+            "enterprise": _("投保单位"),
+            "enterprise.name": _("投保单位"),
+            "latest_application.insurer.short_name": _("保险机构"),
+            "latest_application.policy.start_date": _("承保时间"),
+            "latest_application.policy.premium": _("保费(元)"),
+            "contact": _("联系方式"),
+        },
+    )
+    formatters_columns = {
+        "insurance_status": choice(ProjectInsuranceStatus),
+        "investment": money,
+        "latest_application.policy.premium": money_or_zero,
+    }
+    search_bar = [
+        RegionPrefix("region", _("行政区划代码"), "region_code", placeholder="230100"),
+        Text("name", _("项目名称"), "name"),
+        Text("enterprise", _("单位名称"), "enterprise"),
+        Choice("status", _("投保状态"), "insurance_status", ProjectInsuranceStatus),
+    ]
+    export_columns = [
+        ("name", _("项目名称")),
+        ("address", _("项目地址")),
+        ("enterprise.name", _("投保单位")),
+        ("latest_application.insurer.short_name", _("保险机构")),
+        ("latest_application.policy.start_date", _("承保时间")),
+        ("scale_content", _("建设规模及内容")),
+        ("investment", _("投资规模(万元)")),
+        ("latest_application.policy.premium", _("保费(元)")),
+        ("insurance_status", _("投保状态"), ProjectInsuranceStatus),
+        (("latest_application.contact_phone", "enterprise.contact_mobile"), _("联系方式")),
+    ]
     base_order = ("id", "desc")
 
-    @expose("/list/")
-    @has_access
-    def list(self):
-        filters = project_filters(request.args)
-        size = request.args.get("psize", type=int)
-        size = size if size in PAGE_SIZES else PAGE_SIZES[0]
-        # ?page= is 1-based here (the manual's pager); paginate() counts from 0
-        ids = dept_project_ids(filters)
-        pager = paginate(
-            dept_project_query(filters, ids), request.args.get("page", 1, type=int) - 1, size, scalars=False, ids=ids
-        )
-        rows = [dict(r._mapping) for r in pager.rows]
-        return self.render_template(
-            "department/projects.html",
-            title=self.list_title,
-            rows=rows,
-            pager=pager,
-            total=pager.count,
-            page=pager.page + 1,
-            pages=pager.pages,
-            size=size,
-            sizes=PAGE_SIZES,
-            filters=filters,
-            columns=PROJECT_COLUMNS,
-            statuses=ProjectInsuranceStatus.choices(),
-            status_of=choice(ProjectInsuranceStatus),
-            can_export=self.appbuilder.sm.has_access("can_export", self.class_permission_name),
-        )
-
-    @expose("/export/")
-    @has_access
-    def export(self):
-        """The list's own query, all filtered rows (not just the page), as xlsx or csv."""
-        rows = db.session.query(dept_project_query(project_filters(request.args)).subquery())
-        fmt = "csv" if request.args.get("fmt") == "csv" else "xlsx"
-        return export_response(rows, EXPORT_COLUMNS, str(_("项目信息")), fmt)
+    def row_buttons(self, project, party):
+        buttons = [Button(_("详情"), url_for("DeptProjectView.show", pk=project.id))]
+        latest = project.latest_application
+        policy = latest.policy if latest is not None else None
+        if policy is not None and policy.policy_file_id and project.insurance_status == ApplicationStatus.INSURED:
+            buttons.append(Button(_("电子保单"), url_for("FileView.view", file_id=policy.policy_file_id)))
+        return buttons

@@ -4,21 +4,21 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Application, Enterprise, Project, Region
-from app.models.enums import ApplicationStatus as A
+from app.models import Project, Region
 from app.models.enums import FileKind, ProjectInsuranceStatus, RegionLevel
-from app.models.enums import PartyKind as P
-from app.security.scope import get_scoped_or_404, party_of, scoped_select
+from app.security.scope import get_scoped_or_404
+from app.services import applications as application_service
 from app.services import enterprises as enterprise_service
 from app.services.base import ServiceError
 
-from .base import READ_WRITE, ScopedModelView
+from .base import READ_WRITE, ScopedModelView, flash_service_error
+from .buttons import Button, may
 from .formatters import choice, money
-from .insurance import _args_builder, _fail, _paginate, _text_arg
+from .search import Choice, Text
 
 ENTERPRISE_LABELS = {
     "name": _("企业名称"),
@@ -76,8 +76,6 @@ PROJECT_FIELDS = [
     "planned_start",
     "planned_end",
 ]
-# Statuses in which the enterprise may (re)apply: 填报.
-CAN_APPLY = (ProjectInsuranceStatus.UNINSURED, A.EXPIRED, A.SURRENDERED)
 
 
 def _counties():
@@ -103,10 +101,7 @@ class MyEnterpriseView(BaseView):
     default_view = "show"
 
     def _enterprise(self):
-        party = party_of()
-        if party.kind != P.ENTERPRISE or party.id is None:
-            return None
-        return get_scoped_or_404(Enterprise, party.id)
+        return enterprise_service.own_enterprise(g.user)
 
     def _files(self, enterprise):
         return [
@@ -142,7 +137,7 @@ class MyEnterpriseView(BaseView):
                 enterprise_service.update_enterprise(g.user, dict(request.form), request.files)
             except ServiceError as exc:
                 errors = exc.errors
-                _fail(exc)
+                flash_service_error(exc)
                 db.session.expire_all()
                 enterprise = self._enterprise()
             else:
@@ -160,30 +155,16 @@ class MyEnterpriseView(BaseView):
         )
 
 
-def project_query():
-    """The enterprise's 项目信息 rows for the search (项目名称 / 项目代码, 投保状态), newest first, scoped."""
-    stmt = scoped_select(Project)
-    q, status = _text_arg("q"), _text_arg("status", 16)
-    if q:
-        stmt = stmt.where(
-            or_(Project.name.contains(q, autoescape=True), Project.project_code.contains(q, autoescape=True))
-        )
-    if status in ProjectInsuranceStatus.values():
-        stmt = stmt.where(Project.insurance_status == status)
-    return stmt.options(joinedload(Project.region)).order_by(Project.id.desc())
-
-
 class ProjectView(ScopedModelView):
     """项目信息 of the enterprise: its projects, 新增项目, and the next insurance step of each."""
 
     route_base = "/projects"
     datamodel = SQLAInterface(Project)
     class_permission_name = "Project"
-    method_permission_name = READ_WRITE
-    base_permissions = ["can_read", "can_write"]
+    method_permission_name = dict(READ_WRITE)
     list_title = _("项目信息")
-    add_title = _("新增项目")
-    list_columns = ["project_code", "name", "region_code", "investment", "insurance_status"]
+    list_table_id = "project-list"
+    list_columns = ["project_code", "name", "region_text", "builder_name", "investment", "insurance_status"]
     show_columns = [
         "name",
         "project_code",
@@ -196,64 +177,35 @@ class ProjectView(ScopedModelView):
         "planned_end",
         "insurance_status",
     ]
-    add_columns = [
-        "region",
-        "project_code",
-        "name",
-        "builder_name",
-        "address",
-        "scale_content",
-        "investment",
-        "planned_start",
-        "planned_end",
-    ]
-    edit_columns = add_columns
-    search_columns = ["name", "project_code", "insurance_status"]
-    label_columns = PROJECT_LABELS
+    label_columns = dict(PROJECT_LABELS, region_text=_("行政区划代码"))
     formatters_columns = {"insurance_status": choice(ProjectInsuranceStatus), "investment": money}
+    search_bar = [
+        Text("q", _("项目名称或项目代码"), "name", "project_code", placeholder=_("项目名称或项目代码")),
+        Choice("status", _("投保状态"), "insurance_status", ProjectInsuranceStatus),
+    ]
+    empty_text = _("暂无项目，请点击“新增项目”")
+    eager_relations = ["latest_application"]  # the 操作 buttons follow the latest application
     base_order = ("id", "desc")
 
-    def next_step(self, project, latest_app_id):
-        """填报 when the project can be insured, else the way to its application or policy."""
-        steps = []
-        if project.insurance_status in CAN_APPLY + (A.DRAFT, A.REJECTED):
-            steps.append((_("填报"), url_for("ApplicationView.fill", project_id=project.id)))
-        if latest_app_id:
-            steps.append((_("投保详情"), url_for("ApplicationView.show", pk=latest_app_id)))
-        if project.insurance_status in enterprise_service.PROJECT_EDITABLE:
-            steps.append((_("编辑项目"), url_for("ProjectView.edit", pk=project.id)))
-        return steps
+    def list_tools(self, state):
+        if not enterprise_service.can_add_project(g.user):
+            return []
+        return [Button(_("新增项目"), url_for("ProjectView.add"), style="success", id="add-project")]
 
-    @expose("/list/")
-    @has_access
-    def list(self):
-        pager = _paginate(project_query())
-        rows = pager.rows
-        latest = (
-            dict(
-                db.session.execute(
-                    select(Application.project_id, func.max(Application.id))
-                    .where(Application.project_id.in_([p.id for p in rows]))
-                    .group_by(Application.project_id)
-                ).all()
-            )
-            if rows
-            else {}
-        )
-        return self.render_template(
-            "enterprise/project_list.html",
-            title=self.list_title,
-            rows=rows,
-            pager=pager,
-            args=_args_builder(),
-            statuses=ProjectInsuranceStatus.choices(),
-            status_choice=ProjectInsuranceStatus,
-            steps={p.id: self.next_step(p, latest.get(p.id)) for p in rows},
-            can_add=party_of().kind == P.ENTERPRISE,
-        )
+    def row_buttons(self, project, party):
+        """填报 when the project can be insured, else the way to its application; 编辑项目 while editable."""
+        buttons = []
+        latest = project.latest_application
+        if application_service.can_fill(project) and may("write", "Application"):
+            buttons.append(Button(_("填报"), url_for("ApplicationView.fill", project_id=project.id), style="primary"))
+        if latest is not None:
+            buttons.append(Button(_("投保详情"), url_for("ApplicationView.show", pk=latest.id)))
+        if enterprise_service.project_editable(project):
+            buttons.append(Button(_("编辑项目"), url_for("ProjectView.edit", pk=project.id)))
+        return buttons
 
     def _form(self, project=None):
-        errors, warnings = {}, []
+        errors = {}
         if project is not None:
             form = {f: ("" if getattr(project, f) is None else str(getattr(project, f))) for f in PROJECT_FIELDS}
         else:
@@ -261,12 +213,11 @@ class ProjectView(ScopedModelView):
         if request.method == "POST":
             form = dict(request.form)
             try:
-                saved, warnings = enterprise_service.save_project(
+                _saved, warnings = enterprise_service.save_project(
                     g.user, dict(request.form), project_id=project.id if project else None
                 )
             except ServiceError as exc:
-                errors = exc.errors
-                _fail(exc)
+                errors = flash_service_error(exc)
                 db.session.expire_all()
             else:
                 for w in warnings:
@@ -286,8 +237,6 @@ class ProjectView(ScopedModelView):
     @expose("/add", methods=["GET", "POST"])
     @has_access
     def add(self):
-        if party_of().kind != P.ENTERPRISE:
-            abort(403)
         return self._form()
 
     @expose("/edit/<pk>", methods=["GET", "POST"])

@@ -17,7 +17,39 @@ from . import (
 )
 
 
+def _share_permissions(modules):
+    """Views that share a permission resource (待办任务 and 已办任务 are both ExpertTask) declare the union
+    of their permissions: FAB otherwise removes, while registering one view, what another view of the same
+    resource needs, and warns about it at every start."""
+    from flask_appbuilder import BaseView
+
+    by_resource = {}
+    for module in modules:
+        for view in vars(module).values():
+            if (
+                isinstance(view, type)
+                and issubclass(view, BaseView)
+                and view.__module__.startswith("app.views")
+                and getattr(view, "class_permission_name", None)
+                and getattr(view, "method_permission_name", None)
+            ):
+                by_resource.setdefault(view.class_permission_name, set()).add(view)
+    for views in by_resource.values():
+        names = {"can_" + name for view in views for name in view.method_permission_name.values()}
+        for view in views:
+            view.base_permissions = sorted(names)
+
+
 def register_views(appbuilder):
+    from flask import current_app
+
+    from .base import install_list_links
+
+    install_list_links(current_app)
+    _share_permissions(
+        (api_keys, auth, department, enterprise, files, insurance, prevention, reference, registry_import, statistics)
+    )
+
     def add(view, menu_name):
         label, category = MENU[menu_name]
         kwargs = {"label": label}

@@ -1,13 +1,13 @@
 """住建厅项目表 import (Admin and the province department): upload, preview, confirm with progress."""
 
-from flask import Response, flash, g, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
 
 from app.services import registry_import
 from app.services.base import ServiceError
 
-from .department import _service_error
+from .base import flash_service_error
 
 # ---------------------------------------------------------------------------------------------------
 # 住建厅项目表 import (Admin and the province department)
@@ -30,18 +30,21 @@ class RegistryImportView(BaseView):
             shown=registry_import.SHOWN_ERRORS,
         )
 
+    def _allowed_or_403(self):
+        # The pages are the import itself: a department that may not import has nothing here.
+        if not registry_import.can_import(g.user):
+            abort(403)
+
     @expose("/")
     @has_access
     def index(self):
-        try:
-            registry_import.ensure_can_import(g.user)
-        except ServiceError as exc:
-            _service_error(exc)
+        self._allowed_or_403()
         return self._page()
 
     @expose("/upload", methods=["POST"])
     @has_access
     def upload(self):
+        self._allowed_or_403()
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             flash(str(_("请选择要导入的文件")), "danger")
@@ -50,7 +53,7 @@ class RegistryImportView(BaseView):
             token = registry_import.store_file(upload, g.user)
             result = registry_import.preview(registry_import.load_file(token, g.user), g.user)
         except ServiceError as exc:
-            _service_error(exc)
+            flash_service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
         return self._page(result, token)
 
@@ -60,13 +63,14 @@ class RegistryImportView(BaseView):
         """Without script: import, then flash the counts. With X-Progress: 1 (the page's script): a
         streamed text/plain answer of lines "progress DONE TOTAL", then "done NEW CHANGED UNCHANGED"
         or "error MESSAGE"."""
+        self._allowed_or_403()
         token = request.form.get("file_id")
         if request.headers.get("X-Progress") == "1":
             return self._confirm_streamed(token)
         try:
             result = registry_import.run_import(token, g.user)
         except ServiceError as exc:
-            _service_error(exc)
+            flash_service_error(exc)
             return redirect(url_for("RegistryImportView.index"))
         flash(_done_message(result), "success")
         return redirect(url_for("RegistryImportView.index"))

@@ -93,15 +93,25 @@ def dependency_of(exc):
     return None
 
 
-def _page(code, message=None):
+def _page(code, message=None, exc=None):
+    """The answer for ``code``: the API's problem (app/api/problems.py) under /api/, else the page."""
+    if request.path.startswith("/api/"):
+        from app.api.problems import http_error
+
+        return http_error(exc if exc is not None and getattr(exc, "code", None) == code else _Status(code))
     title, default = MESSAGES.get(code, MESSAGES[500])
     title, message = _(title), _(message or default)
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+    if request.accept_mimetypes.best == "application/json":
         return jsonify(message=message, status=code), code
     try:
         return render_template("errors/error.html", code=code, title=title, message=message), code
     except Exception:
         return f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{message}</p>", code
+
+
+class _Status:
+    def __init__(self, code):
+        self.code = code
 
 
 def _drop_session():
@@ -138,8 +148,7 @@ def unavailable(dependency, exc):
     if dependency == "database":
         _drop_session()
     _anonymous()
-    body, code = _page(503, DEPENDENCY_MESSAGES.get(dependency))
-    response = current_app.make_response((body, code))
+    response = current_app.make_response(_page(503, DEPENDENCY_MESSAGES.get(dependency)))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -197,12 +206,11 @@ def register_error_handlers(app):
             db.session.registry.clear()
 
     for code in (400, 403, 404, 405, 409):
-        app.register_error_handler(code, lambda exc, code=code: _page(code))
+        app.register_error_handler(code, lambda exc, code=code: _page(code, exc=exc))
 
     @app.errorhandler(429)
     def too_many_requests(exc):
-        body, code = _page(429)
-        response = app.make_response((body, code))
+        response = app.make_response(_page(429, exc=exc))
         response.headers["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
         return response
 

@@ -35,7 +35,7 @@ def test_admin_issues_uses_and_revokes_a_key(page, login, live_url):
     row = page.locator("tr", has_text="浏览器测试密钥").first
     assert key not in page.content() and key[:10] in row.inner_text()
     row.locator("input[type=checkbox]").check()
-    page.locator(".well button.dropdown-toggle").first.click()
+    page.locator(".azx-actions button.dropdown-toggle").first.click()
     page.locator("a.revoke_menu_item").click()
     with page.expect_navigation(url="**/admin/api-keys/list/"):
         page.locator("#modal-confirm-ok").click()

@@ -49,12 +49,9 @@ def jpeg_bytes(size=(8, 8)):
 
 
 def pdf_bytes(text="hello"):
-    body = (
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
-        b"% " + text.encode() + b"\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-    )
-    return body
+    from app.demo.insurance import demo_pdf  # a well-formed PDF: uploads are read by a real parser
+
+    return demo_pdf(text)
 
 
 @dataclass

@@ -1,0 +1,105 @@
+"""报告审核 (insurer 二.8, org 三.4) and 查看报告 (insurer 二.9) / 报告列表 (department 五.6)."""
+
+import io
+
+from flask import abort, flash, g, request, send_file
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterInFunction
+from flask_babel import lazy_gettext as _
+
+from app.models import DispatchOrder
+from app.models.enums import OrderStatus as O
+from app.models.enums import Verdict
+from app.security.scope import get_scoped_or_404, party_of
+from app.services import reviews as review_service
+from app.services.base import ServiceError
+
+from ..base import flash_service_error
+from .common import OrderListView, statuses
+
+REPORT_COLUMNS = [
+    "order_no",
+    "project.name",
+    "service_place",
+    "service_items_text",
+    "start_date",
+    "end_date",
+    "expert",
+    "status",
+]
+
+
+class AwaitingReviewFilter(BaseFilter):
+    """报告审核 lists what awaits the user's own stage (services/reviews.awaiting)."""
+
+    name = "review stage"
+
+    def apply(self, query, value):
+        return query.filter(DispatchOrder.status.in_(review_service.awaiting(party_of())))
+
+
+class ReportReviewView(OrderListView):
+    """报告审核 (insurer 二.8, org 三.4): reports awaiting the user's own review."""
+
+    route_base = "/report-review"
+    class_permission_name = "ReportReview"
+    method_permission_name = dict(OrderListView.method_permission_name, review="review")
+    list_title = _("报告审核")
+    list_columns = REPORT_COLUMNS
+    base_filters = [["status", AwaitingReviewFilter, None]]
+
+    @expose("/review/<pk>", methods=["GET", "POST"])
+    @has_access
+    def review(self, pk):
+        order = get_scoped_or_404(DispatchOrder, pk)
+        errors = {}
+        if request.method == "POST":
+            verdict = request.form.get("verdict")
+            if verdict not in (Verdict.PASS, Verdict.FAIL):
+                flash(str(_("请选择审核结果：通过或不通过")), "danger")
+                errors = {"verdict": [_("请选择审核结果")]}
+            else:
+                try:
+                    review_service.review(order.id, g.user, verdict == Verdict.PASS, request.form.get("opinion"))
+                except ServiceError as exc:
+                    errors = flash_service_error(exc)
+                else:
+                    return self.done(_("审核完成"))
+        return self.render_detail(order, review_form=True, errors=errors, form=request.form)
+
+
+class ReportView(OrderListView):
+    """查看报告 (insurer 二.9) and 报告列表 (department 五.6): finished service records and their PDF."""
+
+    route_base = "/reports"
+    class_permission_name = "Report"
+    method_permission_name = dict(OrderListView.method_permission_name, pdf="download")
+    list_title = _("查看报告")
+    list_columns = REPORT_COLUMNS
+    base_filters = [["status", FilterInFunction, statuses(O.COMPLETED)]]
+
+    def render_detail(self, order, template=None, **extra):
+        return super().render_detail(order, template, report_view=True, **extra)
+
+    @expose("/pdf/<pk>")
+    @has_access
+    def pdf(self, pk):
+        """The archived report PDF (rendered now for an order finished before archiving existed)."""
+        from app.reports.service_report_pdf import render_service_report
+        from app.storage import get_storage
+
+        order = get_scoped_or_404(DispatchOrder, pk)
+        if order.status != O.COMPLETED:
+            abort(404)
+        stored = order.visit.report_file if order.visit else None
+        fh = get_storage().open(stored.key) if stored is not None else io.BytesIO(render_service_report(order))
+        response = send_file(
+            fh,
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=f"事故预防服务报告_{order.order_no}.pdf",
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
