@@ -103,13 +103,18 @@ def test_api_answers_503_json_while_the_database_fails(app):
 
 
 def test_a_failing_file_store_answers_503(app, as_user, monkeypatch):
+    import io
+
+    from PIL import Image
+
     from app.models import AppUser
     from app.storage import LocalStorage, store_bytes
 
     with app.app_context():
         user = db.session.query(AppUser).filter_by(username="enterprise_demo").one()
-        pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n% store probe\n"
-        row = store_bytes(db.session, pdf, "营业执照.pdf", "business_license", owner=user.enterprise)
+        png = io.BytesIO()
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(png, "PNG")
+        row = store_bytes(db.session, png.getvalue(), "营业执照.png", "business_license", owner=user.enterprise)
         db.session.commit()
         file_id = row.id
     client = as_user("enterprise_demo")
