@@ -50,7 +50,8 @@ class Config:
     # A registry-import file not confirmed within this many hours is refused and removed (flask files sweep).
     IMPORT_PREVIEW_HOURS = float(os.environ.get("IMPORT_PREVIEW_HOURS", "24"))
     # Sessions, lockouts and nonces live in the database; rate-limit counters in Redis when REDIS_URL
-    # is set (shared by every worker), else in each process's memory (RATELIMIT_STORAGE_URI below).
+    # is set (shared by every worker and machine), else in the one process of the embedded default
+    # (RATELIMIT_STORAGE_URI below). Production requires Redis for them and for the task queue.
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     # FAB
@@ -113,9 +114,9 @@ class Config:
     LOCKOUT_WINDOW_MINUTES = 15
     LOCKOUT_MINUTES = 15
 
-    # CA certificate login (app/security/ca.py, docs/deploy/nginx-mtls.conf)
+    # CA certificate login (app/security/ca.py, deploy/nginx/anzexian.conf); whose header is believed:
+    # TRUSTED_PROXIES below
     CA_BUNDLE = os.environ.get("CA_BUNDLE")  # PEM file of the trusted CA certificates
-    CA_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CA_TRUSTED_PROXIES", "").split(",") if p.strip()]
     CA_PROXY_HEADER = os.environ.get("CA_PROXY_HEADER", "X-SSL-Client-Cert")
     CA_PROXY_LOGIN_URL = os.environ.get(
         "CA_PROXY_LOGIN_URL"
@@ -138,6 +139,32 @@ class Config:
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.
     DEMO_MODE = os.environ.get("DEMO_MODE", "0") == "1"
 
+    # ---- Operations: the proxy, Redis, health, purges (docs/deploy.md, app/web/proxy.py) ----
+    # Where gunicorn listens (deploy/gunicorn.conf.py reads this very value): a Unix socket only nginx may
+    # open, or host:port for a proxy on another machine (then PROXY_SECRET is required). Several, by commas.
+    GUNICORN_BIND = os.environ.get("GUNICORN_BIND") or "unix:/run/anzexian-web-{instance}/web.sock"
+    # The proxy whose X-Forwarded-For/-Proto and client-certificate header are believed: "unix" (the peer
+    # of the Unix socket) and/or addresses or networks; empty: nobody's. CA_TRUSTED_PROXIES is its old name.
+    TRUSTED_PROXIES = [
+        p.strip()
+        for p in (os.environ.get("TRUSTED_PROXIES") or os.environ.get("CA_TRUSTED_PROXIES") or "").split(",")
+        if p.strip()
+    ]
+    # Set on nginx as well (proxy_set_header): a request counts as the proxy's only when it carries it.
+    PROXY_SECRET = os.environ.get("PROXY_SECRET") or None
+    PROXY_SECRET_HEADER = os.environ.get("PROXY_SECRET_HEADER", "X-Proxy-Secret")
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "1"))
+    # Production needs Redis for the rate limits and the task queue; /health and `flask security check` say so.
+    REDIS_REQUIRED = False
+    # A Redis that does not answer fails a login in 2 s (503), not after the kernel's TCP timeout.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    # /health shows its checks to callers presenting this key (and to the machine itself).
+    HEALTH_MONITORING_KEY = os.environ.get("HEALTH_MONITORING_KEY") or None
+    HEALTH_MONITORING_HEADER = os.environ.get("HEALTH_MONITORING_HEADER", "X-Monitoring-Key")
+    # Challenge nonces of the signed-challenge login, per client address (stored with their expiry).
+    CA_NONCE_RATE_LIMIT = os.environ.get("CA_NONCE_RATE_LIMIT", "30 per minute")
+    # `flask security purge`: sessions are deleted this many days after their absolute expiry.
+    SESSION_RETENTION_DAYS = int(os.environ.get("SESSION_RETENTION_DAYS", "30"))
     # REST API (docs/api.md). Rate limits per credential and per client address, counted in Redis when
     # RATELIMIT_STORAGE_URI is redis://…, else in the database; every answer carries RateLimit-* headers.
     API_RATELIMIT_ENABLED = True
@@ -160,7 +187,7 @@ class Config:
 
 
 class ProductionConfig(Config):
-    """AZX_ENV=production: cookies only over HTTPS, no demo password path."""
+    """AZX_ENV=production: cookies only over HTTPS, no demo password path, Redis required."""
 
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
@@ -170,6 +197,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "https"
     DEMO_MODE = False
+    REDIS_REQUIRED = True
 
 
 class TestConfig(Config):

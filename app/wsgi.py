@@ -1,16 +1,22 @@
 """The WSGI entry point for gunicorn behind nginx: ``gunicorn -c deploy/gunicorn.conf.py app.wsgi:application``.
 
-nginx is the one trusted proxy hop (PROXY_HOPS, default 1): the client address (audit log, lockout, rate
-limits) comes from X-Forwarded-For and the scheme (secure cookies, redirects) from X-Forwarded-Proto.
-Nothing happens at import except building the app, which each gunicorn worker does for itself
-(preload_app is off).
-"""
+The forwarded headers (client address, scheme, client certificate) are believed only from the configured
+proxy: app/web/proxy.py, installed by create_app, so the test client goes through the same rule.
 
-from werkzeug.middleware.proxy_fix import ProxyFix
+gunicorn preloads this module in its master (``preload_app``) and forks the workers from it, so a worker
+serves the moment it is forked. ``after_fork`` (called by gunicorn's post_fork hook) gives each worker
+its own database connections: none opened in the master is ever shared across processes.
+"""
 
 from app import create_app
 
 application = create_app()
-_hops = int(application.config.get("PROXY_HOPS", 1))
-if _hops:
-    application.wsgi_app = ProxyFix(application.wsgi_app, x_for=_hops, x_proto=_hops, x_host=0, x_port=0)
+
+
+def after_fork():
+    """In a freshly forked worker: forget the master's pooled connections without closing them (the
+    master's sockets are not this process's to close). Redis clients check the pid themselves."""
+    from app.extensions import db
+
+    with application.app_context():
+        db.engine.dispose(close=False)

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import subprocess
 import tarfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -36,6 +36,7 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 
+from app import clock
 from app.extensions import db
 
 FORMAT = 1
@@ -155,7 +156,7 @@ def create_backup(out_dir, echo=click.echo):
     if os.path.exists(out_dir) and os.listdir(out_dir):
         raise click.ClickException(f"{out_dir} exists and is not empty")
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
-    started = datetime.now(UTC)
+    started = clock.now()
     tar_path = os.path.join(out_dir, FILES_TAR)
     db.session.remove()
 
@@ -199,7 +200,7 @@ def create_backup(out_dir, echo=click.echo):
     with open(tmp, "w") as fh:
         json.dump(manifest, fh, indent=2, ensure_ascii=False)
     os.replace(tmp, os.path.join(out_dir, MANIFEST))
-    seconds = (datetime.now(UTC) - started).total_seconds()
+    seconds = (clock.now() - started).total_seconds()
     echo(
         f"backup written to {out_dir} in {seconds:.1f} s: {dialect} {manifest['database']['bytes']} bytes, "
         f"{sum(counts.values())} rows in {len(counts)} tables, {packed} files "
@@ -265,7 +266,7 @@ def restore_backup(backup_dir, echo=click.echo):
     dialect = _dialect(url)
     if manifest["dialect"] != dialect:
         raise click.ClickException(f"the backup is of {manifest['dialect']}, this database is {dialect}")
-    started = datetime.now(UTC)
+    started = clock.now()
     db.session.remove()
     db.engine.dispose()  # no pooled connection may hold a lock the restore waits for
     dump_path = os.path.join(backup_dir, os.path.basename(manifest["database"]["file"]))
@@ -306,7 +307,7 @@ def restore_backup(backup_dir, echo=click.echo):
             restored += 1
 
     problems = check_restored(manifest)
-    seconds = (datetime.now(UTC) - started).total_seconds()
+    seconds = (clock.now() - started).total_seconds()
     echo(
         f"restored {sum(manifest['row_counts'].values())} rows in {len(manifest['row_counts'])} tables and "
         f"{restored} files from {backup_dir} in {seconds:.1f} s"
@@ -358,9 +359,8 @@ def backup_restore(backup_dir, yes):
 def purge_audit(days):
     """Delete audit events older than ``days`` days; one plain DELETE, safe to run on two machines at once."""
     from app.models import AuditEvent
-    from app.models.base import utcnow
 
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = clock.now() - timedelta(days=days)
     result = db.session.execute(
         delete(AuditEvent).where(AuditEvent.created_at < cutoff).execution_options(synchronize_session=False)
     )

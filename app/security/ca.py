@@ -1,12 +1,14 @@
 """CA certificate login: certificate checks, the two ways a certificate reaches the app, and what a
 verified certificate signs in as.
 
-1. Proxy mode: a TLS proxy (nginx, docs/deploy/nginx-mtls.conf) verifies the client certificate and
-   forwards it URL-escaped in ``CA_PROXY_HEADER``. The header is read only when the direct peer
-   address is in ``CA_TRUSTED_PROXIES``; from anywhere else it is ignored.
-2. Signed challenge: the app issues a one-time nonce (valid ``CA_CHALLENGE_SECONDS``, single use); the
-   browser (WebCrypto, key picked from a local file) or ``flask ca sign`` signs
-   ``challenge_message(nonce)`` with the certificate's key.
+1. Proxy mode: a TLS proxy (nginx, deploy/nginx/anzexian.conf) verifies the client certificate and
+   forwards it URL-escaped in ``CA_PROXY_HEADER``. The header is read only from the configured proxy
+   (``TRUSTED_PROXIES`` and, when set, ``PROXY_SECRET``: app/web/proxy.py); from anyone else it is
+   removed before the app sees the request.
+2. Signed challenge: the app issues a one-time nonce (valid ``CA_CHALLENGE_SECONDS``, single use),
+   at most ``CA_NONCE_RATE_LIMIT`` per client address, each stored with its expiry and deleted once
+   expired (``flask security purge``); the browser (WebCrypto, key picked from a local file) or
+   ``flask ca sign`` signs ``challenge_message(nonce)`` with the certificate's key.
 
 Either way the certificate is re-verified here against ``CA_BUNDLE``: chain, validity, key usage. Many
 certificates issued in China lack SAN and AKI, so the verifier's extension policy is relaxed (see
@@ -15,7 +17,6 @@ serialNumber, then OU) and its check character verified. SM2 certificates are no
 """
 
 import base64
-import ipaddress
 import os
 import re
 import secrets
@@ -32,7 +33,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 from flask import current_app, request
 from flask_babel import lazy_gettext as _
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from werkzeug.exceptions import TooManyRequests
 
 from app import clock
 from app.extensions import db
@@ -220,24 +222,10 @@ def subject_name(cert):
 # ---------------------------------------------------------------- proxy mode
 
 
-def _peer_address():
-    """The address of the direct peer (before ProxyFix rewrote REMOTE_ADDR, if it did)."""
-    original = request.environ.get("werkzeug.proxy_fix.orig", {})
-    return original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR") or ""
-
-
 def from_trusted_proxy():
-    try:
-        peer = ipaddress.ip_address(_peer_address())
-    except ValueError:
-        return False
-    for entry in current_app.config.get("CA_TRUSTED_PROXIES") or []:
-        try:
-            if peer in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    from app.web.proxy import from_proxy
+
+    return from_proxy(request.environ)
 
 
 def proxy_certificates():
@@ -256,10 +244,25 @@ def challenge_message(nonce):
     return f"AZX-LOGIN:{nonce}".encode()
 
 
+def _count_nonce_request():
+    """One more nonce for this client address; TooManyRequests past CA_NONCE_RATE_LIMIT. Counted by the
+    login limiter's storage (Redis in production, shared by every worker and machine)."""
+    from limits import parse
+
+    limiter = current_app.appbuilder.sm.limiter
+    if limiter is None or not limiter.enabled:
+        return
+    item = parse(current_app.config.get("CA_NONCE_RATE_LIMIT") or "30 per minute")
+    if not limiter.limiter.hit(item, "ca_nonce", request.remote_addr or "-"):
+        error = TooManyRequests()
+        error.retry_after = int(item.get_expiry())
+        raise error
+
+
 def issue_challenge():
+    _count_nonce_request()
     now = clock.now()
     nonce = secrets.token_urlsafe(24)
-    db.session.query(LoginChallenge).filter(LoginChallenge.expires_at < now - timedelta(hours=1)).delete()
     db.session.add(
         LoginChallenge(
             nonce=nonce,
@@ -270,6 +273,17 @@ def issue_challenge():
     )
     db.session.commit()
     return nonce
+
+
+def purge_challenges():
+    """Delete every expired nonce (an expired one can never be consumed); returns how many."""
+    result = db.session.execute(
+        delete(LoginChallenge)
+        .where(LoginChallenge.expires_at < clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 def consume_challenge(nonce):

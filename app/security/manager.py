@@ -62,9 +62,11 @@ class PlatformSecurityManager(SecurityManager):
         return not (current_app.config.get("DEMO_MODE") and user.is_demo)
 
     def auth_user_db(self, username, password):
-        """The user when the password is right and the account active and not locked; else None.
-        Unknown, inactive, locked and wrong-password attempts all cost one password-hash check and one
-        audit write, so neither the answer nor its time tells them apart."""
+        """The user when the password is right and the account active, not locked and allowed to use a
+        password; else None. Unknown, inactive, locked, wrong-password and certificate-only attempts all
+        cost one password-hash check and one audit write and get the same answer, so neither the answer
+        nor its time tells them apart. A certificate-only account counts every password attempt, right
+        or wrong, as a failure toward its lockout: a correct guess is no different from a wrong one."""
         username = (username or "").strip()
         user = self.find_user(username=username) if username else None
         now = clock.now()
@@ -84,12 +86,12 @@ class PlatformSecurityManager(SecurityManager):
                 "login_failed", user=user, result="fail", detail=f"locked until {user.locked_until:%Y-%m-%d %H:%M}"
             )
             return None
+        if self.requires_certificate(user):  # also closes FAB's password API to certificate roles
+            detail = "certificate account, password login off" + (" (password right)" if correct else "")
+            self._register_failure(user, now, detail=detail)
+            return None
         if not correct:
             self._register_failure(user, now)
-            return None
-        if self.requires_certificate(user):  # also closes FAB's password API to certificate roles
-            audit.record("login_failed", user=user, result="fail", detail="certificate role used the password")
-            g.azx_login_refusal = _("企业、保险机构、事故预防机构和专家账号须使用CA数字证书登录。")
             return None
         user.fail_login_count = 0
         user.failed_window_start = None
@@ -99,9 +101,9 @@ class PlatformSecurityManager(SecurityManager):
         db.session.commit()
         return user
 
-    def _register_failure(self, user, now):
-        """Count a wrong password inside the sliding window; the threshold-th failure locks the account.
-        The row is locked while counting so that parallel workers do not lose failures."""
+    def _register_failure(self, user, now, detail="wrong password"):
+        """Count a failed password attempt inside the sliding window; the threshold-th failure locks the
+        account. The row is locked while counting so that parallel workers do not lose failures."""
         cfg = current_app.config
         window = timedelta(minutes=cfg.get("LOCKOUT_WINDOW_MINUTES", 15))
         row = db.session.query(AppUser).filter_by(id=user.id).populate_existing().with_for_update().one()
@@ -115,7 +117,7 @@ class PlatformSecurityManager(SecurityManager):
             row.locked_until = now + timedelta(minutes=cfg.get("LOCKOUT_MINUTES", 15))
             row.failed_window_start = None
             row.fail_login_count = 0
-        audit.record("login_failed", user=row, result="fail", detail="wrong password", commit=False)
+        audit.record("login_failed", user=row, result="fail", detail=detail, commit=False)
         if locked:
             audit.record(
                 "lockout",
@@ -127,12 +129,13 @@ class PlatformSecurityManager(SecurityManager):
         db.session.commit()
 
     def password_login(self, username, password, start_session=True):
-        """(user, None) on success, (None, message) otherwise. The message for unknown user, wrong
-        password and locked account is one and the same. The web login starts a session; the API
-        login (app/api/tokens.py) issues tokens instead, through the same checks and lockout."""
+        """(user, None) on success, (None, message) otherwise. The message for an unknown user, a wrong
+        password, a locked account and a certificate-only account is one and the same. The web login
+        starts a session; the API login (app/api/tokens.py) issues tokens instead, through the same checks
+        and lockout."""
         user = self.auth_user_db(username, password)
         if user is None:
-            return None, g.pop("azx_login_refusal", None) or _("用户名或密码错误。连续失败5次，账号将被锁定15分钟。")
+            return None, _("用户名或密码错误。连续失败5次，账号将被锁定15分钟。")
         if start_session:
             self.start_session(user, "password")
         return user, None
@@ -216,7 +219,7 @@ class PlatformSecurityManager(SecurityManager):
                 record is not None
                 and record.method == "password"
                 and request.endpoint not in PASSWORD_CHANGE_EXEMPT
-                and request.endpoint != f"{type(self.auth_view).__name__}.logout"
+                and request.endpoint not in self._logout_endpoints()
                 and passwords.change_due(user)
             ):
                 flash(_("首次登录或密码已到期，请先修改密码"), "warning")
@@ -225,7 +228,12 @@ class PlatformSecurityManager(SecurityManager):
             flash(_("会话已超时，请重新登录"), "warning")
         return None
 
+    def _logout_endpoints(self):
+        name = type(self.auth_view).__name__
+        return (f"{name}.logout", f"{name}.logout_post")
+
     def on_user_logout(self, user):
+        """Called by the logout POST (app/views/auth.py): the session row is revoked on every machine."""
         record = sessions.end_current("logout")
         if user is not None and getattr(user, "id", None):
             from app.models.user import revoke_tokens

@@ -1,7 +1,8 @@
 """Server-side sessions. Flask's signed cookie alone has no idle timeout and cannot be revoked, so each
 login creates a UserSession row; the cookie carries a random token whose hash names that row. Every
 request checks the row: revoked, idle longer than SESSION_IDLE_MINUTES or older than
-SESSION_ABSOLUTE_HOURS means signed out. Logout revokes the row, so a copied cookie stops working."""
+SESSION_ABSOLUTE_HOURS means signed out. Logout revokes the row, so a copied cookie stops working.
+Rows are deleted SESSION_RETENTION_DAYS after their absolute expiry (``flask security purge``)."""
 
 import hashlib
 import secrets
@@ -9,7 +10,7 @@ from datetime import timedelta
 
 from flask import current_app, g, has_request_context, request, session
 from flask_login import login_user
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from app import clock
 from app.extensions import db
@@ -112,3 +113,16 @@ def revoke_all(user_id, reason):
 
 def current():
     return g.get("azx_session") if has_request_context() else None
+
+
+def purge(retention_days=None):
+    """Delete the sessions whose absolute expiry lies more than ``retention_days`` (default
+    SESSION_RETENTION_DAYS) in the past: revoked, idle or not, none of them can sign anyone in. One
+    DELETE, safe to run on several machines at once. Returns (deleted, cutoff)."""
+    days = current_app.config.get("SESSION_RETENTION_DAYS", 30) if retention_days is None else retention_days
+    cutoff = clock.now() - timedelta(days=days)
+    result = db.session.execute(
+        delete(UserSession).where(UserSession.expires_at < cutoff).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount, cutoff

@@ -12,8 +12,10 @@ from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import lazy_gettext as _
+from flask_login import logout_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
+from werkzeug.exceptions import TooManyRequests
 
 from app import clock
 from app.extensions import db
@@ -84,6 +86,24 @@ class PlatformAuthDBView(AuthDBView):
             self.login_template, title=self.title, form=form, appbuilder=self.appbuilder, **_login_context()
         )
 
+    @expose("/logout/", methods=["GET"])
+    @no_cache
+    def logout(self):
+        """The user menu's 退出 leads here: a page that asks, whose form POSTs with the CSRF token. A GET
+        never signs anyone out, so a link or an image on another site cannot either."""
+        if g.user is None or not g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("auth/logout.html", appbuilder=self.appbuilder)
+
+    @expose("/logout/", methods=["POST"])
+    def logout_post(self):
+        """Sign out: the session row is revoked (on every machine), then the cookie forgotten."""
+        user = self._get_authenticated_user()
+        logout_user()
+        if user is not None:
+            self.appbuilder.sm.on_user_logout(user)
+        return redirect(current_app.config.get("LOGOUT_REDIRECT_URL") or self.appbuilder.get_url_for_index)
+
 
 class ResetMyPasswordRedirectView(ResetMyPasswordView):
     """FAB's own-password form (linked from the profile page) leads to the policy-checked change page."""
@@ -147,8 +167,15 @@ class CertificateLoginView(BaseView):
     @expose("/nonce", methods=["GET"])
     @no_cache
     def nonce(self):
-        """For scripts: a nonce, the bytes to sign and the CSRF token for the POST (with the cookie)."""
-        nonce = ca.issue_challenge()
+        """For scripts: a nonce, the bytes to sign and the CSRF token for the POST (with the cookie). At
+        most CA_NONCE_RATE_LIMIT per client address (429 with Retry-After beyond)."""
+        try:
+            nonce = ca.issue_challenge()
+        except TooManyRequests as exc:
+            response = jsonify(message=str(_("请求过于频繁，请稍后再试。")), status=429)
+            response.status_code = 429
+            response.headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
+            return response
         return jsonify(
             nonce=nonce,
             message=ca.challenge_message(nonce).decode(),

@@ -1,10 +1,42 @@
-"""Request hooks: security headers on every response."""
+"""Request hooks: security headers on every response, ``Cache-Control: no-store`` on every answer to a
+signed-in caller, and the trusted-proxy rule (app/web/proxy.py) in front of the app.
+
+None of these hooks touches the database: an after_request that loaded the user would turn a clean 503
+(database down) into a 500. Whether the caller is signed in is read from the session cookie and the
+request's credentials, never from the user row.
+"""
+
+from flask import request, session
+
+from app.security.sessions import SESSION_KEY
+
+STATIC_ENDPOINTS = ("static", "appbuilder.static")
+
+
+def signed_in_request():
+    """The request carries a login: a session of app/security/sessions.py, Flask-Login's user id, or an
+    API credential (JWT bearer, API key). Read from the request only."""
+    if SESSION_KEY in session or "_user_id" in session:
+        return True
+    return bool(request.headers.get("Authorization") or request.headers.get("X-API-Key"))
 
 
 def register_hooks(app):
     from app.views.base import install_action_guard
 
+    from .proxy import install
+
+    install(app)
     install_action_guard(app)
+
+    @app.after_request
+    def no_store_when_signed_in(response):
+        if request.endpoint in STATIC_ENDPOINTS or not signed_in_request():
+            return response
+        if "no-store" not in (response.headers.get("Cache-Control") or ""):
+            response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
+        return response
 
     @app.after_request
     def security_headers(response):

@@ -4,7 +4,8 @@ The request id is taken from the X-Request-ID request header (nginx sets it to $
 joins the nginx log, the app log and the response) or generated, and echoed in the X-Request-ID
 response header. With LOG_FORMAT=json every log record is one JSON object per line on stderr
 (journald / a log shipper reads it) carrying the request id, and each request adds one access line
-(method, path, status, milliseconds, user id); LOG_REQUESTS=0 turns the access line off.
+(method, path, status, milliseconds, user id); LOG_REQUESTS=0 turns the access line off. The access
+line never loads anything from the database (the user id is the one already loaded, if any).
 """
 
 import json
@@ -90,7 +91,9 @@ def init_logging(app):
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         if request_id and log_requests():
-            user = g.get("user")
+            # The user Flask-Login has already loaded, if any: reading g.user here would load it, and
+            # with the database down that turns the 503 into a 500.
+            user = g.get("_login_user")
             access_log.info(
                 "%s %s %s",
                 request.method,

@@ -96,7 +96,7 @@ def test_api_logout_and_web_logout_revoke(app, client, account, as_user):
     assert not works(client, access) and not refreshes(client, refresh)
     access, _refresh = tokens(client, account)
     web = as_user(account, PASSWORD)
-    web.get("/logout/")
+    web.post("/logout/")  # logout is a POST (a GET only asks)
     assert not works(client, access)
 
 

@@ -166,3 +166,24 @@ def test_redis_url_becomes_the_rate_limit_storage(env, expected):
         check=True,
     ).stdout.strip()
     assert out == expected
+
+
+def test_health_tells_others_only_ok_or_not(app, monkeypatch):
+    """Anonymous callers from elsewhere get the verdict only; the checks and the migration revision go to
+    the machine itself and to a caller presenting the monitoring key."""
+    outsider = {"REMOTE_ADDR": "203.0.113.9"}
+    response = app.test_client().get("/health", environ_base=outsider)
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    monkeypatch.setitem(app.config, "HEALTH_MONITORING_KEY", "mon-key-4f9a2c7e1b")
+    wrong = app.test_client().get("/health", environ_base=outsider, headers={"X-Monitoring-Key": "guess"})
+    assert wrong.get_json() == {"status": "ok"}
+    keyed = app.test_client().get("/health", environ_base=outsider, headers={"X-Monitoring-Key": "mon-key-4f9a2c7e1b"})
+    assert keyed.get_json()["checks"]["migrations"]["revision"]
+    # through the proxy the client's own address counts, not nginx's loopback connection
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", ["127.0.0.1"])
+    relayed = app.test_client().get("/health", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.get_json() == {"status": "ok"}
+    assert "checks" in app.test_client().get("/health", headers={"X-Forwarded-For": "127.0.0.1"}).get_json()
+    broken = _other_app(app, SQLALCHEMY_DATABASE_URI="sqlite:////nonexistent-azx-dir/app.db")
+    down = broken.test_client().get("/health", environ_base=outsider)
+    assert down.status_code == 503 and down.get_json() == {"status": "fail"} and down.headers["Retry-After"]

@@ -144,7 +144,11 @@ def test_logout_on_one_server_ends_the_session_on_the_other(servers):
     session = _login(a, "dept_province")
     assert _authenticated(session, b)
     cookie = session.cookies.get("session")
-    session.get(a + "/logout/", timeout=10)
+    confirm = session.get(a + "/logout/", timeout=10).text  # the menu's 退出: a page asking, then a POST
+    token = re.search(r'name="csrf_token" value="([^"]+)"', confirm).group(1)
+    assert (
+        session.post(a + "/logout/", data={"csrf_token": token}, allow_redirects=False, timeout=10).status_code == 302
+    )
     replayed = requests.Session()  # the copied cookie of the ended session, replayed on B
     replayed.cookies.set("session", cookie)
     assert not _authenticated(replayed, b)

@@ -108,6 +108,7 @@ def proxied_app(app):
         AZX_SYNC_ROLES=False,
         FAB_UPDATE_PERMS=False,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 3}},
+        LOG_REQUESTS="1",  # the access line after every request, as production writes it (issue 21)
     )
     second = create_app(config)
     yield second, proxy
@@ -150,7 +151,7 @@ def test_database_outage_gives_503_and_recovers(proxied_app):
             time.sleep(0.05)
         return predicate()
 
-    workers = [threading.Thread(target=traffic, args=(i,)) for i in range(3)]
+    workers = [threading.Thread(target=traffic, args=(i,), daemon=True) for i in range(3)]  # a failure never hangs
     for w in workers:
         w.start()
     assert wait_until(lambda: len(statuses) == 3 and all(200 in v for v in statuses.values()))
@@ -162,6 +163,10 @@ def test_database_outage_gives_503_and_recovers(proxied_app):
     body = down.get_data(as_text=True)
     assert UNAVAILABLE in body and "Traceback" not in body
     assert down.headers.get("Retry-After")
+    for path in ("/applications/export/", "/dashboard/", "/health"):  # an export, a page, the probe
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.headers.get("Retry-After"), (path, answer.status_code)
+        assert "Traceback" not in answer.get_data(as_text=True)
     api = client.get("/api/v1/menu/", headers={"Accept": "application/json"})
     assert api.status_code in (401, 503)
     marks = {i: len(v) for i, v in statuses.items()}

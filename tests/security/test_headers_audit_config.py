@@ -109,7 +109,14 @@ GOOD = dict(
     SESSION_COOKIE_SECURE=True,
     WTF_CSRF_ENABLED=True,
     SQLALCHEMY_DATABASE_URI="postgresql+psycopg://azx@db/azx",
+    GUNICORN_BIND="unix:/run/anzexian-web-{instance}/web.sock",
+    TRUSTED_PROXIES=["unix"],
+    PROXY_SECRET=None,
+    REDIS_URL="redis://127.0.0.1:6379/15",
+    RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15",
+    TASK_QUEUE_URL="redis://127.0.0.1:6379/14",
 )
+SECRET = "Zq8Lw3Nx7Pd2Rk5Tv9Ys4Hb6Jm1Cf0Ga"
 
 
 @pytest.mark.parametrize(
@@ -124,9 +131,37 @@ GOOD = dict(
         ({"SESSION_COOKIE_SECURE": False}, "SESSION_COOKIE_SECURE"),
         ({"SQLALCHEMY_DATABASE_URI": "sqlite:////srv/app.db"}, "SQLite"),
         ({"WTF_CSRF_ENABLED": False}, "CSRF"),
+        # the bind of gunicorn and the trust of the app must describe the same proxy
+        ({"TRUSTED_PROXIES": []}, "TRUSTED_PROXIES 不含 unix"),
+        ({"TRUSTED_PROXIES": ["unix", "127.0.0.1"]}, "不监听 TCP 地址"),
+        ({"GUNICORN_BIND": "127.0.0.1:8000", "TRUSTED_PROXIES": ["127.0.0.1"]}, "未设置 PROXY_SECRET"),
+        ({"GUNICORN_BIND": "127.0.0.1:8000", "TRUSTED_PROXIES": ["unix"], "PROXY_SECRET": SECRET}, "没有 Unix"),
+        ({"GUNICORN_BIND": "127.0.0.1:8000", "TRUSTED_PROXIES": ["unix"], "PROXY_SECRET": SECRET}, "未列出代理"),
+        ({"GUNICORN_BIND": "10.0.0.12:8000", "TRUSTED_PROXIES": ["0.0.0.0/0"], "PROXY_SECRET": SECRET}, "任何地址"),
+        (
+            {"GUNICORN_BIND": "10.0.0.12:8000", "TRUSTED_PROXIES": ["10.0.0.11"], "PROXY_SECRET": "short"},
+            "PROXY_SECRET",
+        ),
+        ({"TRUSTED_PROXIES": ["unix", "nginx-host"]}, "无效项"),
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI 不是 Redis"),
+        ({"TASK_QUEUE_URL": "sqlite:////srv/tasks.db"}, "TASK_QUEUE_URL 不是 Redis"),
+        # both ways of a sound proxy pass: the socket, and TCP with the secret and the proxy's address
+        ({"GUNICORN_BIND": "10.0.0.12:8000", "TRUSTED_PROXIES": ["10.0.0.11"], "PROXY_SECRET": SECRET}, None),
+        (
+            {
+                "GUNICORN_BIND": "unix:/run/anzexian-web-{instance}/web.sock,127.0.0.1:8001",
+                "TRUSTED_PROXIES": ["unix", "127.0.0.1"],
+                "PROXY_SECRET": SECRET,
+            },
+            None,
+        ),
     ],
 )
 def test_security_check(app, monkeypatch, override, needle):
+    from tests.test_jobs import _redis_up
+
+    if not _redis_up():
+        pytest.skip("no Redis on 127.0.0.1:6379 (the check pings it)")
     # `flask` sets app.debug from FLASK_DEBUG when it loads the app: that is how DEBUG reaches the command
     monkeypatch.setenv("FLASK_DEBUG", "1" if override.get("DEBUG") else "0")
     saved = {k: app.config.get(k) for k in GOOD}

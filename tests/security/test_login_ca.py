@@ -37,7 +37,7 @@ def test_ca(db_url):
 @pytest.fixture
 def ca_app(app, test_ca, monkeypatch):
     monkeypatch.setitem(app.config, "CA_BUNDLE", test_ca[2])
-    monkeypatch.setitem(app.config, "CA_TRUSTED_PROXIES", [TRUSTED_PROXY, "192.168.50.0/24"])
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", [TRUSTED_PROXY, "192.168.50.0/24"])
     return app
 
 
@@ -359,3 +359,78 @@ def test_scripted_login_with_cli_signature(ca_app, test_ca, tmp_path):
         "/login/ca/", data={"nonce": nonce, "certificate": pem_certificate(cert).decode(), "signature": signature}
     )
     assert response.status_code == 302 and response.location.endswith("/my/enterprise/")
+
+
+@pytest.fixture(scope="module")
+def limited_app(app):
+    """Another app on the same database with the limits switched on, as a production worker has them."""
+    from app import create_app
+    from app.extensions import db
+
+    other = create_app(
+        dict(app.config["AZX_TEST_CONFIG"], RATELIMIT_ENABLED=True, AZX_SYNC_ROLES=False, FAB_UPDATE_PERMS=False)
+    )
+    yield other
+    with other.app_context():
+        db.session.remove()
+
+
+def _challenge_rows(app):
+    from app.extensions import db
+    from app.models import LoginChallenge
+
+    with app.app_context():
+        return db.session.query(LoginChallenge).count()
+
+
+def test_nonce_flood_is_bounded(limited_app):
+    """An anonymous flood of /login/ca/nonce stores at most CA_NONCE_RATE_LIMIT rows per client address,
+    each with its expiry; forged X-Forwarded-For values do not make new clients; the challenge page counts
+    toward the same limit."""
+    from limits import parse
+
+    allowed = parse(limited_app.config["CA_NONCE_RATE_LIMIT"]).amount
+    before = _challenge_rows(limited_app)
+    client = limited_app.test_client()
+    answers = [
+        client.get(
+            "/login/ca/nonce",
+            headers={"X-Forwarded-For": f"203.0.113.{i % 250}"},
+            environ_base={"REMOTE_ADDR": "10.77.0.1"},
+        )
+        for i in range(allowed + 40)
+    ]
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) == allowed and codes.count(429) == 40, codes
+    refused = answers[-1]
+    assert refused.is_json and refused.get_json()["status"] == 429 and int(refused.headers["Retry-After"]) > 0
+    assert _challenge_rows(limited_app) - before == allowed
+    page = client.get("/login/ca/", environ_base={"REMOTE_ADDR": "10.77.0.1"})
+    assert page.status_code == 429 and page.headers["Retry-After"] and "请求过于频繁" in page.get_data(as_text=True)
+    assert _challenge_rows(limited_app) - before == allowed
+    # another address still gets its nonce
+    assert client.get("/login/ca/nonce", environ_base={"REMOTE_ADDR": "10.77.0.2"}).status_code == 200
+
+
+def test_challenge_purge_deletes_expired_nonces_only_and_is_idempotent(app, monkeypatch):
+    from datetime import timedelta
+
+    from app import clock
+    from app.extensions import db
+    from app.models import LoginChallenge
+    from app.security import ca
+
+    client = app.test_client()
+    stale = [nonce_of(client) for _ in range(3)]
+    base = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: base + timedelta(seconds=app.config["CA_CHALLENGE_SECONDS"] + 1))
+    fresh = nonce_of(client)
+    with app.test_request_context():
+        first = ca.purge_challenges()
+        second = ca.purge_challenges()
+        left = {r.nonce for r in db.session.query(LoginChallenge).filter(LoginChallenge.nonce.in_([*stale, fresh]))}
+    assert first >= 3 and second == 0
+    assert left == {fresh}
+    result = app.test_cli_runner().invoke(args=["security", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "login_challenge: 0 deleted" in result.output and "user_session:" in result.output

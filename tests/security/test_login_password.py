@@ -228,15 +228,79 @@ def test_deactivated_account_cannot_log_in_and_is_signed_out(app, as_user):
     assert "account_deactivate" in actions and "account_activate" in actions
 
 
+def make_insurer_user(app, username, password="Insurer#2026x"):
+    """A certificate-role account (an insurer's staff) that also has a password, not a demo account."""
+    from werkzeug.security import generate_password_hash
+
+    from app.extensions import db
+    from app.models import AppUser, InsuranceCompany
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        company = db.session.query(InsuranceCompany).filter_by(kind="insurer").first()
+        db.session.add(
+            AppUser(
+                username=username,
+                first_name="测试",
+                last_name="保险",
+                email=f"{username}@example.invalid",
+                active=True,
+                roles=[sm.find_role("Insurer")],
+                password=generate_password_hash(password),
+                party_kind="insurer",
+                company_id=company.id,
+                password_changed_at=clock.now(),
+                created_on=clock.now(),
+                changed_on=clock.now(),
+            )
+        )
+        db.session.commit()
+    return username, password
+
+
+def _flashes(html):
+    import re
+
+    return re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)
+
+
 def test_certificate_roles_refused_by_password_without_demo_mode(app, monkeypatch):
     monkeypatch.setitem(app.config, "DEMO_MODE", False)
     client = app.test_client()
     html = post_login(client, "insurer_picc", DEMO_PASSWORD, follow=True).get_data(as_text=True)
-    assert "须使用CA数字证书登录" in html
+    assert GENERIC in html and "CA数字证书登录。" not in "".join(_flashes(html))
     assert client.get("/applications/list/").status_code != 200
     assert "演示模式" not in client.get("/login/").get_data(as_text=True)
     # departments and the administrator still use passwords
     assert post_login(app.test_client(), "dept_harbin", DEMO_PASSWORD).location == "/"
+
+
+def test_certificate_account_right_password_answers_like_a_wrong_one_and_counts(app, monkeypatch):
+    """No oracle: with password login off for it, a certificate account's right password gets exactly the
+    wrong password's answer, and each attempt counts toward the lockout."""
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)
+    username, password = make_insurer_user(app, "insurer_oracle_probe")
+    base = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: base)
+    answers = []
+    for attempt in (password, "Wrong#Pass1"):
+        client = app.test_client()
+        response = post_login(client, username, attempt)
+        page = client.get(response.location).get_data(as_text=True)
+        answers.append((response.status_code, response.location, _flashes(page)))
+    assert answers[0] == answers[1], answers
+    assert any(GENERIC in f for f in answers[0][2])
+    assert user_row(app, username).fail_login_count == 2
+    for _ in range(3):  # the right password, three more times: the fifth failure locks the account
+        post_login(app.test_client(), username, password)
+    assert user_row(app, username).locked_until == base + timedelta(minutes=15)
+    actions = audit_actions(app, username)
+    assert actions.count("login_failed") == 5 and "lockout" in actions and "login" not in actions
+    # the demo switch still lets a demo account of a certificate role in, and only a demo account
+    monkeypatch.setitem(app.config, "DEMO_MODE", True)
+    monkeypatch.setattr(clock, "now", lambda: base + timedelta(minutes=16))
+    assert post_login(app.test_client(), username, password).location.endswith("/login/")
+    assert post_login(app.test_client(), "insurer_picc", DEMO_PASSWORD).location == "/"
 
 
 def test_demo_mode_lets_demo_accounts_of_certificate_roles_in(app, client):
