@@ -249,10 +249,16 @@ class ScopedModelRestApi(BaseApi):
     file_relations: tuple = ()  # relationships of the row that hold its files
     big_columns: tuple = ()  # integer filters allowed past 32 bits (none so far)
     summary_name = ""  # English name of the resource in the contract
+    scope_model: dict | None = None
 
     def __init__(self):
         if self.model is None and getattr(self, "datamodel", None) is not None:
             self.model = self.datamodel.obj
+        if self.scope_model is None:
+            from app.models import StoredFile
+
+            # what the ids in this resource's URLs name (the isolation matrix substitutes foreign ones)
+            self.scope_model = {"pk": self.model, "file_id": StoredFile}
         cols = list(dict.fromkeys(list(self.list_columns) + ["id", "updated_at"]))
         self.list_columns = cols
         self.show_columns = list(dict.fromkeys(list(self.show_columns or cols) + ["id", "updated_at"]))

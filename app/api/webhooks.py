@@ -502,6 +502,7 @@ class WebhookApi(BaseApi):
     resource_name = "webhooks"
     version = "v1"
     class_permission_name = "ApiWebhook"
+    scope_model = {"pk": WebhookEndpoint}  # <pk> is one of the company's endpoints
     openapi_spec_tag = "Webhooks"
     allow_browser_login = False
     include_route_methods = {"list_endpoints", "create", "show", "disable", "deliveries", "events"}

@@ -2,10 +2,10 @@
 
 Each test uses an account of its own (the department role signs in by password in production too)."""
 
-import socket
 import uuid
 
 import pytest
+from factories.jobs import redis_up
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -214,15 +214,7 @@ def test_rate_limit_per_address(app, client, limits):
     assert codes == [401, 401, 401, 429, 429], codes
 
 
-def _redis_up():
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis on 127.0.0.1:6379")
 def test_redis_counter_is_shared(app, client, limits):
     """With a Redis storage URI the counters live in Redis (db 13 here): two app instances share them."""
     from app.api import ratelimit

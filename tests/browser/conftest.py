@@ -128,27 +128,37 @@ def _local_only(page):
 
 
 @pytest.fixture
-def page(browser, live_url):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    _local_only(pg)
-    pg.console_errors = []
-    pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
+def new_page(browser, live_url):
+    """new_page(viewport=…, **context options) opens a page in a fresh context: Chinese locale, requests
+    leaving 127.0.0.1 aborted (``page.external_requests``), console errors kept (``page.console_errors``).
+    Its context closes with the test."""
+    contexts = []
+
+    def open_page(viewport=None, timeout=15000, **context_args):
+        context = browser.new_context(
+            locale="zh-CN", viewport=viewport or {"width": 1366, "height": 900}, **context_args
+        )
+        contexts.append(context)
+        pg = context.new_page()
+        _local_only(pg)
+        pg.console_errors = []
+        pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
+        pg.set_default_timeout(timeout)
+        return pg
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
-def phone_page(browser, live_url):
-    context = browser.new_context(
-        locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
-    )
-    pg = context.new_page()
-    _local_only(pg)
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
+def page(new_page):
+    return new_page(accept_downloads=True)
+
+
+@pytest.fixture
+def phone_page(new_page):
+    return new_page({"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
 
 
 @pytest.fixture

@@ -101,24 +101,17 @@ def _overflow(page):
     )
 
 
-def _open_wall(browser, live_url, login, viewport, **context_args):
-    from conftest import _local_only
-
-    context = browser.new_context(locale="zh-CN", viewport=viewport, **context_args)
-    pg = context.new_page()
-    _local_only(pg)
-    pg.console_errors = []
-    pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
-    pg.set_default_timeout(20000)
+def _open_wall(new_page, live_url, login, viewport, **context_args):
+    pg = new_page(viewport, timeout=20000, **context_args)
     login(pg, "dept_province")
     pg.goto(live_url + "/dashboard/wall")
     pg.wait_for_selector("body[data-dashboard-ready='1']")
-    return context, pg
+    return pg
 
 
-def test_the_wall_display_fills_the_screen_without_scrolling(browser, live_url, login):
+def test_the_wall_display_fills_the_screen_without_scrolling(new_page, live_url, login):
     for viewport in ({"width": 1920, "height": 1080}, {"width": 1366, "height": 768}):
-        context, pg = _open_wall(browser, live_url, login, viewport)
+        pg = _open_wall(new_page, live_url, login, viewport)
         try:
             size = _overflow(pg)
             assert size["sw"] <= size["w"] and size["sh"] <= size["h"], (viewport, size)
@@ -156,11 +149,11 @@ def test_the_wall_display_fills_the_screen_without_scrolling(browser, live_url, 
             assert pg.console_errors == []
             assert pg.external_requests == []
         finally:
-            context.close()
+            pg.context.close()
 
 
-def test_the_wall_refreshes_by_itself(browser, live_url, login):
-    context, pg = _open_wall(browser, live_url, login, {"width": 1920, "height": 1080})
+def test_the_wall_refreshes_by_itself(new_page, live_url, login):
+    pg = _open_wall(new_page, live_url, login, {"width": 1920, "height": 1080})
     try:
         refresh = int(pg.get_attribute("#wall", "data-refresh"))
         assert refresh >= 5
@@ -168,12 +161,12 @@ def test_the_wall_refreshes_by_itself(browser, live_url, login):
             pass
         assert pg.inner_text("#wall-updated").startswith("更新于")
     finally:
-        context.close()
+        pg.context.close()
 
 
-def test_the_wall_and_the_dashboard_stack_on_a_phone(browser, live_url, login):
-    context, pg = _open_wall(
-        browser, live_url, login, {"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+def test_the_wall_and_the_dashboard_stack_on_a_phone(new_page, live_url, login):
+    pg = _open_wall(
+        new_page, live_url, login, {"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
     )
     try:
         size = _overflow(pg)
@@ -196,12 +189,11 @@ def test_the_wall_and_the_dashboard_stack_on_a_phone(browser, live_url, login):
         assert size["sw"] <= 390, (size, wide)
         assert pg.external_requests == []
     finally:
-        context.close()
+        pg.context.close()
 
 
-def test_statistics_page_reads_at_1280(browser, live_url, login):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
+def test_statistics_page_reads_at_1280(new_page, live_url, login):
+    pg = new_page({"width": 1280, "height": 900})
     try:
         login(pg, "dept_province")
         pg.goto(live_url + "/statistics/?type=insurance&month=2026-11")
@@ -220,4 +212,4 @@ def test_statistics_page_reads_at_1280(browser, live_url, login):
         assert abs(after["x"] - box["x"]) < 2  # fixed while the figures scroll
         assert "经纪公司行统计载明" in pg.inner_text("#statistics-footnote")
     finally:
-        context.close()
+        pg.context.close()

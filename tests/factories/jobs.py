@@ -1,6 +1,8 @@
-"""Following an output that became a job: the redirect to its progress page, its status, its file."""
+"""Following an output that became a job (the redirect to its progress page, its status, its file), and
+whether the production queue's Redis is here."""
 
 import re
+import socket
 
 
 def job_id_of(response):
@@ -23,3 +25,12 @@ def follow_job(client, response):
     state = job_status(client, job_id_of(response))
     assert state["status"] == "done", state
     return client.get(state["download_url"])
+
+
+def redis_up(host="127.0.0.1", port=6379):
+    """Whether a Redis answers on ``host:port`` (the Redis-backed tests skip without one)."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False

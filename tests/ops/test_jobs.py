@@ -1,10 +1,10 @@
 """The task queue's plumbing (app/jobs): a job runs on a real huey worker, SQLite (the embedded default) and
 Redis (production), inside an app context; a job queued on commit runs only if the transaction commits."""
 
-import socket
 import time
 
 import pytest
+from factories.jobs import redis_up
 
 from app.extensions import db
 from app.jobs import InProcessWorker, job, make_huey, register_jobs
@@ -22,17 +22,9 @@ def record_username(user_id):
     return len(SEEN)
 
 
-def _redis_up():
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def queue(request, app, tmp_path):
-    if request.param == "redis" and not _redis_up():
+    if request.param == "redis" and not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
     url = f"sqlite:///{tmp_path}/tasks.db" if request.param == "sqlite" else "redis://127.0.0.1:6379/15"
     huey = register_jobs(app, make_huey({"TASK_QUEUE_URL": url, "TASK_QUEUE_NAME": f"azx-test-{tmp_path.name}"}))

@@ -12,6 +12,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
+from factories.jobs import redis_up
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
@@ -214,9 +215,7 @@ def test_health_in_production_without_redis_fails(app):
 
 
 def test_health_pings_a_live_redis(app):
-    from tests.test_jobs import _redis_up
-
-    if not _redis_up():
+    if not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
     app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
     try:

@@ -8,7 +8,6 @@ import errno
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 from factories import insurance as f
-from factories.jobs import follow_job, job_id_of, job_status
+from factories.jobs import follow_job, job_id_of, job_status, redis_up
 from openpyxl import load_workbook
 from sqlalchemy import select, text, update
 
@@ -450,14 +449,6 @@ def test_the_current_month_is_as_of_today(app):
 # ---------------------------------------------------------------------------------------------------
 
 
-def _redis_up():
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def real_queue(request, app, tmp_path):
     name = f"azx-outputs-{tmp_path.name}"
@@ -467,7 +458,7 @@ def real_queue(request, app, tmp_path):
         worker = InProcessWorker(huey, workers=1).start()
         stop = worker.stop
     else:
-        if not _redis_up():
+        if not redis_up():
             pytest.skip("no Redis on 127.0.0.1:6379")
         url = "redis://127.0.0.1:6379/14"
         huey = register_jobs(app, make_huey({"TASK_QUEUE_URL": url, "TASK_QUEUE_NAME": name}))

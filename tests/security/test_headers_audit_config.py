@@ -1,6 +1,7 @@
 """Security headers on every page, the audit trail of downloads and exports, `flask security check`."""
 
 import pytest
+from factories.jobs import redis_up
 
 from app.extensions import db
 
@@ -158,9 +159,7 @@ SECRET = "Zq8Lw3Nx7Pd2Rk5Tv9Ys4Hb6Jm1Cf0Ga"
     ],
 )
 def test_security_check(app, monkeypatch, override, needle):
-    from tests.test_jobs import _redis_up
-
-    if not _redis_up():
+    if not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379 (the check pings it)")
     # `flask` sets app.debug from FLASK_DEBUG when it loads the app: that is how DEBUG reaches the command
     monkeypatch.setenv("FLASK_DEBUG", "1" if override.get("DEBUG") else "0")

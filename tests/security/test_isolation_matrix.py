@@ -147,6 +147,10 @@ def _resolve_id_arg(view, arg, datamodel_cls, by_table, converter):
     return None, f"argument <{converter}:{arg}> names no known model: declare scope_model on the view"
 
 
+# URL arguments that name no row: /api/<version>/_openapi is public and answers the same to anyone
+NAMES_NO_ROW = {"version"}
+
+
 def classify(app, held):
     from flask_appbuilder.views import IndexView
 
@@ -166,7 +170,7 @@ def classify(app, held):
             ep.kind = "account"
             continue
         if view is None:
-            if rule.arguments:
+            if set(rule.arguments) - NAMES_NO_ROW:
                 ep.reason = "a plain function taking arguments: register it through a FAB view (scoped)"
             else:
                 ep.kind = "public"  # /health and the like: checked anonymously for foreign markers
@@ -324,6 +328,9 @@ def _call_unchecked(client, token, ep, method, url, form=None):
 
 def _url(rule, values):
     from werkzeug.routing import BuildError
+
+    if "version" in rule.arguments:
+        values = {"version": "v1", **values}
 
     try:
         url = rule.build(values, append_unknown=False)[1]
