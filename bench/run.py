@@ -9,7 +9,9 @@ Without --database-url a fresh database is created on --server, migrated, loaded
 seeded with `python -m bench.seed` and dropped at the end (unless --keep). With --database-url the
 database is used as it is (seeded first when it holds fewer than --scale projects).
 
-Writes --out (bench/results.json) and docs/benchmarks.md.
+Writes --out (bench/results.json) and docs/benchmarks.md. Fails when a list page issues more queries than
+the same page in --baseline (the committed bench/results.json) or more than 8, or when a page errs under
+load; times are printed beside the baseline's, never asserted (they depend on the machine).
 """
 
 import argparse
@@ -816,6 +818,39 @@ def check_targets(result):
     return out
 
 
+def _page_kind(entry):
+    # "deep (25,000 rows in)" at one scale is "deep (1,250 rows in)" at another: the same page
+    return entry["name"], entry["page"].split(" ")[0]
+
+
+def _read_baseline(path):
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def compare_with_baseline(lists, baseline):
+    """Print each list page's figures beside the baseline's; the pages that now issue more queries."""
+    if not baseline:
+        return []
+    before = {_page_kind(e): e for e in baseline.get("lists", [])}
+    log(f"baseline: scale {baseline.get('scale')}, {baseline.get('finished_at')}")
+    worse = []
+    for e in lists:
+        old = before.get(_page_kind(e))
+        if old is None:
+            log(f"  {e['name']} / {e['page']}: new page, {e['queries']} queries, {e['ours_ms_median']} ms")
+            continue
+        log(
+            f"  {e['name']} / {e['page']}: {e['queries']} queries (baseline {old['queries']}), "
+            f"{e['ours_ms_median']} ms (baseline {old['ours_ms_median']} ms at scale {baseline.get('scale')})"
+        )
+        if e["queries"] > old["queries"]:
+            worse.append(f"{e['name']} / {e['page']}: {e['queries']} queries, baseline {old['queries']}")
+    return worse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="an existing PostgreSQL database (seeded when smaller than --scale)")
@@ -829,6 +864,11 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the fresh database")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results.json"))
     parser.add_argument("--markdown", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    parser.add_argument(
+        "--baseline",
+        default=os.path.join(ROOT, "bench", "results.json"),
+        help="a committed run whose query counts this run may not exceed (read before --out is written)",
+    )
     parser.add_argument("--analysis", help="a Markdown file appended to docs/benchmarks.md (profile notes)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument(
@@ -848,6 +888,7 @@ def main(argv=None):
         write_markdown(args.markdown, result)
         return 0
 
+    baseline = _read_baseline(args.baseline)
     started = time.time()
     reps, stock_reps = (5, 3) if args.quick else (21, 7)
     seconds = 10 if args.quick else 30
@@ -898,6 +939,7 @@ def main(argv=None):
         # What fails the run is what does not depend on the machine: a list over the query budget, an
         # error under load (a page answering other than 200 has already stopped the run).
         failed = [f"{e['name']} / {e['page']}: {e['queries']} queries" for e in lists if e["queries"] > 8]
+        failed += compare_with_baseline(lists, baseline)
         if throughput and throughput["errors"]:
             failed.append(f"throughput: {throughput['errors']} errors")
         for line in failed:

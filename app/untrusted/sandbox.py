@@ -16,6 +16,7 @@ A child blocked forever (a lock another thread of the parent held at the fork) i
 timeout: the worst outcome is a refused upload, never a stuck worker.
 """
 
+import faulthandler
 import multiprocessing
 import os
 import resource
@@ -35,6 +36,8 @@ class Crashed(SandboxError):
 
 
 def _limit(memory, timeout):
+    # a crash in native code is the parent's to report (Crashed); the inherited traceback dump is noise
+    faulthandler.disable()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)  # the parent's handlers (gunicorn's, huey's) are not ours
     with open("/proc/self/statm") as fh:
