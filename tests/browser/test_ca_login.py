@@ -8,6 +8,7 @@ import socket
 import threading
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app.cli.ca import make_ca, make_client_certificate, pem_certificate, pem_private_key
@@ -86,4 +87,5 @@ def test_key_file_without_certificate_explains(ca_page, ca_live_url, ca_files):
     ca_page.goto(ca_live_url + "/login/ca/")
     ca_page.set_input_files("#ca-files", [key_file])
     ca_page.click("#ca-sign")
-    assert "没有证书" in ca_page.locator("#ca-error").inner_text()
+    # the files are read and checked in the page's script, after the click returns
+    expect(ca_page.locator("#ca-error")).to_contain_text("没有证书")
