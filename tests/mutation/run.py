@@ -76,12 +76,15 @@ TARGETS = {
 
 # (target, function, operator, line, occurrence) -> why the mutant cannot be told apart from the original
 EQUIVALENT = {
-    ("workflows", "Transition", "core/ReplaceFalseWithTrue", 35, 0): "the dataclass default of needs_comment: every "
-    "Transition is made by T(), which always passes needs_comment, so the default is never used",
-    ("workflows", "target", "core/NumberReplacer", 39, 1): "targets[0] → targets[-1] inside `if len(targets) == 1`: "
+    ("workflows", "target", "core/NumberReplacer", 63, 1): "targets[0] → targets[-1] inside `if len(targets) == 1`: "
     "the same element of a one-element tuple",
-    ("workflows", "target", "core/ReplaceComparisonOperator_Eq_LtE", 39, 0): "len(targets) == 1 → <= 1: differs only "
+    ("workflows", "target", "core/ReplaceComparisonOperator_Eq_LtE", 63, 0): "len(targets) == 1 → <= 1: differs only "
     "for a transition without targets, which no table has (tests/unit/test_workflow_tables.py lists every row)",
+    ("workflows", "__init__", "core/NumberReplacer", 81, 5): "rest[0] → rest[-1]: a row carries at most one options "
+    "dict after its permission, so the first element is the last",
+    ("workflows", "_insurer_assigns_own_orders", "core/ReplaceComparisonOperator_Eq_GtE", 119, 1): "party.kind == "
+    "ORG → >= ORG: the guard is asked only for the parties of 派单 (org, insurer; admins skip it), and 'insurer' < "
+    "'org', so >= holds exactly when == does",
     ("premium", "premium_for", "core/NumberReplacer", 60, 15): "Decimal(investment or 0) → (investment or -1): a "
     "missing investment then gives a negative raw premium, and max(raw, minimum) with a minimum ≥ 0 (min_premium "
     "is a non-negative amount, None read as 0) gives the same premium as 0 does (the `or 1` mutant is killed by "
@@ -98,9 +101,6 @@ EQUIVALENT = {
     ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 136, 3): "model.version == version → "
     "model.version <= version: the version compared is the one read from that row, which never exceeds the row's "
     "own, so <= holds exactly when == does (a stale, lower version is refused either way: the round-trip test)",
-    ("workflows", None, "core/RemoveDecorator", 48, 2): "@dataclass on Workflow: Workflow defines its own __init__; "
-    "the decorator adds only __eq__ and __repr__, which nothing calls (workflows are module constants compared by "
-    "identity, never printed)",
 }
 
 

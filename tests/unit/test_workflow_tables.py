@@ -197,3 +197,13 @@ def test_transitions_are_constants():
     with pytest.raises(dataclasses.FrozenInstanceError):
         t.sources = frozenset({"approved"})
     assert {t: 1}[t] == 1  # hashable: a frozen row
+    rows = [t for wf in workflows.ALL.values() for t in wf.transitions.values()]
+    assert all(isinstance(hash(t), int) for t in rows)  # a guarded row too: its Guard is frozen as well
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        workflows.ALL["dispatch_order"]["assign"].guard.message = "x"
+
+
+def test_the_assign_guard_compares_kinds_by_value():
+    # party kinds are read from the database: equal strings, not the constants' own objects
+    org = Party("".join(["o", "r", "g"]))
+    assert workflows.ALL["dispatch_order"].check("assign", org, Row("accepted", org_id=7)).name == "assign"
