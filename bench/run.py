@@ -331,11 +331,11 @@ from flask import g
 from app import create_app
 from app.extensions import db
 from app.models import AppUser
-from app.reports.export import export_response
-from app.views.insurance import ledger_export
+from app.reports.export import EXPORTS, export_response
 app = create_app({{"SQLALCHEMY_DATABASE_URI": url, "DEMO_MODE": True, "SECRET_KEY": "bench-secret-key",
                   "AZX_SYNC_ROLES": False, "FAB_UPDATE_PERMS": False}})
-# What LedgerView.export runs — the ledger's own filtered, scoped statement and export columns —
+# What LedgerView.export runs — the ledger's own filtered, scoped statement and export columns (its named
+# export, the same builder the request and the job call) —
 # as the platform admin (who sees every policy), limited to the first `limit` rows of its order.
 import threading
 def rss_mb():
@@ -353,7 +353,7 @@ with app.test_request_context(f"/ledger/export/?fmt={{fmt}}"):
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    stmt, columns = ledger_export()
+    stmt, columns, _title = EXPORTS["LedgerView"].build({{}}, g.user)
     response = export_response(stmt.limit(limit), columns, "保单台帐", fmt)
     size = 0
     with open(os.devnull, "wb") as sink:
