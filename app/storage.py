@@ -20,7 +20,6 @@ import io
 import os
 import re
 import secrets
-import shutil
 from collections import namedtuple
 from datetime import UTC, datetime
 
@@ -256,9 +255,6 @@ class LocalStorage:
             os.remove(os.path.join(self.root, entry.folder, entry.name))
         except FileNotFoundError:
             pass
-
-    def copy_tree_to(self, dest):
-        shutil.copytree(self.root, dest, dirs_exist_ok=True)
 
     def probe(self):
         """Write, read back and delete a small file at the root (health check); raises OSError.

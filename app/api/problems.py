@@ -156,13 +156,6 @@ def http_error(exc):
     return for_status(status, headers=headers)
 
 
-def is_api_request():
-    try:
-        return request.path.startswith("/api/")
-    except RuntimeError:
-        return False
-
-
 def from_legacy(response):
     """A JSON error built by FAB's own API code ({"message": "Not authorized"}, English only) → the
     problem of its status in the request's language, keeping its headers."""

@@ -607,16 +607,5 @@ class ExportSpec:
 EXPORTS: dict[str, ExportSpec] = {}
 
 
-def register_export(name, title, permission, filter_labels=None):
-    """Declare a named export: ``@register_export("ledger", _("保单台帐"), ("can_export", "Ledger"))``
-    over a builder ``(filters, user) -> (stmt, columns, title)``."""
-
-    def decorate(build):
-        EXPORTS[name] = ExportSpec(name, title, build, permission, dict(filter_labels or {}))
-        return build
-
-    return decorate
-
-
 def job_threshold():
     return int(current_app.config.get("EXPORT_JOB_ROWS", 20000))
