@@ -539,7 +539,7 @@ class LedgerView(ScopedModelView):
         ("start_date", _("生效日期")),
         ("end_date", _("终止日期")),
     ]
-    link_columns = {"ledger_no": "PolicyView.show"}
+    link_columns = {"ledger_no": "PolicyView.show", "policy_no": "PolicyView.show"}
     ops_column = False
     base_order = ("id", "desc")
 

@@ -5,40 +5,18 @@ dispatch, search and export, 同意/拒绝, the expert's phone page, rectificati
 import io
 from datetime import date, timedelta
 
-import pytest
-from factories.prevention import ctx, jpeg_bytes, make_policy, order_data, order_in, user  # noqa: F401  (ctx is a fixture)
+from factories.prevention import (  # noqa: F401  (ctx and as_user are fixtures)
+    as_user,
+    ctx,
+    jpeg_bytes,
+    make_policy,
+    order_data,
+    order_in,
+    user,
+)
 from openpyxl import load_workbook
 
 from app import clock
-
-
-class _Client:
-    """A logged-in test client whose every request runs in a fresh app context: the set-up's outer
-    app context (and its ``g``) must not be shared by the requests, as it never is in production."""
-
-    def __init__(self, app, client):
-        self.app, self.client = app, client
-
-    def _do(self, method, *args, **kwargs):
-        with self.app.app_context():
-            response = getattr(self.client, method)(*args, **kwargs)
-            response.get_data()  # consume streamed bodies inside the context
-            return response
-
-    def get(self, *args, **kwargs):
-        return self._do("get", *args, **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self._do("post", *args, **kwargs)
-
-
-@pytest.fixture
-def as_user(app, as_user):
-    def make(username):
-        with app.app_context():
-            return _Client(app, as_user(username))
-
-    return make
 
 
 def _html(response):

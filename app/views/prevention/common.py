@@ -40,6 +40,8 @@ ORDER_LABELS = {
     "created_at": _("派单时间"),
     "enterprise": _("施工企业"),
     "dispatcher": _("派单机构"),
+    "return_opinion": _("退回意见"),
+    "rectification_result": _("整改是否合格"),
 }
 
 ACTION_LABELS = {

@@ -61,6 +61,7 @@ class InsuredProjectView(ScopedModelView):
         "latest_order_status",
     ]
     search_columns = ["policy_no", "project_name", "enterprise"]
+    link_columns = {"policy_no": "InsuredProjectView.show"}  # 保单号 opens the same 详情 as the button
     label_columns = {
         "policy_no": _("保单号"),
         "project_name": _("项目名称"),
@@ -241,6 +242,7 @@ class ReceivedOrderView(OrderListView):
     method_permission_name = dict(OrderListView.method_permission_name, accept="accept", refuse="accept")
     list_title = _("承接项目")
     list_columns = ["order_no", "project.name", "project.project_code", "deadline", "service_items_text", "status"]
+    label_columns = dict(OrderListView.label_columns, order_no=_("接单号"))
 
     @expose("/accept/<pk>", methods=["POST"])
     @has_access

@@ -1,0 +1,149 @@
+"""What each party must see to act (退回意见, 整改是否合格), the numbers as links, 再派单 from the refused
+order, the org downloading the report it reviews, the expert's signed report, 签到 first: through the
+pages and the services."""
+
+import re
+
+import pytest
+from factories.prevention import as_user, ctx, fresh_order, order_in, user  # noqa: F401  (fixtures)
+
+from app.models.enums import OrderStatus as O
+
+
+def _html(response):
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def _row(html, order_no):
+    """The list row holding ``order_no`` (its cells' text)."""
+    match = re.search(r"<tr[^>]*>(?:(?!</tr>).)*?" + re.escape(order_no) + r".*?</tr>", html, re.S)
+    assert match, order_no
+    return re.sub(r"<[^>]+>", " ", match.group(0))
+
+
+# --- 3. why it came back --------------------------------------------------------------------------
+
+
+def test_expert_reads_the_org_opinion_on_handle_and_in_todo(ctx, as_user):
+    from app.services import reviews
+
+    oid, _p, _h = order_in("org_review", hazards=0)
+    reviews.review(oid, user("org_demo"), False, "服务过程记录不完整，请补充临时用电检查")
+    order = fresh_order(oid)
+    assert order.status == O.IN_SERVICE
+    returned = order.latest_return
+    assert returned.opinion == "服务过程记录不完整，请补充临时用电检查"
+    assert order.org.name in returned.who and returned.at is not None
+    client = as_user("expert_demo")
+    handle = _html(client.get(f"/expert/todo/handle/{oid}"))
+    assert 'id="azx-returned"' in handle and "服务过程记录不完整，请补充临时用电检查" in handle
+    assert order.org.name in handle
+    row = _row(_html(client.get("/expert/todo/list/?psize_ExpertTodoView=100")), order.order_no)
+    assert "退回意见" in _html(client.get("/expert/todo/list/")) and "服务过程记录不完整" in row
+
+
+def test_insurer_fail_is_the_latest_returning_opinion(ctx):
+    from app.services import reviews, visits
+
+    oid, _p, _h = order_in("org_review", hazards=0)
+    reviews.review(oid, user("org_demo"), False, "机构意见")
+    visits.submit_report(oid, user("expert_demo"))
+    reviews.review(oid, user("org_demo"), True, "")
+    reviews.review(oid, user("insurer_picc"), False, "请补充签到说明")
+    order = fresh_order(oid)
+    assert order.latest_return.opinion == "请补充签到说明" and order.insurer.name in order.latest_return.who
+
+
+def test_no_returning_opinion_on_a_first_service(ctx):
+    oid, _p, _h = order_in("in_service")
+    assert fresh_order(oid).latest_return is None and fresh_order(oid).return_opinion == ""
+
+
+def test_enterprise_reads_the_expert_return_on_rectify_and_in_todo(ctx, as_user):
+    from app.services import visits
+
+    oid, _p, hids = order_in("verifying", hazards=2)
+    visits.verify(hids[0], user("expert_demo"), True, "")
+    visits.verify(hids[1], user("expert_demo"), False, "防护栏高度不足1.2米")
+    order = fresh_order(oid)
+    assert order.status == O.RECTIFYING
+    assert "防护栏高度不足1.2米" in order.latest_return.opinion and order.expert.name == order.latest_return.who
+    client = as_user("enterprise_demo")
+    page = _html(client.get(f"/enterprise/todo/show/{oid}"))
+    assert 'id="azx-returned"' in page and "防护栏高度不足1.2米" in page
+    row = _row(_html(client.get("/enterprise/todo/list/?psize_EnterpriseTodoView=100")), order.order_no)
+    assert "防护栏高度不足1.2米" in row
+
+
+# --- 4. 整改是否合格 -------------------------------------------------------------------------------
+
+
+def test_done_lists_show_whether_the_rectification_passed(ctx, as_user):
+    from app.services import visits
+
+    passed, _p, _h = order_in("org_review", hazards=2)
+    waiting, _p, hids = order_in("verifying", hazards=3)
+    visits.verify(hids[0], user("expert_demo"), True, "")
+    assert fresh_order(passed).rectification_result == "合格"
+    assert fresh_order(waiting).rectification_result == "2 项未合格"
+    html = _html(as_user("enterprise_demo").get("/enterprise/done/list/?psize_EnterpriseDoneView=100"))
+    assert "整改是否合格" in html
+    assert "合格" in _row(html, fresh_order(passed).order_no)
+    assert "2 项未合格" in _row(html, fresh_order(waiting).order_no)
+    expert = _html(as_user("expert_demo").get("/expert/done/list/?psize_ExpertDoneView=100"))
+    assert "整改是否合格" in expert and "合格" in _row(expert, fresh_order(passed).order_no)
+
+
+# --- 5. the numbers are links ---------------------------------------------------------------------
+
+
+def _number_link_and_detail(html, number):
+    """(href of the cell linking ``number``, href of the row's 详情 button)."""
+    match = re.search(r"<tr[^>]*>(?:(?!</tr>).)*?>" + re.escape(number) + r"<.*?</tr>", html, re.S)
+    assert match, number
+    row = match.group(0)
+    link = re.search(r'<a href="([^"]+)">' + re.escape(number) + "</a>", row)
+    detail = re.search(r'href="([^"]+)"[^>]*>详情</a>', row)
+    assert link and detail, row
+    return link.group(1), detail.group(1)
+
+
+@pytest.mark.parametrize(
+    "state, username, url, header",
+    [
+        ("pending", "insurer_picc", "/orders/list/?psize_DispatchOrderView=100", "派单号"),
+        ("pending", "org_demo", "/org/received/list/?psize_ReceivedOrderView=100", "接单号"),
+        ("assigned", "expert_demo", "/expert/todo/list/?psize_ExpertTodoView=100", "派单号"),
+        ("rectifying", "enterprise_demo", "/enterprise/todo/list/?psize_EnterpriseTodoView=100", "派单号"),
+        ("org_review", "org_demo", "/report-review/list/?psize_ReportReviewView=100", "派单号"),
+        ("completed", "insurer_picc", "/reports/list/?psize_ReportView=100", "派单号"),
+    ],
+)
+def test_order_numbers_open_the_same_detail_as_the_button(ctx, as_user, state, username, url, header):
+    oid, _p, _h = order_in(state)
+    number = fresh_order(oid).order_no
+    client = as_user(username)
+    html = _html(client.get(url))
+    assert f">{header}<" in html or header in html
+    link, detail = _number_link_and_detail(html, number)
+    assert link == detail and link.endswith(f"/show/{oid}")
+    assert number in _html(client.get(link))
+
+
+@pytest.mark.parametrize(
+    "username, url",
+    [("insurer_picc", "/insured-projects/list/?psize_InsuredProjectView=100"), ("insurer_picc", "/ledger/list/")],
+)
+def test_policy_numbers_open_the_policy_detail(ctx, as_user, username, url):
+    from factories.prevention import make_policy
+
+    policy = make_policy()
+    number, pid = policy.policy_no, policy.id
+    client = as_user(username)
+    html = _html(client.get(url))
+    link = re.search(r'<a href="([^"]+)">' + re.escape(number) + "</a>", html)
+    assert link and link.group(1).endswith(f"/show/{pid}")
+    assert number in _html(client.get(link.group(1)))
+    if "insured-projects" in url:
+        assert _number_link_and_detail(html, number)[1] == link.group(1)
