@@ -147,3 +147,53 @@ def test_policy_numbers_open_the_policy_detail(ctx, as_user, username, url):
     assert number in _html(client.get(link.group(1)))
     if "insured-projects" in url:
         assert _number_link_and_detail(html, number)[1] == link.group(1)
+
+
+# --- 6. 再派单 starts from the refused order -------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["refused", "timeout"])
+def test_redispatch_form_is_prefilled_from_the_old_order(ctx, as_user, state):
+    from datetime import timedelta
+
+    from factories.prevention import item_ids, org_id, title_id
+
+    from app import clock
+
+    start, end = clock.today() + timedelta(days=3), clock.today() + timedelta(days=40)
+    oid, _p, _h = order_in(
+        state,
+        service_place="道里区友谊路9号二标段",
+        service_item_ids=item_ids()[:2],
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        required_title_id=title_id("senior"),
+        fee="1234.50",
+    )
+    old = fresh_order(oid)
+    chosen = {i.id for i in old.service_items}
+    client = as_user("insurer_picc")
+    form = _html(client.get(f"/orders/redispatch/{oid}"))
+    assert 'value="道里区友谊路9号二标段"' in form and 'value="1234.50"' in form
+    assert f'name="start_date" value="{start.isoformat()}"' in form and f'value="{end.isoformat()}"' in form
+    assert re.search(rf'<option value="{title_id("senior")}" selected>', form)
+    checked = {int(v) for v in re.findall(r'name="service_item_ids" value="(\d+)" checked', form)}
+    assert checked == chosen
+    assert 'name="deadline" value=""' in form  # a new acceptance deadline (the system's default if empty)
+    # editable: the insurer changes the place and sends it to the org again
+    post = dict(
+        target=f"org:{org_id()}",
+        service_item_ids=[str(i) for i in chosen],
+        service_place="道里区友谊路9号三标段",
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        required_title_id=str(title_id("senior")),
+        fee="1234.50",
+    )
+    assert client.post(f"/orders/redispatch/{oid}", data=post).status_code == 302
+    from app.extensions import db
+    from app.models import DispatchOrder
+
+    new = db.session.query(DispatchOrder).filter_by(parent_id=oid).one()
+    assert new.service_place == "道里区友谊路9号三标段" and str(new.fee) == "1234.50"
+    assert {i.id for i in new.service_items} == chosen and new.required_title_id == title_id("senior")

@@ -4,6 +4,7 @@ from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
+from werkzeug.datastructures import MultiDict
 
 from app.models import DispatchOrder, Policy
 from app.models.enums import OrderStatus as O
@@ -193,6 +194,8 @@ class DispatchOrderView(OrderListView):
     def redispatch(self, pk):
         order = get_scoped_or_404(DispatchOrder, pk)
         errors, form = {}, request.form
+        if request.method == "GET":  # the form starts from the refused order, every field editable
+            form = MultiDict(order_service.redispatch_defaults(order))
         if request.method == "POST":
             try:
                 new = order_service.redispatch(order.id, g.user, dispatch_data())
