@@ -3,6 +3,8 @@ order, the org downloading the report it reviews, the expert's signed report, �
 pages and the services."""
 
 import re
+import subprocess
+import tempfile
 
 import pytest
 from factories.prevention import as_user, ctx, fresh_order, order_in, user  # noqa: F401  (fixtures)
@@ -197,3 +199,48 @@ def test_redispatch_form_is_prefilled_from_the_old_order(ctx, as_user, state):
     new = db.session.query(DispatchOrder).filter_by(parent_id=oid).one()
     assert new.service_place == "道里区友谊路9号三标段" and str(new.fee) == "1234.50"
     assert {i.id for i in new.service_items} == chosen and new.required_title_id == title_id("senior")
+
+
+# --- 2. the org reviews what it approves ----------------------------------------------------------
+
+
+def pdf_text(data: bytes) -> str:
+    """The PDF's text, whitespace removed (table cells wrap lines)."""
+    assert data[:5] == b"%PDF-", data[:20]
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as fh:
+        fh.write(data)
+        fh.flush()
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", fh.name, "-"], capture_output=True, check=True).stdout
+    return "".join(text.decode().split())
+
+
+def test_reviewers_download_the_draft_report_at_every_stage(ctx, as_user):
+    from app.services import reviews
+
+    oid, _p, _h = order_in("org_review", hazards=1)
+    number = fresh_order(oid).order_no
+    org = as_user("org_demo")
+    detail = _html(org.get(f"/report-review/show/{oid}"))
+    assert f"/reports/pdf/{oid}" in detail and "下载事故预防服务报告（草稿）" in detail
+    response = org.get(f"/reports/pdf/{oid}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.get_data())
+    assert "事故预防服务报告（草稿）" in text and number in text and "作业井四周封闭不严" in text
+    # the insurer's stage: a draft still, for the insurer; not for a department nor another insurer
+    reviews.review(oid, user("org_demo"), True, "同意")
+    insurer = as_user("insurer_picc")
+    assert "下载事故预防服务报告（草稿）" in _html(insurer.get(f"/report-review/show/{oid}"))
+    assert "草稿" in pdf_text(insurer.get(f"/reports/pdf/{oid}").get_data())
+    assert as_user("dept_province").get(f"/reports/pdf/{oid}").status_code == 404
+    assert as_user("insurer_pingan").get(f"/reports/pdf/{oid}").status_code == 404
+    # the insurer's verdict: the archived report, no longer a draft
+    reviews.review(oid, user("insurer_picc"), True, "同意")
+    final = pdf_text(insurer.get(f"/reports/pdf/{oid}").get_data())
+    assert "事故预防服务报告" in final and "草稿" not in final
+    assert "（草稿）" not in _html(insurer.get(f"/reports/show/{oid}"))
+
+
+def test_no_report_before_the_review(ctx, as_user):
+    oid, _p, _h = order_in("in_service")
+    assert as_user("org_demo").get(f"/reports/pdf/{oid}").status_code == 404
+    assert "/reports/pdf/" not in _html(as_user("org_demo").get(f"/orders/show/{oid}"))

@@ -148,15 +148,20 @@ class OrderListView(ScopedModelView):
 
     def render_detail(self, order, template=None, **extra):
         from app.security.scope import party_of
+        from app.services import reviews as review_service
 
+        party = party_of()
+        report = may("download", "Report") and review_service.report_available(order, party)
         return self.render_template(
             template or self.detail_template,
             order=order,
             visit=order.visit,
             hazards=order.hazards,
             reviews=order.reviews,
-            buttons=self.order_buttons(order, party_of()),
+            buttons=self.order_buttons(order, party),
             title=self.list_title,
+            report_download=report,
+            report_draft=report and review_service.is_draft(order),
             **TEMPLATE_HELPERS,
             **extra,
         )
