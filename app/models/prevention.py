@@ -169,6 +169,19 @@ class ServiceVisit(TimestampMixin, Model):
     signin_photo_file = relationship("StoredFile", foreign_keys=[signin_photo_file_id])
     report_file = relationship("StoredFile", foreign_keys=[report_file_id])
     signed_scan_file = relationship("StoredFile", foreign_keys=[signed_scan_file_id])
+    # every signed report the expert uploaded, newest first: replaced ones stay in the order's history
+    signed_scan_versions = relationship(
+        "StoredFile",
+        primaryjoin="and_(foreign(StoredFile.owner_id) == ServiceVisit.id, StoredFile.owner_type == 'service_visit', "
+        "StoredFile.kind == 'report_scan')",
+        order_by="StoredFile.id.desc()",
+        viewonly=True,
+    )
+
+    @property
+    def replaced_scans(self):
+        """The signed reports the current one replaced, newest first."""
+        return [f for f in self.signed_scan_versions if f.id != self.signed_scan_file_id]
 
 
 class Hazard(TimestampMixin, VersionMixin, Model):

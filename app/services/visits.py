@@ -17,7 +17,7 @@ from app.models.base import utcnow
 from app.models.enums import HazardLevel
 from app.models.enums import HazardStatus as H
 from app.models.enums import OrderStatus as O
-from app.storage import UploadError, attach, discard, store_upload
+from app.storage import UploadError, attach, discard, store_merged_upload, store_upload
 from app.workflows import HAZARD, ORDER
 
 from .base import Conflict, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
@@ -208,6 +208,31 @@ def save_report(order_id, user, data):
         visit.service_record, visit.conclusion = record, conclusion
         if address:
             visit.signin_address = address
+    return visit
+
+
+def upload_signed_report(order_id, user, files):
+    """上传 the signed report (manual 四.1): one PDF, or the pages of a stamped paper report as images
+    merged into one PDF. Until the report goes to review it may be replaced; the replaced one stays
+    attached to the visit (the order's history, and the 流程 names both)."""
+    with unit_of_work():
+        order = fetch(DispatchOrder, order_id, user)
+        _guard(order, user, "submit_report")
+        try:
+            stored = store_merged_upload(
+                db.session, files or [], "report_scan", f"事故预防服务报告_签字版_{order.order_no}.pdf", user_id=user.id
+            )
+        except UploadError as exc:
+            raise Invalid(_("签字报告：%(msg)s", msg=exc.message), errors={"signed_report": [exc.message]}) from exc
+        visit = _visit(order)
+        old = visit.signed_scan_file
+        db.session.flush()
+        attach(stored, visit)
+        visit.signed_scan_file = stored
+        comment = str(_("签字报告 %(name)s", name=stored.original_name))
+        if old is not None:
+            comment += str(_("（替换 %(name)s，原版本保留）", name=old.original_name))
+        record_flow(ORDER.entity_type, order.id, "upload_report", order.status, order.status, user, comment=comment)
     return visit
 
 

@@ -2,6 +2,7 @@
 order, the org downloading the report it reviews, the expert's signed report, 签到 first: through the
 pages and the services."""
 
+import io
 import re
 import subprocess
 import tempfile
@@ -244,3 +245,125 @@ def test_no_report_before_the_review(ctx, as_user):
     oid, _p, _h = order_in("in_service")
     assert as_user("org_demo").get(f"/reports/pdf/{oid}").status_code == 404
     assert "/reports/pdf/" not in _html(as_user("org_demo").get(f"/orders/show/{oid}"))
+
+
+# --- 1. the expert's signed report ----------------------------------------------------------------
+
+
+def _signed_pdf():
+    from factories.api import minimal_pdf
+
+    return minimal_pdf()
+
+
+def test_expert_uploads_a_signed_pdf_and_replaces_it_keeping_the_old(app, ctx, as_user):
+    from factories.api import jwt_headers
+    from factories.prevention import site_photo, upload
+
+    from app.services import reviews, visits
+
+    oid, _p, _h = order_in("in_service")
+    exp = as_user("expert_demo")
+    visits.sign_in(oid, user("expert_demo"), site_photo())
+    first = exp.post(
+        f"/expert/todo/upload-report/{oid}",
+        data={"signed_report": (upload(_signed_pdf(), "报告签字版.pdf").stream, "报告签字版.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert first.status_code == 302
+    visit = fresh_order(oid).visit
+    assert (
+        visit.signed_scan_file.original_name == "报告签字版.pdf"
+        and visit.signed_scan_file.content_type == "application/pdf"
+    )
+    first_id = visit.signed_scan_file_id
+    handle = _html(exp.get(f"/expert/todo/handle/{oid}"))
+    assert 'id="azx-signed-report"' in handle and "报告签字版.pdf" in handle
+    # replaced before the org's review: the earlier version stays, named in the 流程
+    visits.upload_signed_report(oid, user("expert_demo"), [upload(_signed_pdf(), "报告签字版2.pdf")])
+    visit = fresh_order(oid).visit
+    assert visit.signed_scan_file.original_name == "报告签字版2.pdf"
+    assert [f.id for f in visit.replaced_scans] == [first_id]
+    visits.save_report(oid, user("expert_demo"), {"service_record": "检查了临时用电"})
+    visits.submit_report(oid, user("expert_demo"))
+    # the org's 报告审核 shows both, the generated draft beside the signed one; the older version too
+    org = as_user("org_demo")
+    detail = _html(org.get(f"/report-review/show/{oid}"))
+    assert "报告签字版2.pdf" in detail and "历史版本" in detail and "报告签字版.pdf" in detail
+    assert f"/reports/pdf/{oid}" in detail
+    old = org.get(f"/files/{first_id}")
+    assert old.status_code == 200 and old.get_data().startswith(b"%PDF-")
+    assert as_user("insurer_pingan").get(f"/files/{first_id}").status_code == 404
+    # in review the expert can no longer replace it
+    from app.services.base import ServiceError
+
+    with pytest.raises(ServiceError):
+        visits.upload_signed_report(oid, user("expert_demo"), [upload(_signed_pdf(), "迟到.pdf")])
+    reviews.review(oid, user("org_demo"), True, "同意")
+    reviews.review(oid, user("insurer_picc"), True, "同意")
+    insurer = as_user("insurer_picc")
+    shown = _html(insurer.get(f"/reports/show/{oid}"))
+    assert "报告签字版2.pdf" in shown and f"/reports/pdf/{oid}" in shown
+    assert "报告签字版2.pdf" in _html(as_user("dept_province").get(f"/reports/show/{oid}"))
+    # the API: the report names the signed scan, its files list the current and the replaced one
+    with app.test_client() as api:
+        headers = jwt_headers(api, "insurer_picc")
+        visit_id = fresh_order(oid).visit.id
+        row = api.get(f"/api/v1/reports/{visit_id}", headers=headers)
+        assert row.status_code == 200
+        body = row.get_json()
+        result = body.get("result", body)
+        assert result["signed_scan_file_id"] == fresh_order(oid).visit.signed_scan_file_id
+        files = api.get(f"/api/v1/reports/{visit_id}/files", headers=headers).get_json()
+        listed = files.get("result", files)
+        slots = {(f["slot"], f["name"]) for f in listed}
+        assert ("signed_scan", "报告签字版2.pdf") in slots and ("signed_scan_previous", "报告签字版.pdf") in slots
+        assert ("report", f"事故预防服务报告_{fresh_order(oid).order_no}.pdf") in slots
+
+
+def test_images_of_a_paper_report_are_merged_into_one_pdf(ctx):
+    import pikepdf
+    from factories.prevention import jpeg_bytes, upload
+
+    from app.services import visits
+    from app.storage import get_storage
+
+    oid, _p, _h = order_in("in_service")
+    pages = [upload(jpeg_bytes(colour=(i * 60, 80, 40)), f"第{i}页.jpg") for i in range(1, 4)]
+    visit = visits.upload_signed_report(oid, user("expert_demo"), pages)
+    stored = fresh_order(oid).visit.signed_scan_file
+    assert stored.content_type == "application/pdf" and stored.original_name.endswith(".pdf")
+    data = get_storage().read(stored.key)
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert len(pdf.pages) == 3
+    assert visit.id == fresh_order(oid).visit.id
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ([], "请选择文件"),
+        ([("report.docx", b"PK\x03\x04 word")], "文件类型不允许"),
+        ([("notes.txt", "这不是报告".encode())], "文件类型不允许"),
+        ([("big.pdf", b"%PDF-1.4\n" + b"0" * (20 * 1024 * 1024))], "文件过大"),
+        ([("a.pdf", b"%PDF-1.4\n"), ("b.jpg", b"\xff\xd8\xff")], "PDF 须单独上传"),
+        ([("broken.jpg", b"\xff\xd8\xff\xe0 not really")], "图片无法读取或已损坏"),
+    ],
+)
+def test_bad_signed_report_is_refused_with_the_reason_and_saves_nothing(ctx, as_user, files, message):
+    from factories.prevention import upload
+
+    from app.extensions import db
+    from app.models import FlowEvent, StoredFile
+
+    oid, _p, _h = order_in("in_service")
+    before = db.session.query(StoredFile).count(), db.session.query(FlowEvent).count()
+    client = as_user("expert_demo")
+    data = {"signed_report": [(upload(body, name).stream, name) for name, body in files]} if files else {}
+    response = client.post(f"/expert/todo/upload-report/{oid}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = _html(client.get(f"/expert/todo/handle/{oid}"))
+    assert message in page and "签字报告" in page
+    db.session.expire_all()
+    assert (db.session.query(StoredFile).count(), db.session.query(FlowEvent).count()) == before
+    assert fresh_order(oid).visit is None or fresh_order(oid).visit.signed_scan_file is None

@@ -49,6 +49,7 @@ ACTION_LABELS = {
     **{t.name: t.label for t in ORDER.transitions.values()},
     "dispatch": _("派单"),
     "sign_in": _("签到"),
+    "upload_report": _("上传签字报告"),
 }
 TEMPLATE_HELPERS = dict(
     O=O,

@@ -51,6 +51,7 @@ class ExpertTodoView(OrderListView):
         handle="handle",
         signin="handle",
         save="handle",
+        upload_report="handle",
         hazard="handle",
         hazard_delete="handle",
         submit="handle",
@@ -121,6 +122,15 @@ class ExpertTodoView(OrderListView):
     @has_access
     def save(self, pk):
         return self._call(pk, lambda: visits.save_report(pk, g.user, request.form), _("已保存"))
+
+    @expose("/upload-report/<pk>", methods=["POST"])
+    @has_access
+    def upload_report(self, pk):
+        return self._call(
+            pk,
+            lambda: visits.upload_signed_report(pk, g.user, request.files.getlist("signed_report")),
+            _("签字报告已上传"),
+        )
 
     @expose("/hazard/<pk>", methods=["POST"])
     @has_access
