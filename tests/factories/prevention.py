@@ -245,6 +245,15 @@ def order_in(state, hazards=1, **data):
     return oid, policy.id, hids
 
 
+def signed_in_order(**data):
+    """An order in 服务中 whose expert has signed in on site (hazards and the record need it)."""
+    from app.services import visits
+
+    oid, _p, _h = order_in("in_service", **data)
+    visits.sign_in(oid, user(ROLE_USERS["expert"]), site_photo())
+    return oid
+
+
 @pytest.fixture
 def ctx(app):
     """An app context for service-level tests (import this fixture into the test module)."""

@@ -367,3 +367,78 @@ def test_bad_signed_report_is_refused_with_the_reason_and_saves_nothing(ctx, as_
     db.session.expire_all()
     assert (db.session.query(StoredFile).count(), db.session.query(FlowEvent).count()) == before
     assert fresh_order(oid).visit is None or fresh_order(oid).visit.signed_scan_file is None
+
+
+# --- 7. 签到 comes first --------------------------------------------------------------------------
+
+
+def test_hazard_and_record_need_the_sign_in_first(ctx, as_user):
+    from factories.prevention import hazard_data, jpeg_bytes, site_photo, upload
+
+    from app.extensions import db
+    from app.models import Hazard
+    from app.services import visits
+    from app.services.base import Invalid
+
+    oid, _p, _h = order_in("in_service")
+    exp = user("expert_demo")
+    with pytest.raises(Invalid) as err:
+        visits.add_hazard(oid, exp, hazard_data(), [upload(jpeg_bytes())])
+    assert "请先在施工现场签到" in str(err.value.message) and "signin" in err.value.errors
+    with pytest.raises(Invalid) as err:
+        visits.save_report(oid, exp, {"service_record": "记录"})
+    assert "请先在施工现场签到" in str(err.value.message)
+    assert db.session.query(Hazard).filter_by(order_id=oid).count() == 0 and fresh_order(oid).visit is None
+    # the page: no hazard or record form before the 签到, a message instead; a crafted post is refused
+    client = as_user("expert_demo")
+    page = _html(client.get(f"/expert/todo/handle/{oid}"))
+    assert "请先签到，再记录隐患和服务过程" in page and 'id="azx-hazard-form"' not in page
+    assert 'id="azx-record-form"' not in page and 'id="azx-signin-form"' in page
+    client.post(f"/expert/todo/save/{oid}", data={"service_record": "越过签到"})
+    assert "请先在施工现场签到，再填写服务过程记录" in _html(client.get(f"/expert/todo/handle/{oid}"))
+    assert fresh_order(oid).visit is None
+    visits.sign_in(oid, exp, site_photo())
+    page = _html(client.get(f"/expert/todo/handle/{oid}"))
+    assert 'id="azx-hazard-form"' in page and 'id="azx-record-form"' in page
+    assert visits.add_hazard(oid, exp, hazard_data(), []).seq == 1
+
+
+@pytest.mark.parametrize(
+    "offset, accepted",
+    [
+        (dict(days=-3), False),  # days before the start date
+        (dict(hours=-20), True),  # the evening before: within the tolerance
+        (dict(days=10), True),  # within the dates
+        (dict(days=8), False),  # days after the end date (the order's end moved to start + 5 below)
+    ],
+)
+def test_sign_in_photo_time_must_lie_within_the_order_dates(app, ctx, offset, accepted):
+    from datetime import datetime, time, timedelta
+
+    from factories.prevention import jpeg_bytes, upload
+
+    from app import clock
+    from app.extensions import db
+    from app.models import StoredFile
+    from app.services import visits
+    from app.services.base import Invalid
+
+    start = clock.today() - timedelta(days=20)
+    end = start + timedelta(days=30)
+    oid, _p, _h = order_in("in_service", start_date=start.isoformat(), end_date=end.isoformat())
+    if offset == dict(days=8):  # a service period already over (the dispatch form only takes future ends)
+        end = start + timedelta(days=5)
+        fresh_order(oid).end_date = end
+        db.session.flush()
+    taken = datetime.combine(start, time(9, 0)) + timedelta(**offset)  # Beijing wall clock, as a phone writes it
+    photo = upload(jpeg_bytes(lat=45.75, lon=126.63, taken=taken), "signin.jpg")
+    files = db.session.query(StoredFile).count()
+    if accepted:
+        assert visits.sign_in(oid, user("expert_demo"), photo).signin_time is not None
+        return
+    with pytest.raises(Invalid) as err:
+        visits.sign_in(oid, user("expert_demo"), photo)
+    message = str(err.value.message)
+    assert "不在服务期" in message and start.isoformat() in message and end.isoformat() in message
+    assert "前后 1 天" in message and taken.strftime("%Y-%m-%d %H:%M") in message
+    assert db.session.query(StoredFile).count() == files and fresh_order(oid).visit is None

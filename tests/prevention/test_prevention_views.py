@@ -196,8 +196,9 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     assert _status(oid) == "in_service"
     page = _html(client.get(f"/expert/todo/handle/{oid}"))
     assert 'accept="image/*"' in page and 'capture="environment"' in page
-    assert "navigator.geolocation" in page and "提交报告" in page and "保存" in page
-    # submit before signing in: a message, still in service
+    assert "navigator.geolocation" in page and "请先签到，再记录隐患和服务过程" in page
+    assert 'id="azx-submit-form"' not in page  # 签到 first: the record, hazards and 提交报告 come after
+    # submit before signing in (a crafted post): a message, still in service
     msg = _html(client.post(f"/expert/todo/submit/{oid}", follow_redirects=True))
     assert "请先在施工现场签到" in msg and _status(oid) == "in_service"
     # a photo without EXIF and no geolocation
@@ -216,6 +217,7 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     )
     html = _html(ok)
     assert "签到成功" in html and "45.750000" in html and "照片定位" in html
+    assert "提交报告" in html and 'id="azx-record-form"' in html and 'id="azx-hazard-form"' in html
     from app.extensions import db
     from app.models import HazardCategory
 
