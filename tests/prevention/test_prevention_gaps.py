@@ -442,3 +442,55 @@ def test_sign_in_photo_time_must_lie_within_the_order_dates(app, ctx, offset, ac
     assert "不在服务期" in message and start.isoformat() in message and end.isoformat() in message
     assert "前后 1 天" in message and taken.strftime("%Y-%m-%d %H:%M") in message
     assert db.session.query(StoredFile).count() == files and fresh_order(oid).visit is None
+
+
+# --- 8. 事故 shows what the reviewer may see --------------------------------------------------------
+
+
+def test_accidents_show_other_insurers_as_aggregates_only(app, ctx, as_user):
+    from datetime import date
+
+    from factories.api import pending_application
+    from factories.chains import insured_chain
+
+    from app import clock
+    from app.extensions import db
+    from app.models import Application, Expert, InsuranceCompany, Plan, PreventionOrg
+    from app.services import policies
+
+    app_id = pending_application(insurer="人保财险")
+    application = db.session.get(Application, app_id)
+    enterprise = application.enterprise
+    companies = {c.short_name: c for c in db.session.query(InsuranceCompany)}
+    plan = db.session.query(Plan).first()
+    org, expert = db.session.query(PreventionOrg).first(), db.session.query(Expert).first()
+    last = clock.today().year - 1
+
+    def chain(key, insurer, submitted, deaths, injured, project):
+        insured_chain(
+            db.session, key=key, code="ACC", name=project, enterprise=enterprise, region=enterprise.region_code,
+            insurer=companies[insurer], broker=None, plan=plan, org=org, expert=expert,
+            extra={"Claim": dict(submitted_date=submitted, death_count=deaths, injured_count=injured,
+                                 settled_amount=98765.43, estimated_loss=123456.78)},
+        )  # fmt: skip
+
+    chain("A", "人保财险", date(last, 5, 1), 0, 1, "本司承保项目")
+    chain("B", "平安财险", date(last, 7, 1), 1, 2, "他司承保项目")
+    chain("C", "平安财险", date(last - 1, 3, 1), 0, 3, "他司往年项目")
+    db.session.commit()
+    # the floating ratio reads every insurer's accidents of the previous year
+    assert policies.prior_year_accidents(enterprise.id) == (1, 3)
+    html = _html(as_user("insurer_picc").get(f"/applications/{app_id}/accidents"))
+    years = re.search(r'id="accident-years".*?</table>', html, re.S).group(0)
+    assert re.search(rf"<td>{last}</td><td>2</td><td>1</td><td>3</td><td>1 / 1 / 2</td>", years), years
+    assert re.search(rf"<td>{last - 1}</td><td>1</td><td>0</td><td>3</td><td>1 / 0 / 3</td>", years), years
+    listed = re.search(r'id="accident-list".*?</table>', html, re.S).group(0)
+    assert "本司承保项目A" in listed
+    assert "他司承保项目" not in html and "他司往年项目" not in html  # no foreign claim rows nor names
+    assert "98765" not in html and "123456" not in html and "98,765" not in html  # no amounts
+    assert "死亡 1 人，伤残 3 人" in html
+    # a party that sees every row (the platform's administrator): nothing is "other"
+    report = policies.accident_report(enterprise.id, user("admin"))
+    assert len(report.own_claims) == 3 and report.years[0].count == 2
+    assert (report.years[0].other_count, report.years[0].other_deaths, report.years[0].other_injuries) == (0, 0, 0)
+    assert (report.deaths, report.injuries) == (1, 3)
