@@ -494,3 +494,20 @@ def test_accidents_show_other_insurers_as_aggregates_only(app, ctx, as_user):
     assert len(report.own_claims) == 3 and report.years[0].count == 2
     assert (report.years[0].other_count, report.years[0].other_deaths, report.years[0].other_injuries) == (0, 0, 0)
     assert (report.deaths, report.injuries) == (1, 3)
+
+
+def test_api_order_carries_the_newest_review(app, ctx):
+    from factories.api import jwt_headers
+
+    from app.services import reviews
+
+    oid, _p, _h = order_in("org_review", hazards=0)
+    reviews.review(oid, user("org_demo"), False, "请补充现场照片说明")
+    with app.test_client() as api:
+        for account in ("expert_demo", "insurer_picc"):
+            body = api.get(f"/api/v1/orders/{oid}", headers=jwt_headers(api, account)).get_json()
+            row = body.get("result", body)
+            assert row["status"] == "in_service"
+            review = row["latest_review"]
+            assert (review["stage"], review["verdict"], review["opinion"]) == ("org", "fail", "请补充现场照片说明")
+            assert review["created_at"]
