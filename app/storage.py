@@ -375,6 +375,47 @@ def store_bytes(
     return row
 
 
+MAX_MERGED_PAGES = 30
+
+
+def store_merged_upload(session, file_storages, kind, name, user_id=None, owner=None):
+    """One PDF from the uploads: a single PDF as it is, or images (a stamped paper report photographed
+    page by page) each checked as an image upload, then merged into one PDF by Pillow in the given
+    order. Each upload and the result keep the kind's cap. Raises UploadError naming the file."""
+    allowed, cap = UPLOAD_RULES[kind]
+    files = [f for f in file_storages if f is not None and getattr(f, "filename", "")]
+    if not files:
+        raise UploadError(_("请选择文件"))
+    if len(files) > MAX_MERGED_PAGES:
+        raise UploadError(_("最多 %(n)s 页（张图片）", n=MAX_MERGED_PAGES))
+    blobs = []
+    for fs in files:
+        data = fs.stream.read(cap + 1)
+        ctype = sniff(data[:4096]) if data else None
+        if not data:
+            raise UploadError(_("%(name)s：文件为空", name=clean_name(fs.filename)))
+        if len(data) > cap:
+            raise UploadError(_("%(name)s：文件过大，最大 %(mb)s MB", name=clean_name(fs.filename), mb=cap // MB))
+        if ctype not in allowed:
+            raise UploadError(_("%(name)s：文件类型不允许：仅接受 PDF、JPG、PNG", name=clean_name(fs.filename)))
+        check_name(fs.filename, ctype)
+        blobs.append((fs.filename, data, ctype))
+    if len(blobs) == 1 and blobs[0][2] == PDF:
+        return store_bytes(session, blobs[0][1], blobs[0][0], kind, user_id=user_id, owner=owner)
+    if any(ctype == PDF for _n, _d, ctype in blobs):
+        raise UploadError(_("PDF 须单独上传；多页的纸质报告请上传各页图片，合并为一个 PDF"))
+    pages = []
+    for filename, data, ctype in blobs:
+        try:
+            clean, _ctype, _exif = _reencode_image(data, ctype)
+        except UploadError as exc:
+            raise UploadError(_("%(name)s：%(msg)s", name=clean_name(filename), msg=exc.message)) from exc
+        pages.append(Image.open(io.BytesIO(clean)).convert("RGB"))
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=150.0)
+    return store_bytes(session, out.getvalue(), name, kind, user_id=user_id, owner=owner)
+
+
 def store_upload(session, file_storage, kind, user_id=None, owner=None, keep_exif=False):
     """Store a werkzeug FileStorage (from a form), reading at most the kind's cap + 1 byte."""
     _allowed, cap = UPLOAD_RULES[kind]

@@ -54,6 +54,11 @@ COLUMNS = [
     "created_at",
     "updated_at",
     "version",
+    # the newest review: a 不通过 while the order is 服务中 is why it came back (DispatchOrder.latest_return)
+    "latest_review.stage",
+    "latest_review.verdict",
+    "latest_review.opinion",
+    "latest_review.created_at",
 ]
 
 

@@ -49,11 +49,13 @@ class ServiceReportApi(ScopedModelRestApi):
         return [ServiceVisit.submitted_at.isnot(None)]
 
     def extra_files(self, visit):
-        """The photos of the order's hazards (隐患照片) and of their rectification (整改照片)."""
+        """The signed reports the current one replaced (kept in the order's history), then the photos of
+        the order's hazards (隐患照片) and of their rectification (整改照片)."""
         rows = db.session.execute(
             select(HazardPhoto)
             .join(Hazard, Hazard.id == HazardPhoto.hazard_id)
             .where(Hazard.order_id == visit.order_id)
             .order_by(Hazard.seq, HazardPhoto.id)
         ).scalars()
-        return [(f"{p.kind}_photo", p.file) for p in rows if p.file is not None]
+        previous = [("signed_scan_previous", f) for f in visit.replaced_scans]
+        return previous + [(f"{p.kind}_photo", p.file) for p in rows if p.file is not None]

@@ -57,7 +57,8 @@ def describe(model, name):
             raise KeyError(name)
         target = rel.mapper.class_
         inner = describe(target, attr)
-        local_nullable = any(c.nullable for c in rel.local_columns)
+        # a view-only relation (the newest related row) may be empty even where its key is not
+        local_nullable = rel.viewonly or any(c.nullable for c in rel.local_columns)
         return Col(name, inner.kind, inner.nullable, inner.max_length, rel_name, attr, target, local_nullable)
     column = sa_inspect(model).columns.get(name)
     if column is None:

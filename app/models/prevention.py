@@ -1,4 +1,7 @@
+from typing import NamedTuple
+
 from flask_appbuilder import Model
+from flask_babel import gettext
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -14,8 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from app import clock
+
 from .base import TimestampMixin, UtcDateTime, VersionMixin, utcnow
-from .enums import HazardStatus, OrderStatus
+from .enums import HazardStatus, OrderStatus, ReviewStage, Verdict
 
 order_service_item = Table(
     "order_service_item",
@@ -80,13 +85,66 @@ class DispatchOrder(TimestampMixin, VersionMixin, Model):
     visit = relationship("ServiceVisit", back_populates="order", uselist=False)
     hazards = relationship("Hazard", back_populates="order", order_by="Hazard.seq")
     reviews = relationship("Review", back_populates="order", order_by="Review.id")
+    latest_review = relationship("Review", primaryjoin=lambda: _latest_review_join(), viewonly=True, uselist=False)
 
     @property
     def service_items_text(self):
         return " ".join(item.name for item in self.service_items)
 
+    @property
+    def latest_return(self):
+        """Why the order is back with the party that must act now, or None: in 服务中 the newest
+        review when it was a 不通过 (the org's or the insurer's), in 待整改 the hazards the expert
+        returned (验收不合格). (who, when, opinion)."""
+        review = self.latest_review
+        if self.status == OrderStatus.IN_SERVICE and review is not None and review.verdict == Verdict.FAIL:
+            party = self.org if review.stage == ReviewStage.ORG else self.insurer
+            person = review.reviewer.full_name if review.reviewer is not None else ""
+            who = " ".join(str(x) for x in (party.name if party else "", person) if x)
+            return Returned(who, review.created_at, review.opinion or "")
+        if self.status == OrderStatus.RECTIFYING:
+            returned = [h for h in self.hazards if h.status == HazardStatus.RETURNED]
+            if returned:
+                newest = max(returned, key=lambda h: h.accepted_at or h.updated_at)
+                who = self.expert.name if self.expert is not None else ""
+                opinion = "；".join(f"{h.seq}. {h.acceptance_note or ''}" for h in returned)
+                return Returned(who, newest.accepted_at, opinion)
+        return None
+
+    @property
+    def return_opinion(self):
+        """退回意见 as one line for the lists: who (when): opinion."""
+        found = self.latest_return
+        if found is None:
+            return ""
+        when = clock.fmt(found.at) if found.at else ""
+        return f"{found.who}（{when}）：{found.opinion}"
+
+    @property
+    def rectification_result(self):
+        """整改是否合格: 合格 when every hazard is accepted, else how many are not (None without hazards)."""
+        if not self.hazards:
+            return gettext("无隐患")
+        open_count = sum(1 for h in self.hazards if h.status != HazardStatus.PASSED)
+        return gettext("合格") if not open_count else gettext("%(n)s 项未合格", n=open_count)
+
     def __repr__(self):
         return self.order_no
+
+
+class Returned(NamedTuple):
+    who: str
+    at: object
+    opinion: str
+
+
+def _latest_review_join():
+    from sqlalchemy import and_, func, select
+    from sqlalchemy.orm import aliased
+
+    newer = aliased(Review)
+    newest = select(func.max(newer.id)).where(newer.order_id == DispatchOrder.id).correlate(DispatchOrder)
+    return and_(Review.order_id == DispatchOrder.id, Review.id == newest.scalar_subquery())
 
 
 class ServiceVisit(TimestampMixin, Model):
@@ -111,6 +169,19 @@ class ServiceVisit(TimestampMixin, Model):
     signin_photo_file = relationship("StoredFile", foreign_keys=[signin_photo_file_id])
     report_file = relationship("StoredFile", foreign_keys=[report_file_id])
     signed_scan_file = relationship("StoredFile", foreign_keys=[signed_scan_file_id])
+    # every signed report the expert uploaded, newest first: replaced ones stay in the order's history
+    signed_scan_versions = relationship(
+        "StoredFile",
+        primaryjoin="and_(foreign(StoredFile.owner_id) == ServiceVisit.id, StoredFile.owner_type == 'service_visit', "
+        "StoredFile.kind == 'report_scan')",
+        order_by="StoredFile.id.desc()",
+        viewonly=True,
+    )
+
+    @property
+    def replaced_scans(self):
+        """The signed reports the current one replaced, newest first."""
+        return [f for f in self.signed_scan_versions if f.id != self.signed_scan_file_id]
 
 
 class Hazard(TimestampMixin, VersionMixin, Model):
@@ -162,3 +233,4 @@ class Review(Model):
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
     order = relationship("DispatchOrder", back_populates="reviews")
+    reviewer = relationship("AppUser", foreign_keys=[reviewer_id], viewonly=True)

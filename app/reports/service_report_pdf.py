@@ -27,7 +27,7 @@ def _data_only(url, *args, **kwargs):
     return default_url_fetcher(url, *args, **kwargs)
 
 
-def report_html(order):
+def report_html(order, draft=False):
     from app.models.enums import HazardLevel, HazardStatus, OrderStatus, ReviewStage, Verdict
 
     return render_template(
@@ -43,11 +43,13 @@ def report_html(order):
         OrderStatus=OrderStatus,
         ReviewStage=ReviewStage,
         Verdict=Verdict,
+        draft=draft,
     )
 
 
-def render_service_report(order) -> bytes:
-    """The report of ``order`` (already fetched through the scope by the caller) as PDF bytes."""
+def render_service_report(order, draft=False) -> bytes:
+    """The report of ``order`` (already fetched through the scope by the caller) as PDF bytes; a
+    ``draft`` (before the insurer's verdict) says 草稿 in its title and across every page."""
     from weasyprint import HTML
 
-    return HTML(string=report_html(order), url_fetcher=_data_only).write_pdf()
+    return HTML(string=report_html(order, draft), url_fetcher=_data_only).write_pdf()

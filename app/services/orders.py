@@ -325,6 +325,19 @@ def refuse(order_id, user, reason):
     return order
 
 
+def redispatch_defaults(order) -> dict:
+    """What the 再派单 form starts from: the refused or timed-out order's service items, place, dates,
+    required 职称 and fee (the target and the acceptance deadline are chosen anew)."""
+    return {
+        "service_item_ids": [str(item.id) for item in order.service_items if item.active],
+        "service_place": order.service_place,
+        "start_date": order.start_date.isoformat(),
+        "end_date": order.end_date.isoformat(),
+        "required_title_id": str(order.required_title_id or ""),
+        "fee": f"{order.fee:.2f}",
+    }
+
+
 def redispatch(order_id, user, data) -> DispatchOrder:
     """再派单 of a refused or timed-out order: the old one is closed, a new one points to it."""
     _require_insurer(user)

@@ -1,12 +1,13 @@
 """保单: the premium proposal, 提交 (issue), expiry and surrender."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import extract, func, select
 
 from app import clock
 from app.extensions import db
@@ -14,7 +15,7 @@ from app.models import Application, Claim, FloatRule, Plan, Policy, Setting
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
-from app.security.scope import party_of
+from app.security.scope import party_of, scoped_select
 from app.workflows import APPLICATION, POLICY
 
 from .applications import set_project_status, store_files
@@ -25,25 +26,82 @@ CENT = Decimal("0.01")
 POLICY_FILE_SLOTS = ("policy_file", "agreement_file")
 
 
-def prior_year_accidents(enterprise_id, today=None):
-    """(deaths, injuries, claims) of the enterprise's claims submitted in the previous calendar year,
-    on any of its policies with any insurer."""
-    year = (today or clock.today()).year - 1
-    claims = (
-        db.session.execute(
-            select(Claim)
-            .where(
-                Claim.enterprise_id == enterprise_id,
-                Claim.submitted_date >= date(year, 1, 1),
-                Claim.submitted_date <= date(year, 12, 31),
-                (Claim.death_count > 0) | (Claim.injured_count > 0),
-            )
-            .order_by(Claim.submitted_date, Claim.id)
-        )
-        .scalars()
-        .all()
+def _accidents(enterprise_id, first_year, last_year):
+    """The criteria of the enterprise's accidents (claims with a death or an injury) submitted in the
+    years ``first_year``..``last_year``, on any of its policies with any insurer."""
+    return (
+        Claim.enterprise_id == enterprise_id,
+        Claim.submitted_date >= date(first_year, 1, 1),
+        Claim.submitted_date <= date(last_year, 12, 31),
+        (Claim.death_count > 0) | (Claim.injured_count > 0),
     )
-    return sum(c.death_count for c in claims), sum(c.injured_count for c in claims), claims
+
+
+def _accident_totals(where):
+    """{year: (count, deaths, injuries)} of the claims matching ``where`` (every insurer's)."""
+    year = extract("year", Claim.submitted_date)
+    return {
+        int(y): (n, int(d or 0), int(i or 0))
+        for y, n, d, i in db.session.execute(
+            select(year, func.count(), func.sum(Claim.death_count), func.sum(Claim.injured_count))
+            .where(*where)
+            .group_by(year)
+        )
+    }
+
+
+def prior_year_accidents(enterprise_id, today=None):
+    """(deaths, injuries) of the enterprise's claims submitted in the previous calendar year, on any of
+    its policies with any insurer: what the floating ratio reads."""
+    year = (today or clock.today()).year - 1
+    _n, deaths, injuries = _accident_totals(_accidents(enterprise_id, year, year)).get(year, (0, 0, 0))
+    return deaths, injuries
+
+
+ACCIDENT_YEARS = 3  # the years before this one that 事故 shows
+
+
+@dataclass(frozen=True)
+class AccidentYear:
+    """One year of an enterprise's accidents across every insurer, and the part outside the reader's scope."""
+
+    year: int
+    count: int
+    deaths: int
+    injuries: int
+    other_count: int
+    other_deaths: int
+    other_injuries: int
+
+
+@dataclass(frozen=True)
+class AccidentReport:
+    year: int  # the previous calendar year, the one the floating ratio reads
+    deaths: int
+    injuries: int
+    years: list  # AccidentYear, newest first
+    own_claims: list  # Claim rows in the reader's scope
+
+
+def accident_report(enterprise_id, user=None, today=None) -> AccidentReport:
+    """事故 on an application (manual 二.1), as the reviewer may read it (docs/decisions.md): per year,
+    the enterprise's accident count, deaths and injuries across every insurer (the floating ratio needs
+    them), of which so many outside the reader's scope; the claim rows themselves only where the scope
+    (app/security/scope.py) shows them. Another insurer's rows, project names and amounts are not read."""
+    last = (today or clock.today()).year - 1
+    where = _accidents(enterprise_id, last - ACCIDENT_YEARS + 1, last)
+    totals = _accident_totals(where)
+    own_claims = db.session.scalars(
+        scoped_select(Claim, user).where(*where).order_by(Claim.submitted_date, Claim.id)
+    ).all()
+    years = []
+    for y in range(last, last - ACCIDENT_YEARS, -1):
+        n, d, i = totals.get(y, (0, 0, 0))
+        mine = [c for c in own_claims if c.submitted_date.year == y]
+        own_d, own_i = sum(c.death_count for c in mine), sum(c.injured_count for c in mine)
+        years.append(AccidentYear(y, n, d, i, n - len(mine), d - own_d, i - own_i))
+    _n, deaths, injuries = totals.get(last, (0, 0, 0))
+    return AccidentReport(last, deaths, injuries, years, own_claims)
 
 
 def float_rule_for(deaths, injuries):
@@ -63,7 +121,7 @@ def premium_for(investment, plan, ratio):
 
 def propose_premium(application, plan=None, today=None) -> dict:
     """The premium the 提交 form proposes for ``application`` (optionally with another plan)."""
-    deaths, injuries, _claims = prior_year_accidents(application.enterprise_id, today)
+    deaths, injuries = prior_year_accidents(application.enterprise_id, today)
     rule = float_rule_for(deaths, injuries)
     ratio = Decimal(rule.ratio) if rule is not None else Decimal("0")
     plan = plan or application.plan

@@ -23,6 +23,24 @@ STAGES = {
 }
 
 
+# Who reads the generated report while it is under review: the reviewers (org, insurer and its broker)
+# and its author; once the insurer has passed it, whoever sees the order.
+REVIEW_READERS = (P.ORG, P.INSURER, P.BROKER, P.EXPERT)
+
+
+def report_available(order, party) -> bool:
+    """Whether ``party`` may download the order's report now: at every review stage (marked 草稿,
+    ``is_draft``) for the reviewers, once completed for anyone in the order's scope."""
+    if order.status == O.COMPLETED:
+        return True
+    return order.status in STAGES and party.kind in REVIEW_READERS
+
+
+def is_draft(order) -> bool:
+    """The report is a 草稿 until the insurer's verdict completes the order."""
+    return order.status != O.COMPLETED
+
+
 def awaiting(party):
     """The order states whose reports await this party's review: the org's 待审核, the insurer's (and its
     broker's, to read) 待保险机构审核; other parties see both stages."""

@@ -5,7 +5,7 @@ Each function takes the acting user, fetches through the scope and commits once;
 Invalid and leaves nothing behind (files written meanwhile are deleted on rollback).
 """
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from app.models.base import utcnow
 from app.models.enums import HazardLevel
 from app.models.enums import HazardStatus as H
 from app.models.enums import OrderStatus as O
-from app.storage import UploadError, attach, discard, store_upload
+from app.storage import UploadError, attach, discard, store_merged_upload, store_upload
 from app.workflows import HAZARD, ORDER
 
 from .base import Conflict, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
@@ -25,6 +25,10 @@ from .base import Conflict, Invalid, check_allowed, fetch, record_flow, transiti
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 TAG_DATETIME, TAG_DATETIME_ORIGINAL, TAG_OFFSET_ORIGINAL = 0x0132, 0x9003, 0x9011
 MAX_PHOTOS = 9
+# A 签到 photo's EXIF time must lie within the order's dates, widened by this much on each side: a
+# visit the evening before the start or the morning after the end, or a phone clock somewhat off, is
+# still this visit; a photo from another week is not.
+SIGNIN_TOLERANCE = timedelta(days=1)
 
 
 # --- EXIF -----------------------------------------------------------------------------------------
@@ -142,6 +146,37 @@ def _coord(value, low, high):
 # --- the expert's visit ---------------------------------------------------------------------------
 
 
+def signin_window(order):
+    """(earliest, latest) aware UTC instants a 签到 photo of ``order`` may have been taken: its start
+    date's first and end date's last moment in the platform's zone, widened by SIGNIN_TOLERANCE."""
+    zone = clock.zone()
+    first = datetime.combine(order.start_date, time.min, tzinfo=zone) - SIGNIN_TOLERANCE
+    last = datetime.combine(order.end_date, time.max, tzinfo=zone) + SIGNIN_TOLERANCE
+    return first.astimezone(UTC), last.astimezone(UTC)
+
+
+def _check_signin_time(order, taken):
+    first, last = signin_window(order)
+    if not first <= taken <= last:
+        raise Invalid(
+            _(
+                "照片拍摄时间 %(taken)s 不在服务期 %(start)s 至 %(end)s（前后 %(days)s 天）内，请在现场重新拍照签到",
+                taken=clock.fmt(taken),
+                start=order.start_date.isoformat(),
+                end=order.end_date.isoformat(),
+                days=SIGNIN_TOLERANCE.days,
+            ),
+            errors={"photo": [_("拍摄时间不在服务期内")]},
+        )
+
+
+def _require_signin(order, what):
+    """Hazards and the service record belong to a visit: they need its 签到 first."""
+    visit = order.visit
+    if visit is None or visit.signin_time is None:
+        raise Invalid(_("请先在施工现场签到，再%(what)s", what=what), errors={"signin": [_("未签到")]})
+
+
 def sign_in(order_id, user, photo, lat=None, lon=None):
     """签到 with a site photo: position and time from its EXIF, else the browser's geolocation."""
     with unit_of_work():
@@ -170,10 +205,7 @@ def sign_in(order_id, user, photo, lat=None, lon=None):
         if taken is not None:
             if taken > now + timedelta(hours=1):
                 raise Invalid(_("照片拍摄时间晚于当前时间，请检查手机时间"), errors={"photo": [_("拍摄时间无效")]})
-            if taken < order.created_at - timedelta(days=1):
-                raise Invalid(
-                    _("照片拍摄时间早于派单时间，请在现场重新拍照签到"), errors={"photo": [_("拍摄时间早于派单")]}
-                )
+            _check_signin_time(order, taken)
         visit = _visit(order)
         old = visit.signin_photo_file
         attach(stored, visit)
@@ -199,6 +231,7 @@ def save_report(order_id, user, data):
     with unit_of_work():
         order = fetch(DispatchOrder, order_id, user)
         _guard(order, user, "submit_report")
+        _require_signin(order, _("填写服务过程记录"))
         record = (data.get("service_record") or "").strip()
         conclusion = (data.get("conclusion") or "").strip()
         address = (data.get("signin_address") or "").strip()
@@ -211,12 +244,38 @@ def save_report(order_id, user, data):
     return visit
 
 
+def upload_signed_report(order_id, user, files):
+    """上传 the signed report (manual 四.1): one PDF, or the pages of a stamped paper report as images
+    merged into one PDF. Until the report goes to review it may be replaced; the replaced one stays
+    attached to the visit (the order's history, and the 流程 names both)."""
+    with unit_of_work():
+        order = fetch(DispatchOrder, order_id, user)
+        _guard(order, user, "submit_report")
+        try:
+            stored = store_merged_upload(
+                db.session, files or [], "report_scan", f"事故预防服务报告_签字版_{order.order_no}.pdf", user_id=user.id
+            )
+        except UploadError as exc:
+            raise Invalid(_("签字报告：%(msg)s", msg=exc.message), errors={"signed_report": [exc.message]}) from exc
+        visit = _visit(order)
+        old = visit.signed_scan_file
+        db.session.flush()
+        attach(stored, visit)
+        visit.signed_scan_file = stored
+        comment = str(_("签字报告 %(name)s", name=stored.original_name))
+        if old is not None:
+            comment += str(_("（替换 %(name)s，原版本保留）", name=old.original_name))
+        record_flow(ORDER.entity_type, order.id, "upload_report", order.status, order.status, user, comment=comment)
+    return visit
+
+
 def add_hazard(order_id, user, data, photos):
     """Record a hazard (级别, 隐患类别, 隐患描述, 整改建议, photos; a 重大 one may cite the standard)."""
     files = _files(photos)
     with unit_of_work():
         order = fetch(DispatchOrder, order_id, user)
         _guard(order, user, "submit_report")
+        _require_signin(order, _("记录隐患"))
         errors = {}
         level = data.get("level")
         if level not in HazardLevel.values():

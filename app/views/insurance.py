@@ -196,17 +196,13 @@ class ApplicationView(ScopedModelView):
     @has_access
     def accidents(self, pk):
         app = get_scoped_or_404(Application, pk)
-        deaths, injuries, claims = policy_service.prior_year_accidents(app.enterprise_id)
         rules = db.session.scalars(select(policy_service.FloatRule).order_by(policy_service.FloatRule.sort_order))
         return self.render_template(
             "insurance/accidents.html",
             app=app,
-            claims=claims,
-            deaths=deaths,
-            injuries=injuries,
+            report=policy_service.accident_report(app.enterprise_id, g.user),
             proposal=policy_service.propose_premium(app),
             rules=rules.all(),
-            year=clock.today().year - 1,
         )
 
     @expose("/<int:pk>/review", methods=["GET", "POST"])
@@ -539,7 +535,7 @@ class LedgerView(ScopedModelView):
         ("start_date", _("生效日期")),
         ("end_date", _("终止日期")),
     ]
-    link_columns = {"ledger_no": "PolicyView.show"}
+    link_columns = {"ledger_no": "PolicyView.show", "policy_no": "PolicyView.show"}
     ops_column = False
     base_order = ("id", "desc")
 

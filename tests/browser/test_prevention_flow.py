@@ -1,11 +1,13 @@
 """The prevention chain in the browser, across the roles: the insurer dispatches an insured project,
 the org accepts and assigns, the expert accepts, signs in with a GPS photo, records a hazard and
 submits; the enterprise rectifies; the expert accepts the rectification; the org and the insurer pass
-the report; the order is 已完成 and its PDF downloads; the department sees it in 报告列表. And the
-expert's sign-in page at a phone viewport."""
+the report (the org first returns it with an opinion the expert reads, then opens the order by its
+派单号 and downloads the draft report before passing it); the order is 已完成 and its PDF downloads;
+the department sees it in 报告列表. And the expert's sign-in page at a phone viewport."""
 
 import os
 import re
+import subprocess
 import tempfile
 from datetime import timedelta
 
@@ -146,10 +148,54 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
     page.wait_for_selector(".alert-success")
     _logout(page, live_url)
 
-    # 6. org, then insurer: 报告审核 → 通过
+    # 6. org: 报告审核 → 不通过 with an opinion; the expert reads it on 处理 and in 待办任务, uploads the
+    #    signed report (a photo of the stamped paper, merged into a PDF) and submits again
+    login(page, "org_demo")
+    page.goto(live_url + "/report-review/list/")
+    _row(page, order_no).get_by_role("link", name="审核").click()
+    page.check("input[name=verdict][value=fail]")
+    page.fill("#opinion", "请补充临时用电检查记录")
+    page.click("#azx-review-form button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    _logout(page, live_url)
+    login(page, "expert_demo")
+    page.goto(live_url + "/expert/todo/list/")
+    assert "请补充临时用电检查记录" in _row(page, order_no).inner_text()  # the 退回意见 column
+    _row(page, order_no).get_by_role("link", name="处理").click()
+    returned = page.locator("#azx-returned").inner_text()
+    assert "请补充临时用电检查记录" in returned and "黑龙江安建安全技术服务有限公司" in returned
+    page.set_input_files("#azx-signed-report-file", photos["fixed"])
+    page.click("#azx-report-upload-form button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    assert "事故预防服务报告_签字版" in page.locator("#azx-signed-report").inner_text()
+    page.fill("#service_record", "检查了基坑、脚手架、临时用电（配电箱、漏电保护）和消防设施。")
+    page.click("#azx-record-form button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    page.click("#azx-submit-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/expert/todo/list/.*"))
+    _logout(page, live_url)
+
+    # 7. org, then insurer: 报告审核; the org opens the order by its 派单号 and downloads the draft
+    #    report (and the signed one) before passing it
     for reviewer in ("org_demo", "insurer_picc"):
         login(page, reviewer)
         page.goto(live_url + "/report-review/list/")
+        if reviewer == "org_demo":
+            _row(page, order_no).get_by_role("link", name=order_no).click()
+            page.wait_for_url(re.compile(r".*/report-review/show/\d+"))
+            assert order_no in page.locator("table.azx-kv").first.inner_text()
+            assert "（草稿）" in page.locator("#azx-report-pdf").inner_text()
+            with page.expect_download() as download:
+                page.click("#azx-report-pdf")
+            text = subprocess.run(
+                ["pdftotext", "-enc", "UTF-8", download.value.path(), "-"], capture_output=True, check=True
+            ).stdout.decode()
+            assert "草稿" in text and order_no in text
+            with page.expect_download() as signed:
+                page.locator("#azx-signed-report").get_by_role("link", name="下载").first.click()
+            with open(signed.value.path(), "rb") as fh:
+                assert fh.read(5) == b"%PDF-"
+            page.goto(live_url + "/report-review/list/")
         _row(page, order_no).get_by_role("link", name="审核").click()
         page.check("input[name=verdict][value=pass]")
         page.fill("#opinion", "报告合格")
@@ -158,7 +204,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
         if reviewer == "org_demo":
             _logout(page, live_url)
 
-    # 7. insurer: 查看报告 → 已完成, the PDF downloads
+    # 8. insurer: 查看报告 → 已完成, the PDF downloads
     page.goto(live_url + "/reports/list/")
     assert "已完成" in _row(page, order_no).inner_text()
     _row(page, order_no).get_by_role("link", name="详情").click()
@@ -175,7 +221,7 @@ def test_dispatch_to_completed_across_the_roles(page, login, live_url, photos):
         assert step in timeline, step
     _logout(page, live_url)
 
-    # 8. the department's 报告列表
+    # 9. the department's 报告列表
     login(page, "dept_province")
     page.goto(live_url + "/reports/list/")
     assert order_no in page.content()

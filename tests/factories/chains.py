@@ -72,15 +72,13 @@ def insured_chain(
     )
     s.add(policy)
     s.flush()
+    claim_fields = dict(dict(injured_count=1, death_count=0, submitted_date=date(2026, 3, 1)), **extra.get("Claim", {}))
     claim = Claim(
         policy_id=policy.id,
         insurer_id=insurer.id,
         enterprise_id=enterprise.id,
         region_code=region,
-        injured_count=1,
-        death_count=0,
-        submitted_date=date(2026, 3, 1),
-        **extra.get("Claim", {}),
+        **claim_fields,
     )
     order_fields = dict(dict(service_place="现场"), **extra.get("DispatchOrder", {}))
     order = DispatchOrder(

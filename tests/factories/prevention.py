@@ -245,6 +245,15 @@ def order_in(state, hazards=1, **data):
     return oid, policy.id, hids
 
 
+def signed_in_order(**data):
+    """An order in 服务中 whose expert has signed in on site (hazards and the record need it)."""
+    from app.services import visits
+
+    oid, _p, _h = order_in("in_service", **data)
+    visits.sign_in(oid, user(ROLE_USERS["expert"]), site_photo())
+    return oid
+
+
 @pytest.fixture
 def ctx(app):
     """An app context for service-level tests (import this fixture into the test module)."""
@@ -261,3 +270,34 @@ def fresh_order(oid):
 
     db.session.expire_all()
     return db.session.get(DispatchOrder, oid)
+
+
+class ContextClient:
+    """A logged-in test client whose every request runs in a fresh app context: the set-up's outer
+    app context (and its ``g``) must not be shared by the requests, as it never is in production."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+
+    def _do(self, method, *args, **kwargs):
+        with self.app.app_context():
+            response = getattr(self.client, method)(*args, **kwargs)
+            response.get_data()  # consume streamed bodies inside the context
+            return response
+
+    def get(self, *args, **kwargs):
+        return self._do("get", *args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self._do("post", *args, **kwargs)
+
+
+@pytest.fixture
+def as_user(app, as_user):
+    """as_user(name) -> a ContextClient (overrides the conftest's plain client where imported)."""
+
+    def make(username):
+        with app.app_context():
+            return ContextClient(app, as_user(username))
+
+    return make

@@ -5,40 +5,18 @@ dispatch, search and export, 同意/拒绝, the expert's phone page, rectificati
 import io
 from datetime import date, timedelta
 
-import pytest
-from factories.prevention import ctx, jpeg_bytes, make_policy, order_data, order_in, user  # noqa: F401  (ctx is a fixture)
+from factories.prevention import (  # noqa: F401  (ctx and as_user are fixtures)
+    as_user,
+    ctx,
+    jpeg_bytes,
+    make_policy,
+    order_data,
+    order_in,
+    user,
+)
 from openpyxl import load_workbook
 
 from app import clock
-
-
-class _Client:
-    """A logged-in test client whose every request runs in a fresh app context: the set-up's outer
-    app context (and its ``g``) must not be shared by the requests, as it never is in production."""
-
-    def __init__(self, app, client):
-        self.app, self.client = app, client
-
-    def _do(self, method, *args, **kwargs):
-        with self.app.app_context():
-            response = getattr(self.client, method)(*args, **kwargs)
-            response.get_data()  # consume streamed bodies inside the context
-            return response
-
-    def get(self, *args, **kwargs):
-        return self._do("get", *args, **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self._do("post", *args, **kwargs)
-
-
-@pytest.fixture
-def as_user(app, as_user):
-    def make(username):
-        with app.app_context():
-            return _Client(app, as_user(username))
-
-    return make
 
 
 def _html(response):
@@ -218,8 +196,9 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     assert _status(oid) == "in_service"
     page = _html(client.get(f"/expert/todo/handle/{oid}"))
     assert 'accept="image/*"' in page and 'capture="environment"' in page
-    assert "navigator.geolocation" in page and "提交报告" in page and "保存" in page
-    # submit before signing in: a message, still in service
+    assert "navigator.geolocation" in page and "请先签到，再记录隐患和服务过程" in page
+    assert 'id="azx-submit-form"' not in page  # 签到 first: the record, hazards and 提交报告 come after
+    # submit before signing in (a crafted post): a message, still in service
     msg = _html(client.post(f"/expert/todo/submit/{oid}", follow_redirects=True))
     assert "请先在施工现场签到" in msg and _status(oid) == "in_service"
     # a photo without EXIF and no geolocation
@@ -238,6 +217,7 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     )
     html = _html(ok)
     assert "签到成功" in html and "45.750000" in html and "照片定位" in html
+    assert "提交报告" in html and 'id="azx-record-form"' in html and 'id="azx-hazard-form"' in html
     from app.extensions import db
     from app.models import HazardCategory
 

@@ -15,6 +15,7 @@ from factories.prevention import (  # noqa: F401  (ctx is a fixture)
     hazard_data,
     jpeg_bytes,
     order_in,
+    signed_in_order,
     site_photo,
     upload,
     user,
@@ -117,7 +118,7 @@ def test_sign_in_falls_back_to_browser_geolocation(ctx):
         (lambda: upload(b"GIF89a not an allowed image", "a.gif", "image/gif"), "45", "126", "文件类型"),
         (lambda: upload(b"\xff\xd8\xff broken jpeg", "b.jpg"), "45", "126", "图片"),
         (lambda: None, "45", "126", "签到照片"),
-        (lambda: upload(jpeg_bytes(lat=45.7, lon=126.6, taken=datetime(2020, 1, 1, 9, 0))), None, None, "早于派单"),
+        (lambda: upload(jpeg_bytes(lat=45.7, lon=126.6, taken=datetime(2020, 1, 1, 9, 0))), None, None, "不在服务期"),
     ],
 )
 def test_sign_in_bad_photo_saves_nothing(app, ctx, photo, lat, lon, message):
@@ -166,11 +167,13 @@ def test_submit_without_sign_in_is_refused(ctx):
 
     oid, _p, _h = order_in("in_service")
     exp = user("expert_demo")
-    visits.save_report(oid, exp, {"service_record": "检查完毕"})
+    with pytest.raises(Invalid) as err:
+        visits.save_report(oid, exp, {"service_record": "检查完毕"})
+    assert "签到" in str(err.value.message) and "signin" in err.value.errors
     with pytest.raises(Invalid) as err:
         visits.submit_report(oid, exp)
     assert "签到" in str(err.value.message)
-    assert _order(oid).status == O.IN_SERVICE
+    assert _order(oid).status == O.IN_SERVICE and _order(oid).visit is None
 
 
 def test_submit_without_service_record_is_refused(ctx):
@@ -210,7 +213,7 @@ def test_hazard_bad_input_saves_nothing(app, ctx, data, field):
     from app.models import Hazard
     from app.services import visits
 
-    oid, _p, _h = order_in("in_service")
+    oid = signed_in_order()
     files, keys = _file_count(), _stored_keys(app)
     with pytest.raises(Invalid) as err:
         visits.add_hazard(oid, user("expert_demo"), hazard_data(**data), [upload(jpeg_bytes())])
@@ -224,7 +227,7 @@ def test_hazard_with_a_non_image_photo_saves_nothing(app, ctx):
     from app.models import Hazard
     from app.services import visits
 
-    oid, _p, _h = order_in("in_service")
+    oid = signed_in_order()
     keys = _stored_keys(app)
     with pytest.raises(Invalid):
         visits.add_hazard(
@@ -242,7 +245,7 @@ def test_major_hazard_cites_the_standard_and_can_be_removed(ctx):
     from app.models import MajorHazardStandard
     from app.services import visits
 
-    oid, _p, _h = order_in("in_service")
+    oid = signed_in_order()
     exp = user("expert_demo")
     standard = db.session.query(MajorHazardStandard).first()
     first = visits.add_hazard(oid, exp, hazard_data(), [])

@@ -40,6 +40,8 @@ ORDER_LABELS = {
     "created_at": _("派单时间"),
     "enterprise": _("施工企业"),
     "dispatcher": _("派单机构"),
+    "return_opinion": _("退回意见"),
+    "rectification_result": _("整改是否合格"),
 }
 
 ACTION_LABELS = {
@@ -47,6 +49,7 @@ ACTION_LABELS = {
     **{t.name: t.label for t in ORDER.transitions.values()},
     "dispatch": _("派单"),
     "sign_in": _("签到"),
+    "upload_report": _("上传签字报告"),
 }
 TEMPLATE_HELPERS = dict(
     O=O,
@@ -146,15 +149,20 @@ class OrderListView(ScopedModelView):
 
     def render_detail(self, order, template=None, **extra):
         from app.security.scope import party_of
+        from app.services import reviews as review_service
 
+        party = party_of()
+        report = may("download", "Report") and review_service.report_available(order, party)
         return self.render_template(
             template or self.detail_template,
             order=order,
             visit=order.visit,
             hazards=order.hazards,
             reviews=order.reviews,
-            buttons=self.order_buttons(order, party_of()),
+            buttons=self.order_buttons(order, party),
             title=self.list_title,
+            report_download=report,
+            report_draft=report and review_service.is_draft(order),
             **TEMPLATE_HELPERS,
             **extra,
         )

@@ -4,6 +4,7 @@ from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
+from werkzeug.datastructures import MultiDict
 
 from app.models import DispatchOrder, Policy
 from app.models.enums import OrderStatus as O
@@ -61,6 +62,7 @@ class InsuredProjectView(ScopedModelView):
         "latest_order_status",
     ]
     search_columns = ["policy_no", "project_name", "enterprise"]
+    link_columns = {"policy_no": "InsuredProjectView.show"}  # 保单号 opens the same 详情 as the button
     label_columns = {
         "policy_no": _("保单号"),
         "project_name": _("项目名称"),
@@ -192,6 +194,8 @@ class DispatchOrderView(OrderListView):
     def redispatch(self, pk):
         order = get_scoped_or_404(DispatchOrder, pk)
         errors, form = {}, request.form
+        if request.method == "GET":  # the form starts from the refused order, every field editable
+            form = MultiDict(order_service.redispatch_defaults(order))
         if request.method == "POST":
             try:
                 new = order_service.redispatch(order.id, g.user, dispatch_data())
@@ -241,6 +245,7 @@ class ReceivedOrderView(OrderListView):
     method_permission_name = dict(OrderListView.method_permission_name, accept="accept", refuse="accept")
     list_title = _("承接项目")
     list_columns = ["order_no", "project.name", "project.project_code", "deadline", "service_items_text", "status"]
+    label_columns = dict(OrderListView.label_columns, order_no=_("接单号"))
 
     @expose("/accept/<pk>", methods=["POST"])
     @has_access

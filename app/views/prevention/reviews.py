@@ -80,19 +80,22 @@ class ReportView(OrderListView):
     list_columns = REPORT_COLUMNS
     base_filters = [["status", FilterInFunction, statuses(O.COMPLETED)]]
 
-    def render_detail(self, order, template=None, **extra):
-        return super().render_detail(order, template, report_view=True, **extra)
-
     @expose("/pdf/<pk>")
     @has_access
     def pdf(self, pk):
-        """The archived report PDF (rendered now for an order finished before archiving existed)."""
+        """The report PDF: archived once the insurer passed it (rendered now for an order finished before
+        archiving existed); during the reviews rendered now and marked 草稿."""
         from app.reports.service_report_pdf import render_service_report
         from app.storage import get_storage
 
         order = get_scoped_or_404(DispatchOrder, pk)
-        if order.status != O.COMPLETED:
+        if not review_service.report_available(order, party_of()):
             abort(404)
-        stored = order.visit.report_file if order.visit else None
-        fh = get_storage().open(stored.key) if stored is not None else io.BytesIO(render_service_report(order))
-        return send_download(fh, f"事故预防服务报告_{order.order_no}.pdf", "application/pdf")
+        draft = review_service.is_draft(order)
+        stored = None if draft or order.visit is None else order.visit.report_file
+        if stored is not None:
+            fh = get_storage().open(stored.key)
+        else:
+            fh = io.BytesIO(render_service_report(order, draft=draft))
+        name = f"事故预防服务报告_{'草稿_' if draft else ''}{order.order_no}.pdf"
+        return send_download(fh, name, "application/pdf")

@@ -34,6 +34,8 @@ EXPERT_COLUMNS = [
     "status",
 ]
 EXPERT_LABELS = dict(ORDER_LABELS, org=_("派单机构"), insurer=_("保险机构"))
+# 退回意见: why the order is back (the reviewer's 不通过, the expert's 验收不合格), read on the list
+RETURN_RELATIONS = ["latest_review.reviewer", "hazards", "expert", "org", "insurer"]
 
 
 class ExpertTodoView(OrderListView):
@@ -49,14 +51,16 @@ class ExpertTodoView(OrderListView):
         handle="handle",
         signin="handle",
         save="handle",
+        upload_report="handle",
         hazard="handle",
         hazard_delete="handle",
         submit="handle",
         verify="handle",
     )
     list_title = _("待办任务")
-    list_columns = EXPERT_COLUMNS
+    list_columns = [*EXPERT_COLUMNS, "return_opinion"]
     label_columns = EXPERT_LABELS
+    eager_relations = RETURN_RELATIONS
     base_filters = [["status", FilterInFunction, statuses(*ORDER.states_to_act(P.EXPERT))]]
 
     def _back(self, pk):
@@ -119,6 +123,15 @@ class ExpertTodoView(OrderListView):
     def save(self, pk):
         return self._call(pk, lambda: visits.save_report(pk, g.user, request.form), _("已保存"))
 
+    @expose("/upload-report/<pk>", methods=["POST"])
+    @has_access
+    def upload_report(self, pk):
+        return self._call(
+            pk,
+            lambda: visits.upload_signed_report(pk, g.user, request.files.getlist("signed_report")),
+            _("签字报告已上传"),
+        )
+
     @expose("/hazard/<pk>", methods=["POST"])
     @has_access
     def hazard(self, pk):
@@ -158,8 +171,9 @@ class ExpertDoneView(OrderListView):
     route_base = "/expert/done"
     class_permission_name = "ExpertTask"
     list_title = _("已办任务")
-    list_columns = EXPERT_COLUMNS
+    list_columns = [*EXPERT_COLUMNS, "rectification_result"]
     label_columns = EXPERT_LABELS
+    eager_relations = ["hazards"]
     base_filters = [
         [
             "status",
@@ -193,8 +207,9 @@ class EnterpriseTodoView(OrderListView):
     class_permission_name = "EnterpriseTask"
     method_permission_name = dict(OrderListView.method_permission_name, rectify="rectify", submit="rectify")
     list_title = _("待办任务")
-    list_columns = ENTERPRISE_COLUMNS
+    list_columns = [*ENTERPRISE_COLUMNS, "return_opinion"]
     label_columns = ENTERPRISE_LABELS
+    eager_relations = RETURN_RELATIONS
     detail_template = "prevention/rectify.html"
     base_filters = [["status", FilterInFunction, statuses(*ORDER.states_to_act(P.ENTERPRISE))]]
 
@@ -231,8 +246,9 @@ class EnterpriseDoneView(OrderListView):
     route_base = "/enterprise/done"
     class_permission_name = "EnterpriseTask"
     list_title = _("已办任务")
-    list_columns = ENTERPRISE_COLUMNS
+    list_columns = [*ENTERPRISE_COLUMNS, "rectification_result"]
     label_columns = ENTERPRISE_LABELS
+    eager_relations = ["hazards"]
     detail_template = "prevention/rectify.html"
     base_filters = [["status", FilterInFunction, statuses(O.VERIFYING, O.ORG_REVIEW, O.INSURER_REVIEW, O.COMPLETED)]]
 
