@@ -1,6 +1,6 @@
 """事故预防服务报告 as PDF (WeasyPrint): project, experts and qualifications, sign-in, service record,
 hazards with their photos and rectification, reviews. The CJK font is embedded, photos are inlined
-as data URIs (no URL fetching), pages are numbered."""
+as data URIs (no URL fetching), pages are numbered, tagged PDF/UA-1 (reports/pdf.py)."""
 
 import base64
 
@@ -48,6 +48,6 @@ def report_html(order):
 
 def render_service_report(order) -> bytes:
     """The report of ``order`` (already fetched through the scope by the caller) as PDF bytes."""
-    from weasyprint import HTML
+    from .pdf import write_pdf
 
-    return HTML(string=report_html(order), url_fetcher=_data_only).write_pdf()
+    return write_pdf(report_html(order), url_fetcher=_data_only)

@@ -6,6 +6,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
+from factories.pdf import pdf_accessibility
 from factories.prevention import ctx, jpeg_bytes, make_policy, order_data, order_in, user  # noqa: F401  (ctx is a fixture)
 from openpyxl import load_workbook
 
@@ -301,6 +302,9 @@ def test_review_pages_and_reports(ctx, as_user):
     assert f"/reports/pdf/{oid}" in detail and "签到照片" in detail and "注册安全工程师" in detail
     pdf = insurer.get(f"/reports/pdf/{oid}")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.get_data().startswith(b"%PDF")
+    tags = pdf_accessibility(pdf.get_data())  # PDF/UA-1: tagged, titled, in the page's language
+    assert tags["tagged"] and tags["pdfua"] == "1" and tags["lang"] == "zh-CN"
+    assert tags["title"].startswith("事故预防服务报告") and tags["display_title"]
     dept = as_user("dept_province")
     assert f"/reports/show/{oid}" in _html(dept.get("/reports/list/?psize_ReportView=100"))
     assert dept.get(f"/reports/pdf/{oid}").status_code == 200
