@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from urllib.parse import urlparse
 
 import pytest
 
@@ -36,16 +37,20 @@ LANDING = [
 FORMS = [
     ("enterprise_demo", "/projects/list/", 'a[href*="/projects/add"]'),
     ("enterprise_demo", "/projects/list/", 'a[href*="/applications/fill/"]'),
-    ("enterprise_demo", "/enterprise/todo/list/", 'a[href*="/enterprise/todo/"][href*="rectify"]'),
+    ("enterprise_demo", "/enterprise/todo/list/", 'a[href*="/enterprise/todo/show/"]'),
     ("insurer_picc", "/applications/list/", 'a[href$="/review"]'),
     ("insurer_picc", "/applications/list/", 'a[href$="/issue"]'),
-    ("insurer_picc", "/insured-projects/list/", 'a[href*="/insured-projects/"][href*="dispatch"]'),
+    ("insurer_picc", "/insured-projects/list/", "tick:#azx-select-submit"),
     ("insurer_picc", "/policies/list/", 'a[href*="/policies/show/"]'),
+    ("insurer_picc", "/policies/list/", 'a[href$="/claims"]'),
     ("org_demo", "/org/received/list/", 'a[href*="assign"]'),
+    ("org_demo", "/org/received/list/", 'a[href*="/org/received/refuse/"]'),
     ("org_demo", "/experts/list/", 'a[href*="/experts/new"]'),
     ("expert_demo", "/expert/todo/list/", 'a[href*="/expert/todo/handle/"]'),
+    ("expert_demo", "/expert/todo/list/", 'a[href*="/expert/todo/refuse/"]'),
     ("dept_province", "/statistics/", None),
     ("dept_province", "/dashboard/", None),
+    ("dept_province", "/dept/projects/list/", None),
 ]
 BLOCKING = ("critical", "serious")
 
@@ -83,6 +88,15 @@ def _visit_forms(page, login, live_url, account):
         page.wait_for_load_state("networkidle")
         if selector is None:
             yield list_path
+            continue
+        if selector.startswith("tick:"):  # a form reached by ticking a row and pressing a button
+            boxes = page.locator("input.azx-row-check")
+            if boxes.count() == 0:
+                continue
+            boxes.first.check()
+            page.click(selector[5:])
+            page.wait_for_load_state("networkidle")
+            yield urlparse(page.url).path
             continue
         link = page.locator(selector).first
         if link.count() == 0:
