@@ -219,7 +219,7 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     assert _status(oid) == "in_service"
     page = _html(client.get(f"/expert/todo/handle/{oid}"))
     assert 'accept="image/*"' in page and 'capture="environment"' in page
-    assert "navigator.geolocation" in page and "提交报告" in page and "保存" in page
+    assert "js/expert-signin.js" in page and "data-located=" in page and "提交报告" in page and "保存" in page
     # submit before signing in: a message, still in service
     msg = _html(client.post(f"/expert/todo/submit/{oid}", follow_redirects=True))
     assert "请先在施工现场签到" in msg and _status(oid) == "in_service"
