@@ -24,6 +24,9 @@ def create_app(test_config=None):
 
     # Every page shows instants in the platform's zone through this one function.
     app.jinja_env.globals["local_time"] = clock.fmt
+    from .web.page import register_page_globals
+
+    register_page_globals(app)
 
     with app.app_context():
         db.init_app(app)

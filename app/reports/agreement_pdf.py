@@ -1,5 +1,5 @@
 """《用户协议》 as a PDF, pre-filled with the enterprise's and the project's data, to print, stamp, scan
-and upload (manual 附件 1). WeasyPrint with the WenQuanYi Micro Hei font embedded."""
+and upload (manual 附件 1). WeasyPrint with the WenQuanYi Micro Hei font embedded, tagged PDF/UA-1 (reports/pdf.py)."""
 
 from flask import render_template
 
@@ -19,6 +19,6 @@ def agreement_html(enterprise, project, insurer=None, broker=None, plan=None, to
 
 
 def agreement_pdf(enterprise, project, insurer=None, broker=None, plan=None, today=None) -> bytes:
-    from weasyprint import HTML
+    from .pdf import write_pdf
 
-    return HTML(string=agreement_html(enterprise, project, insurer, broker, plan, today)).write_pdf()
+    return write_pdf(agreement_html(enterprise, project, insurer, broker, plan, today))

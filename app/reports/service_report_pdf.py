@@ -1,6 +1,6 @@
 """事故预防服务报告 as PDF (WeasyPrint): project, experts and qualifications, sign-in, service record,
 hazards with their photos and rectification, reviews. The CJK font is embedded, photos are inlined
-as data URIs (no URL fetching), pages are numbered."""
+as data URIs (no URL fetching), pages are numbered, tagged PDF/UA-1 (reports/pdf.py)."""
 
 import base64
 
@@ -50,6 +50,6 @@ def report_html(order, draft=False):
 def render_service_report(order, draft=False) -> bytes:
     """The report of ``order`` (already fetched through the scope by the caller) as PDF bytes; a
     ``draft`` (before the insurer's verdict) says 草稿 in its title and across every page."""
-    from weasyprint import HTML
+    from .pdf import write_pdf
 
-    return HTML(string=report_html(order, draft), url_fetcher=_data_only).write_pdf()
+    return write_pdf(report_html(order, draft), url_fetcher=_data_only)

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 from factories import insurance as f
+from factories.pdf import pdf_accessibility
 
 from app.demo.insurance import APPLICATION_UPLOADS, demo_pdf
 from app.extensions import db
@@ -338,6 +339,13 @@ def test_agreement_pdf_carries_the_enterprise_name(app, as_user, tmp_path):
     assert enterprise_name in text and project_name in text and "中国人民财产保险" in text
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
     assert "WenQuanYi" in fonts
+    tags = pdf_accessibility(response.data)  # PDF/UA-1: tagged, titled, in the page's language
+    assert tags["tagged"] and tags["title"] == "用户协议" and tags["lang"] == "zh-CN" and tags["pdfua"] == "1"
+    assert tags["display_title"]
+    english = as_user("enterprise_demo")
+    english.get("/lang/en")
+    tags = pdf_accessibility(english.get(f"/applications/agreement/{pid}?insurer_id={insurer_id}").data)
+    assert tags["lang"] == "en" and tags["tagged"]
     assert as_user("enterprise_demo2").get(f"/applications/agreement/{pid}").status_code == 404
 
 

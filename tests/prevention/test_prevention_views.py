@@ -5,6 +5,7 @@ dispatch, search and export, 同意/拒绝, the expert's phone page, rectificati
 import io
 from datetime import date, timedelta
 
+from factories.pdf import pdf_accessibility
 from factories.prevention import (  # noqa: F401  (ctx and as_user are fixtures)
     as_user,
     ctx,
@@ -196,7 +197,7 @@ def test_expert_phone_page_sign_in_and_submit(ctx, as_user):
     assert _status(oid) == "in_service"
     page = _html(client.get(f"/expert/todo/handle/{oid}"))
     assert 'accept="image/*"' in page and 'capture="environment"' in page
-    assert "navigator.geolocation" in page and "请先签到，再记录隐患和服务过程" in page
+    assert "js/expert-signin.js" in page and "data-located=" in page and "请先签到，再记录隐患和服务过程" in page
     assert 'id="azx-submit-form"' not in page  # 签到 first: the record, hazards and 提交报告 come after
     # submit before signing in (a crafted post): a message, still in service
     msg = _html(client.post(f"/expert/todo/submit/{oid}", follow_redirects=True))
@@ -281,6 +282,9 @@ def test_review_pages_and_reports(ctx, as_user):
     assert f"/reports/pdf/{oid}" in detail and "签到照片" in detail and "注册安全工程师" in detail
     pdf = insurer.get(f"/reports/pdf/{oid}")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.get_data().startswith(b"%PDF")
+    tags = pdf_accessibility(pdf.get_data())  # PDF/UA-1: tagged, titled, in the page's language
+    assert tags["tagged"] and tags["pdfua"] == "1" and tags["lang"] == "zh-CN"
+    assert tags["title"].startswith("事故预防服务报告") and tags["display_title"]
     dept = as_user("dept_province")
     assert f"/reports/show/{oid}" in _html(dept.get("/reports/list/?psize_ReportView=100"))
     assert dept.get(f"/reports/pdf/{oid}").status_code == 200

@@ -1,5 +1,7 @@
 """Security headers on every page, the audit trail of downloads and exports, `flask security check`."""
 
+import re
+
 import pytest
 from factories.jobs import redis_up
 
@@ -27,7 +29,26 @@ def test_security_headers_on_every_page(app, as_user, username):
         csp = r.headers.get("Content-Security-Policy", "")
         if "frame-ancestors 'none'" not in csp or r.headers.get("X-Frame-Options") != "DENY":
             missing.append(f"{path}: framing allowed")
+        missing += _script_policy_problems(path, r, csp)
     assert not missing, "\n".join(missing[:30])
+
+
+def _script_policy_problems(path, response, csp):
+    """script-src without 'unsafe-inline' / 'unsafe-eval'; on an HTML page every <script> carries the
+    answer's nonce (inline ones could not run otherwise) and no element has an inline handler."""
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+    script_src = directives.get("script-src", [])
+    problems = [f"{path}: script-src {s}" for s in script_src if s in ("'unsafe-inline'", "'unsafe-eval'")]
+    if response.mimetype != "text/html":
+        return problems
+    html = response.get_data(as_text=True)
+    nonces = [s[7:-1] for s in script_src if s.startswith("'nonce-")]
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        if not nonces or f'nonce="{nonces[0]}"' not in tag:
+            problems.append(f"{path}: {tag} without the nonce")
+    problems += [f"{path}: inline handler {h}" for h in re.findall(r"<[^>]+\son[a-z]+=", html)]
+    problems += [f"{path}: javascript: URL" for _ in re.findall(r"""href=["']javascript:""", html)]
+    return problems
 
 
 def _audit(app, action):
