@@ -245,16 +245,29 @@ class PlatformSecurityManager(SecurityManager):
 
     # ------------------------------------------------------------ passwords
     def change_password(self, user, old_password, new_password):
-        """The user's own change: the old password, then the policy; returns the problems (empty = done)."""
+        """The user's own change: the old password, then the policy; returns the problems (empty = done).
+        A wrong current password is a failed login attempt: it counts toward the login's lockout
+        (``_register_failure``), and a locked account cannot change its password until the lock ends."""
+        now = clock.now()
+        if user.locked_until is not None and user.locked_until > now:
+            audit.record("password_change", user=user, result="fail", detail="account locked")
+            return [_("账号已锁定，请于 %(t)s 后再试", t=clock.fmt(user.locked_until, "%H:%M"))]
         if not check_password_hash(user.password or "", old_password or ""):
             audit.record("password_change", user=user, result="fail", detail="wrong current password")
-            return [_("原密码不正确")]
+            self._register_failure(user, now, detail="wrong current password on the password change form")
+            db.session.refresh(user)
+            if user.locked_until is not None and user.locked_until > now:
+                return [_("原密码连续错误，账号已锁定至 %(t)s", t=clock.fmt(user.locked_until, "%H:%M"))]
+            return [_("原密码不正确。连续失败5次，账号将被锁定15分钟。")]
         problems = passwords.password_problems(new_password, user.username)
         if not problems and check_password_hash(user.password, new_password):
             problems = [_("新密码不能与原密码相同")]
         if problems:
             return problems
         self._set_password(user, new_password, must_change=False)
+        user.fail_login_count = 0
+        user.failed_window_start = None
+        db.session.commit()
         audit.record("password_change", user=user)
         return []
 

@@ -49,12 +49,14 @@ def _landing(user, created=False):
 
 def _login_context():
     from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.security import passwords
 
     demo = current_app.config.get("DEMO_MODE")
     return {
         "demo_mode": demo,
         "demo_accounts": DEMO_ACCOUNTS if demo else [],
         "demo_password": DEMO_PASSWORD if demo else None,
+        "password_policy": passwords.policy_text(),
         "proxy_login_url": current_app.config.get("CA_PROXY_LOGIN_URL") or url_for("CertificateLoginView.proxy"),
     }
 
@@ -212,7 +214,8 @@ def login_required(view):
 
 
 class AccountView(BaseView):
-    """修改密码 for every signed-in password account."""
+    """重设密码 for every signed-in password account: the user menu's entry (templates/appbuilder/
+    navbar_right.html) and FAB's 用户信息 › 重设密码 both lead here."""
 
     route_base = "/account"
     default_view = "password"
@@ -240,7 +243,7 @@ class AccountView(BaseView):
                 errors=errors,
                 forced=passwords.change_due(user),
                 certificate_only=sm.requires_certificate(user),
-                min_length=current_app.config.get("PASSWORD_MIN_LENGTH", 8),
+                policy=passwords.policy_text(),
                 max_age=passwords.max_age_days(),
             )
         )
