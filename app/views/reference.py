@@ -19,11 +19,13 @@ from app.models import (
     Setting,
     TitleLevel,
 )
+from app.validators import CreditCode, Mobile, Money, NotBefore, Rate, required
 
 from .base import READ_ONLY, READ_WRITE, ScopedModelView
 
 
-def _ref(model, route, columns, labels, title, search=None, order=None, resource="ReferenceData"):
+def _ref(model, route, columns, labels, title, search=None, order=None, resource="ReferenceData", checks=None):
+    """``checks``: field → the app.validators rules FAB's generated add and edit forms run."""
     attrs = dict(
         route_base=route,
         datamodel=SQLAInterface(model),
@@ -37,6 +39,7 @@ def _ref(model, route, columns, labels, title, search=None, order=None, resource
         edit_columns=columns,
         search_columns=search or columns[:3],
         label_columns=labels,
+        validators_columns=checks or {},
         page_size=50,
     )
     if order:
@@ -80,6 +83,7 @@ CompanyAdminView = _ref(
     _("保险机构"),
     search=["short_name", "name", "kind"],
     order=("login_order", "asc"),
+    checks={"credit_code": [CreditCode()]},
 )
 PlanAdminView = _ref(
     Plan,
@@ -110,6 +114,14 @@ PlanAdminView = _ref(
     },
     _("投保方案"),
     order=("code", "asc"),
+    checks={
+        "death_limit": [required(), Money()],
+        "medical_limit": [required(), Money()],
+        "rate": [required(), Rate()],
+        "min_premium": [Money()],
+        "effective_from": [required()],
+        "effective_to": [NotBefore("effective_from")],
+    },
 )
 FloatRuleAdminView = _ref(
     FloatRule,
@@ -171,6 +183,7 @@ OrgAdminView = _ref(
         "active": _("启用"),
     },
     _("事故预防机构"),
+    checks={"credit_code": [required(), CreditCode()], "region": [required()]},
 )
 DepartmentAdminView = _ref(
     Department,
@@ -178,6 +191,7 @@ DepartmentAdminView = _ref(
     ["name", "region"],
     {"name": _("部门名称"), "region": _("行政区划")},
     _("职能部门"),
+    checks={"region": [required()]},
 )
 EnterpriseAdminView = _ref(
     Enterprise,
@@ -191,6 +205,12 @@ EnterpriseAdminView = _ref(
         "contact_mobile": _("联系人手机"),
     },
     _("建筑施工企业"),
+    checks={
+        "name": [required()],
+        "credit_code": [required(), CreditCode()],
+        "region": [required()],
+        "contact_mobile": [Mobile()],
+    },
 )
 SettingAdminView = _ref(
     Setting,
