@@ -24,6 +24,9 @@ def create_app(test_config=None):
 
     # Every page shows instants in the platform's zone through this one function.
     app.jinja_env.globals["local_time"] = clock.fmt
+    from app.views.formatters import percent
+
+    app.jinja_env.globals["percent"] = percent
 
     with app.app_context():
         db.init_app(app)

@@ -27,6 +27,7 @@ class PlatformSecurityManager(SecurityManager):
     user_model = AppUser
 
     from app.views.auth import PlatformAuthDBView as authdbview
+    from app.views.auth import PlatformUserDBModelView as userdbmodelview
     from app.views.auth import ResetMyPasswordRedirectView as resetmypasswordview
 
     # ------------------------------------------------------------ permissions, cached per request

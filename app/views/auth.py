@@ -9,7 +9,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
-from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView
+from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView, UserDBModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import lazy_gettext as _
 from flask_login import logout_user
@@ -121,6 +121,22 @@ class ResetMyPasswordRedirectView(ResetMyPasswordView):
     @has_access
     def this_form_post(self):
         return redirect(url_for("AccountView.password"))
+
+
+class PlatformUserDBModelView(UserDBModelView):
+    """FAB's 用户 pages, with empty values shown as "—" like every other list and detail page."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from .formatters import plain
+
+        columns = {*(self.list_columns or []), *(self.show_columns or [])}
+        for fieldsets in (self.show_fieldsets, self.user_show_fieldsets):
+            for _title, spec in fieldsets or []:
+                columns.update(spec.get("fields", []))
+        self.formatters_columns = dict(self.formatters_columns or {})
+        for column in columns:
+            self.formatters_columns.setdefault(column, plain)
 
 
 class CertificateLoginView(BaseView):
