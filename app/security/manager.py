@@ -97,10 +97,20 @@ class PlatformSecurityManager(SecurityManager):
         user.fail_login_count = 0
         user.failed_window_start = None
         user.locked_until = None
-        user.login_count = (user.login_count or 0) + 1
-        user.last_login = clock.naive_utc(now)
+        self.record_sign_in(user, now)
         db.session.commit()
         return user
+
+    @staticmethod
+    def record_sign_in(user, now=None):
+        """Every successful sign-in (password or certificate): the count, the last sign-in on the
+        account and, for an enterprise, its first sign-in (附件2's 已登录建筑单位 counts those)."""
+        now = now or clock.now()
+        user.login_count = (user.login_count or 0) + 1
+        user.last_login = clock.naive_utc(now)
+        enterprise = user.enterprise if user.party_kind == PartyKind.ENTERPRISE else None
+        if enterprise is not None and enterprise.first_login_at is None:
+            enterprise.first_login_at = now
 
     def _register_failure(self, user, now, detail="wrong password"):
         """Count a failed password attempt inside the sliding window; the threshold-th failure locks the
@@ -157,14 +167,7 @@ class PlatformSecurityManager(SecurityManager):
             user, created = enterprise_user_for_certificate(identity)
         if not user.is_active:
             raise CertificateError(_("该账号已停用，请联系管理员"), "inactive", account=user.username)
-        user.login_count = (user.login_count or 0) + 1
-        user.last_login = clock.naive_utc()
-        if (
-            user.party_kind == PartyKind.ENTERPRISE
-            and user.enterprise is not None
-            and user.enterprise.first_login_at is None
-        ):
-            user.enterprise.first_login_at = clock.now()
+        self.record_sign_in(user)
         db.session.commit()
         self.start_session(
             user, "certificate", detail=f"certificate {identity.fingerprint[:16]} {identity.subject}"[:500]
