@@ -27,8 +27,8 @@ class PlatformSecurityManager(SecurityManager):
     user_model = AppUser
 
     from app.views.auth import PlatformAuthDBView as authdbview
-    from app.views.auth import PlatformUserDBModelView as userdbmodelview
     from app.views.auth import ResetMyPasswordRedirectView as resetmypasswordview
+    from app.views.auth import UserDBModelView as userdbmodelview
 
     # ------------------------------------------------------------ permissions, cached per request
     def _user_permissions(self, user):

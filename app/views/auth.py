@@ -9,7 +9,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
-from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView, UserDBModelView
+from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView
+from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import lazy_gettext as _
 from flask_login import logout_user
@@ -123,8 +124,9 @@ class ResetMyPasswordRedirectView(ResetMyPasswordView):
         return redirect(url_for("AccountView.password"))
 
 
-class PlatformUserDBModelView(UserDBModelView):
-    """FAB's 用户 pages, with empty values shown as "—" like every other list and detail page."""
+class UserDBModelView(FabUserDBModelView):
+    """FAB's 用户 pages, with empty values shown as "—" like every other list and detail page. The class
+    keeps FAB's name: its endpoints and permissions (``can_userinfo`` on UserDBModelView…) are FAB's."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
