@@ -1,8 +1,8 @@
-from flask import current_app, g, redirect
+from flask import g, redirect
 from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _
 
-from app.security.roles import MENU
+from app.security.roles import MENU, is_platform_admin
 
 
 class HomeView(IndexView):
@@ -17,8 +17,7 @@ class HomeView(IndexView):
         user = getattr(g, "user", None)
         if user is not None and user.is_authenticated:
             sm = self.appbuilder.sm
-            admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
-            if user.party_kind is None and any(r.name == admin_role for r in user.roles):
+            if is_platform_admin(user):
                 from app.services.overview import platform_overview
 
                 return self.render_template(
