@@ -20,7 +20,8 @@ CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
 TAG = re.compile(r"<[^>]+>")
 # FAB's dialog buttons, plain text in its templates (app/templates/appbuilder/general overrides them)
 FAB_ENGLISH = [">Cancel<", ">OK<"]
-E_NOTATION = re.compile(r"\b\d+(?:\.\d+)?[eE][+-]?\d+\b")
+# a number standing alone (not a part of an identifier such as CB-…-5845E15)
+E_NOTATION = re.compile(r"(?<![A-Za-z0-9_.-])\d+(?:\.\d+)?[eE][+-]?\d+(?![A-Za-z0-9_-])")
 
 
 def _enum_values():
