@@ -108,7 +108,7 @@ class Config:
     SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
 
     # Passwords and lockout (the Setting password_max_age_days overrides PASSWORD_MAX_AGE_DAYS)
-    PASSWORD_MIN_LENGTH = 8
+    PASSWORD_MIN_LENGTH = 12  # app/security/passwords.py states the whole policy
     PASSWORD_MAX_AGE_DAYS = 90
     LOCKOUT_THRESHOLD = 5
     LOCKOUT_WINDOW_MINUTES = 15

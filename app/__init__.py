@@ -27,6 +27,12 @@ def create_app(test_config=None):
     from .web.page import register_page_globals
 
     register_page_globals(app)
+    from app.views.formatters import percent
+
+    app.jinja_env.globals["percent"] = percent
+    from app.security.roles import ADMIN_MENU_TOP, is_platform_admin
+
+    app.jinja_env.globals.update(is_platform_admin=is_platform_admin, admin_menu_top=ADMIN_MENU_TOP)
 
     with app.app_context():
         db.init_app(app)

@@ -1,4 +1,7 @@
-"""Identifier validation shared by WTForms forms and Excel imports.
+"""One rule per field, shared by every path that takes the value: the enterprise and project forms
+(app/services), FAB's generated forms under 基础数据 (app/views/reference.py, the WTForms classes at the
+bottom), the REST API's schemas (app/api/base.py) and the registry import (app/services/registry_import.py):
+统一社会信用代码, 身份证号, mobile, e-mail, 行政区划, money, dates and the plan fields (rate).
 
 The plain functions raise ``ValidationError`` (a ValueError) so an import can collect row errors;
 the WTForms classes at the bottom re-raise them as ``wtforms.validators.ValidationError``.
@@ -7,6 +10,8 @@ Messages are lazy so that they render in the user's language at display time.
 
 import re
 import unicodedata
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 import email_validator
 from flask_babel import lazy_gettext as _
@@ -24,6 +29,11 @@ PROJECT_CODE_RE = re.compile(r"^(\d{2})(\d{2})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$"
 # contract/bid numbers, which the manual also accepts as 项目代码.
 PROJECT_CODE_PREFIX_RE = re.compile(r"^\d{4}-\d{6}-")
 PROJECT_CODE_MAX = 64
+# Money: non-negative, two decimal places, below 10^12 (the Numeric(14, 2) columns).
+MONEY_MAX = Decimal("1e12")
+# A plan's rate is a fraction of the investment (0.0015 = 1.5‰): above 0, below 1, six places.
+RATE_MAX = Decimal("1")
+RATE_PLACES = 6
 
 
 class ValidationError(ValueError):
@@ -116,6 +126,62 @@ def validate_region_code(value, session=None, level=None):
     return code
 
 
+def _decimal(value):
+    if isinstance(value, Decimal):
+        number = value
+    else:
+        text = _text(value).replace(",", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(_("请输入数字")) from None
+    if not number.is_finite():
+        raise ValidationError(_("请输入数字"))
+    return number
+
+
+def validate_money(value, maximum=MONEY_MAX):
+    """An amount (元, or 万元 where the column says so): a number ≥ 0, below ``maximum``, at most two
+    decimal places → Decimal with two places."""
+    number = _decimal(value)
+    if number < 0:
+        raise ValidationError(_("金额不能为负数"))
+    if number >= maximum:
+        raise ValidationError(_("数值过大"))
+    if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
+        raise ValidationError(_("最多两位小数"))
+    return number.quantize(Decimal("0.01"))
+
+
+def validate_rate(value):
+    """A plan's 费率: a fraction above 0 and below 1 with at most six places."""
+    number = _decimal(value)
+    if not Decimal(0) < number < RATE_MAX:
+        raise ValidationError(_("费率应大于0且小于1（如0.0015表示1.5‰）"))
+    step = Decimal(1).scaleb(-RATE_PLACES)
+    if number != number.quantize(step):
+        raise ValidationError(_("费率最多%(n)d位小数", n=RATE_PLACES))
+    return number
+
+
+def validate_date(value):
+    """A date: a date object or text YYYY-MM-DD."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.strptime(_text(value), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationError(_("日期格式应为YYYY-MM-DD")) from None
+
+
+def validate_date_order(start, end, message=None):
+    """End on or after start (either may be empty)."""
+    if start and end and end < start:
+        raise ValidationError(message or _("终止日期不能早于开始日期"))
+
+
 def check_project_code(value, known_region=None):
     """项目代码 → list of warnings (translatable strings); raises only when empty or too long.
 
@@ -195,3 +261,33 @@ class RegionCode(_Wrapper):
 
             session = db.session
         validate_region_code(data, session=session, level=self.level)
+
+
+class Money(_Wrapper):
+    def check(self, data):
+        validate_money(data)
+
+
+class Rate(_Wrapper):
+    def check(self, data):
+        validate_rate(data)
+
+
+class NotBefore:
+    """The field's date is not before the date of ``other`` (a field of the same form)."""
+
+    def __init__(self, other, message=None):
+        self.other = other
+        self.message = message
+
+    def __call__(self, form, field):
+        other = form[self.other].data if self.other in form else None
+        try:
+            validate_date_order(other, field.data, self.message)
+        except ValidationError as exc:
+            raise wtf_validators.ValidationError(exc.message) from None
+
+
+def required():
+    """The WTForms required check of every path (FAB's forms): an empty value names the field."""
+    return wtf_validators.DataRequired(message=_("必填"))

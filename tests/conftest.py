@@ -133,6 +133,8 @@ def _one_transaction(request):
     # later included (a connection made while the engine had none would skip them: query counters).
     event.listen(connection, "begin", _on_begin)
     outer = connection.begin()
+    # FAB asks ``session.get_bind().name`` (an Engine's attribute) when a list pages without an order
+    connection.name = connection.dialect.name
     _Bound.app, _Bound.connection = application, connection
     engines[None] = _EngineInTest(engine, connection)
     try:

@@ -38,6 +38,8 @@ from app.models.base import utcnow
 from app.security.scope import criterion, is_visible, party_of
 from app.services.base import Conflict, ServiceError
 from app.storage import MB, UPLOAD_RULES, UploadError
+from app.validators import ValidationError as FieldError
+from app.validators import validate_money
 
 from . import files as api_files
 from . import idempotency, problems, query
@@ -148,28 +150,31 @@ def Id(required=False, **kw):
 
 
 class MoneyField(fields.Decimal):
-    """A non-negative amount with at most two places: a JSON number (a decimal string is accepted)."""
+    """An amount by app.validators.validate_money (≥ 0, two places, below 10^12): a JSON number (a
+    decimal string is accepted)."""
 
     def _validated(self, value):
         number = super()._validated(value)
-        if number is not None and number.as_tuple().exponent < -2:
-            raise self.make_error("places")
-        return number
+        if number is None:
+            return None
+        try:
+            return validate_money(number)
+        except FieldError as exc:
+            raise ValidationError(str(exc.message)) from None
 
 
 def Money(required=False, **kw):
     return MoneyField(
         required=required,
         allow_nan=False,
-        validate=validate.Range(min=0, max=999_999_999_999, error=_("金额须在 {min} 至 {max} 之间")),
-        error_messages=dict(_messages(), places=_("最多两位小数")),
+        error_messages=_messages(),
         metadata={"type": "number"},
         **kw,
     )
 
 
 def Day(required=False, **kw):
-    return fields.Date(required=required, error_messages=dict(_messages(), invalid=_("日期格式应为 YYYY-MM-DD")), **kw)
+    return fields.Date(required=required, error_messages=dict(_messages(), invalid=_("日期格式应为YYYY-MM-DD")), **kw)
 
 
 def IdList(required=False, max_items=200, **kw):

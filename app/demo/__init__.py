@@ -183,4 +183,4 @@ def load_demo_data():
     return True
 
 
-DEMO_STAGES = ["app.demo.insurance", "app.demo.prevention"]  # each has build(parties), in workflow order
+DEMO_STAGES = ["app.demo.insurance", "app.demo.prevention", "app.demo.registry"]  # each has build(parties), in order

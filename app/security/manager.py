@@ -28,6 +28,7 @@ class PlatformSecurityManager(SecurityManager):
 
     from app.views.auth import PlatformAuthDBView as authdbview
     from app.views.auth import ResetMyPasswordRedirectView as resetmypasswordview
+    from app.views.auth import UserDBModelView as userdbmodelview
 
     # ------------------------------------------------------------ permissions, cached per request
     def _user_permissions(self, user):
@@ -96,10 +97,20 @@ class PlatformSecurityManager(SecurityManager):
         user.fail_login_count = 0
         user.failed_window_start = None
         user.locked_until = None
-        user.login_count = (user.login_count or 0) + 1
-        user.last_login = clock.naive_utc(now)
+        self.record_sign_in(user, now)
         db.session.commit()
         return user
+
+    @staticmethod
+    def record_sign_in(user, now=None):
+        """Every successful sign-in (password or certificate): the count, the last sign-in on the
+        account and, for an enterprise, its first sign-in (附件2's 已登录建筑单位 counts those)."""
+        now = now or clock.now()
+        user.login_count = (user.login_count or 0) + 1
+        user.last_login = clock.naive_utc(now)
+        enterprise = user.enterprise if user.party_kind == PartyKind.ENTERPRISE else None
+        if enterprise is not None and enterprise.first_login_at is None:
+            enterprise.first_login_at = now
 
     def _register_failure(self, user, now, detail="wrong password"):
         """Count a failed password attempt inside the sliding window; the threshold-th failure locks the
@@ -156,14 +167,7 @@ class PlatformSecurityManager(SecurityManager):
             user, created = enterprise_user_for_certificate(identity)
         if not user.is_active:
             raise CertificateError(_("该账号已停用，请联系管理员"), "inactive", account=user.username)
-        user.login_count = (user.login_count or 0) + 1
-        user.last_login = clock.naive_utc()
-        if (
-            user.party_kind == PartyKind.ENTERPRISE
-            and user.enterprise is not None
-            and user.enterprise.first_login_at is None
-        ):
-            user.enterprise.first_login_at = clock.now()
+        self.record_sign_in(user)
         db.session.commit()
         self.start_session(
             user, "certificate", detail=f"certificate {identity.fingerprint[:16]} {identity.subject}"[:500]
@@ -245,16 +249,29 @@ class PlatformSecurityManager(SecurityManager):
 
     # ------------------------------------------------------------ passwords
     def change_password(self, user, old_password, new_password):
-        """The user's own change: the old password, then the policy; returns the problems (empty = done)."""
+        """The user's own change: the old password, then the policy; returns the problems (empty = done).
+        A wrong current password is a failed login attempt: it counts toward the login's lockout
+        (``_register_failure``), and a locked account cannot change its password until the lock ends."""
+        now = clock.now()
+        if user.locked_until is not None and user.locked_until > now:
+            audit.record("password_change", user=user, result="fail", detail="account locked")
+            return [_("账号已锁定，请于 %(t)s 后再试", t=clock.fmt(user.locked_until, "%H:%M"))]
         if not check_password_hash(user.password or "", old_password or ""):
             audit.record("password_change", user=user, result="fail", detail="wrong current password")
-            return [_("原密码不正确")]
+            self._register_failure(user, now, detail="wrong current password on the password change form")
+            db.session.refresh(user)
+            if user.locked_until is not None and user.locked_until > now:
+                return [_("原密码连续错误，账号已锁定至 %(t)s", t=clock.fmt(user.locked_until, "%H:%M"))]
+            return [_("原密码不正确。连续失败5次，账号将被锁定15分钟。")]
         problems = passwords.password_problems(new_password, user.username)
         if not problems and check_password_hash(user.password, new_password):
             problems = [_("新密码不能与原密码相同")]
         if problems:
             return problems
         self._set_password(user, new_password, must_change=False)
+        user.fail_login_count = 0
+        user.failed_window_start = None
+        db.session.commit()
         audit.record("password_change", user=user)
         return []
 

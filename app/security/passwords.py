@@ -1,6 +1,12 @@
-"""The password policy: at least 8 characters from 3 of the 4 classes (upper, lower, digit, other),
-not the username; changed at first login and every ``password_max_age_days`` (Setting, else config)."""
+"""The password policy, stated once: at least PASSWORD_MIN_LENGTH (12) characters from 3 of the 4
+classes (upper, lower, digit, other), not containing the username, not on the list of common and
+published passwords (common-passwords.txt beside this module, the demo password included), not the
+current password; changed at first login and every ``password_max_age_days`` (Setting, else config).
+The choice against 等保2.0 level 3 and NIST SP 800-63B is written down in docs/security.md §8; the
+form's help text is ``policy_text()``, built from the same values."""
 
+import functools
+import os
 import secrets
 import string
 import time
@@ -20,13 +26,41 @@ CERTIFICATE_PARTIES = {PartyKind.ENTERPRISE, PartyKind.INSURER, PartyKind.BROKER
 _max_age_cache = {"value": None, "at": 0.0}
 
 
+COMMON_PASSWORDS_FILE = os.path.join(os.path.dirname(__file__), "common-passwords.txt")
+
+
+@functools.cache
+def common_passwords():
+    """The refused list, lower-cased (comments and blank lines skipped)."""
+    with open(COMMON_PASSWORDS_FILE, encoding="utf-8") as fh:
+        return frozenset(line.strip().lower() for line in fh if line.strip() and not line.lstrip().startswith("#"))
+
+
+def min_length():
+    return max(int(current_app.config.get("PASSWORD_MIN_LENGTH", 12)), 1)
+
+
+def policy_text():
+    """The policy as the password forms state it (help text), from the values the checks use."""
+    text = _(
+        "密码至少 %(n)s 位，须包含大写字母、小写字母、数字、特殊字符中的至少三类，不能包含用户名，"
+        "不能是常见或已公开的密码（如演示密码），不能与原密码相同。",
+        n=min_length(),
+    )
+    days = max_age_days()
+    if days > 0:
+        text = str(text) + str(_("每 %(d)s 天须修改一次。", d=days))
+    return text
+
+
 def password_problems(password, username=None):
-    """The list of policy violations (Chinese messages); empty when the password is acceptable."""
+    """The list of policy violations (Chinese messages); empty when the password is acceptable. The
+    reuse of the current password is checked where the current hash is known (the change form)."""
     password = password or ""
     problems = []
-    min_length = current_app.config.get("PASSWORD_MIN_LENGTH", 8)
-    if len(password) < min_length:
-        problems.append(_("密码长度至少 %(n)s 位", n=min_length))
+    shortest = min_length()
+    if len(password) < shortest:
+        problems.append(_("密码长度至少 %(n)s 位", n=shortest))
     classes = sum(
         [
             any(c.islower() for c in password),
@@ -39,6 +73,8 @@ def password_problems(password, username=None):
         problems.append(_("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类"))
     if username and username.strip() and username.strip().lower() in password.lower():
         problems.append(_("密码不能包含用户名"))
+    if password.lower() in common_passwords():
+        problems.append(_("该密码是常见或已公开的密码，请换一个"))
     return problems
 
 
@@ -74,8 +110,9 @@ def change_due(user):
     return days > 0 and clock.now() - user.password_changed_at > timedelta(days=days)
 
 
-def one_time_password(length=12):
+def one_time_password(length=None):
     """A random initial password that satisfies the policy (shown once to the administrator)."""
+    length = max(length or 0, min_length(), 12)
     alphabet = string.ascii_letters + string.digits + "@#%+=-"
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))

@@ -1,9 +1,10 @@
 """Reading form values into typed values, collecting per-field messages (for Invalid.errors)."""
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 
 from flask_babel import lazy_gettext as _
+
+from app.validators import ValidationError, validate_date, validate_money
 
 from .base import Invalid
 
@@ -42,25 +43,19 @@ class FieldErrors:
             return None
         return str(raw).strip()
 
-    def decimal(self, data, field, required=False, label=None, minimum=Decimal("0")):
+    def decimal(self, data, field, required=False, label=None):
+        """Money (app.validators.validate_money: ≥ 0, two places, below 10^12)."""
         raw = self._raw(data, field, required, label)
         if raw is None:
             return None
+        return self._validated(field, validate_money, raw)
+
+    def _validated(self, field, fn, value):
         try:
-            value = Decimal(str(raw).strip().replace(",", ""))
-        except InvalidOperation:
-            self.add(field, _("请输入数字"))
+            return fn(value)
+        except ValidationError as exc:
+            self.add(field, exc.message)
             return None
-        if not value.is_finite():
-            self.add(field, _("请输入数字"))
-            return None
-        if minimum is not None and value < minimum:
-            self.add(field, _("不能小于%(n)s", n=minimum))
-            return None
-        if value >= Decimal("1e12"):
-            self.add(field, _("数值过大"))
-            return None
-        return value.quantize(Decimal("0.01"))
 
     def integer(self, data, field, required=False, label=None, minimum=0, maximum=100000):
         raw = self._raw(data, field, required, label)
@@ -78,18 +73,12 @@ class FieldErrors:
 
     def date(self, data, field, required=False, label=None):
         raw = data.get(field)
-        if isinstance(raw, datetime):
-            return raw.date()
         if isinstance(raw, date):
-            return raw
+            return validate_date(raw)
         raw = self._raw(data, field, required, label, verb=_("请选择"))
         if raw is None:
             return None
-        try:
-            return datetime.strptime(raw, "%Y-%m-%d").date()
-        except ValueError:
-            self.add(field, _("日期格式应为YYYY-MM-DD"))
-            return None
+        return self._validated(field, validate_date, raw)
 
     def check(self, data, field, fn, required=False, label=None):
         """Run a validator from app.validators (raising ValidationError) on a text value."""

@@ -16,6 +16,7 @@ from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
 from app.security.scope import party_of, scoped_select
+from app.views.formatters import percent
 from app.workflows import APPLICATION, POLICY
 
 from .applications import set_project_status, store_files
@@ -194,7 +195,7 @@ def _validate_issue(app, data, files, insurer_id, errors):
                 _(
                     "保费与建议保费%(p)s元偏离超过%(t)s%%，请说明原因",
                     p=proposed,
-                    t=(premium_tolerance() * 100).normalize(),
+                    t=percent(premium_tolerance()),
                 ),
             )
     return plan, proposal, values

@@ -29,7 +29,7 @@ from app.models.enums import PartyKind
 from app.security.scope import party_of
 from app.storage import MB, UPLOAD_RULES, get_storage, sniff
 from app.untrusted import xlsx
-from app.validators import ValidationError, check_project_code, validate_credit_code
+from app.validators import REGION_RE, ValidationError, check_project_code, validate_credit_code, validate_money
 
 from .base import Forbidden, Invalid, NotFound, unit_of_work
 
@@ -71,7 +71,6 @@ VALID_WORDS = {
     "FALSE": False,
 }
 NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-REGION_SHAPE_RE = re.compile(r"^\d{6}$")
 
 
 @dataclass
@@ -196,18 +195,16 @@ def _project_code(value):
 
 
 def _investment(raw):
-    """(value or None, error or None) for the 投资规模(万元) text."""
+    """(value or None, error or None) for the 投资规模(万元) text: the money rule of app.validators."""
     text = raw.replace(",", "")
     if text == "":
         return None, None
     if not NUMBER_RE.match(text):
         return None, str(_("投资规模(万元)应为数字"))
-    amount = Decimal(text)
-    if amount < 0:
-        return None, str(_("投资规模(万元)不能为负数"))
-    if amount >= MAX_INVESTMENT:
-        return None, str(_("投资规模(万元)超出范围"))
-    return amount.quantize(Decimal("0.01")), None
+    try:
+        return validate_money(text, maximum=MAX_INVESTMENT), None
+    except ValidationError as exc:
+        return None, str(_("投资规模(万元)：%(m)s", m=exc.message))
 
 
 def validate(rows, known_regions):
@@ -236,7 +233,7 @@ def validate(rows, known_regions):
                 messages.append(error)
             rows_of_code.setdefault(record["project_code"], []).append(record["row"])
         region = record["region_code"]
-        if region != "" and not REGION_SHAPE_RE.match(region):
+        if region != "" and not REGION_RE.match(region):
             messages.append(region_shape)
         elif region != "" and region not in known_regions:
             if region not in unknown_region:

@@ -556,27 +556,43 @@ def _dashboard(user):
             RegistryProject, user, func.count(RegistryProject.id), func.count(distinct(RegistryProject.credit_code))
         ).where(valid)
     ).one()
+    signed_in = Enterprise.first_login_at.is_not(None)
+    # 注册比率: registry enterprises (valid rows' credit codes) that have signed in at least once
     registered = db.session.execute(
         scoped_select(RegistryProject, user, func.count(distinct(RegistryProject.credit_code))).where(
-            valid, exists().where(Enterprise.credit_code == RegistryProject.credit_code)
+            valid, exists().where(Enterprise.credit_code == RegistryProject.credit_code, signed_in)
         )
     ).scalar_one()
-    logged_in = db.session.execute(scoped_select(Enterprise, user, func.count(Enterprise.id))).scalar_one()
+    # 已登录建筑单位数量: enterprises that have signed in at least once (not those an admin created)
+    logged_in = db.session.execute(
+        scoped_select(Enterprise, user, func.count(Enterprise.id)).where(signed_in)
+    ).scalar_one()
     insured = db.session.execute(
         scoped_select(Project, user, func.count(Project.id)).where(Project.insurance_status == INSURED)
     ).scalar_one()
+    # 承保比例's numerator comes from its denominator's set: registry projects with an insured project
+    insured_project = exists().where(
+        Project.project_code == RegistryProject.project_code, Project.insurance_status == INSURED
+    )
+    in_registry = exists().where(RegistryProject.project_code == Project.project_code, valid)
     claims, settled = db.session.execute(
         scoped_select(Claim, user, func.count(Claim.id), _sum(Claim.settled_amount))
     ).one()
 
     registry_by_city = _by_city(
-        scoped_select(RegistryProject, user, _city_of(RegistryProject.region_code), func.count(RegistryProject.id))
+        scoped_select(
+            RegistryProject,
+            user,
+            _city_of(RegistryProject.region_code),
+            func.count(RegistryProject.id),
+            _count_if(insured_project),
+        )
         .where(valid)
         .group_by(_city_of(RegistryProject.region_code))
     )
-    insured_by_city = _by_city(
+    outside_by_city = _by_city(
         scoped_select(Project, user, _city_of(Project.region_code), func.count(Project.id))
-        .where(Project.insurance_status == INSURED)
+        .where(Project.insurance_status == INSURED, ~in_registry)
         .group_by(_city_of(Project.region_code))
     )
     claims_by_city = _by_city(
@@ -587,8 +603,8 @@ def _dashboard(user):
     cities = []
     for code, name in _cities_in_scope(user):
         key = code[:4]
-        city_total = registry_by_city.get(key, (0,))[0]
-        city_insured = insured_by_city.get(key, (0,))[0]
+        city_total, city_insured = registry_by_city.get(key, (0, 0))
+        city_outside = outside_by_city.get(key, (0,))[0]
         city_claims, city_settled = claims_by_city.get(key, (0, 0))
         cities.append(
             {
@@ -597,6 +613,7 @@ def _dashboard(user):
                 "projects": int(city_total),
                 "insured": int(city_insured),
                 "insured_ratio": ratio(city_insured, city_total),
+                "insured_outside_registry": int(city_outside),
                 "claims": int(city_claims),
                 "settled": money(city_settled),
             }
@@ -610,6 +627,7 @@ def _dashboard(user):
         .group_by(HazardCategory.code, HazardCategory.name)
         .order_by(HazardCategory.code)
     ).all()
+    insured_in_registry = sum(int(v[1]) for v in registry_by_city.values())
     hazards_found = sum(int(c[1]) for c in categories)
     hazards_rectified = sum(int(c[2]) for c in categories)
     return {
@@ -619,7 +637,9 @@ def _dashboard(user):
         "logged_in_enterprises": int(logged_in),
         "registration_ratio": ratio(registered, registry_enterprises),
         "insured_projects": int(insured),
-        "insured_ratio": ratio(insured, registry_total),
+        "insured_in_registry": insured_in_registry,
+        "insured_outside_registry": sum(int(v[0]) for v in outside_by_city.values()),
+        "insured_ratio": ratio(insured_in_registry, registry_total),
         "claims": int(claims),
         "settled": money(settled),
         "cities": cities,

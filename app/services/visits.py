@@ -413,7 +413,7 @@ def verify(hazard_id, user, passed: bool, note):
             "pass" if passed else "return",
             user,
             comment=note or None,
-            values={"acceptance_note": note or str(_("验收合格")), "accepted_at": utcnow()},
+            values={"acceptance_note": note or None, "accepted_at": utcnow()},  # the status says 验收合格
         )
         db.session.flush()
         statuses = db.session.scalars(select(Hazard.status).where(Hazard.order_id == order.id)).all()

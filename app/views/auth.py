@@ -10,6 +10,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView
+from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import lazy_gettext as _
 from flask_login import logout_user
@@ -49,12 +50,14 @@ def _landing(user, created=False):
 
 def _login_context():
     from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.security import passwords
 
     demo = current_app.config.get("DEMO_MODE")
     return {
         "demo_mode": demo,
         "demo_accounts": DEMO_ACCOUNTS if demo else [],
         "demo_password": DEMO_PASSWORD if demo else None,
+        "password_policy": passwords.policy_text(),
         "proxy_login_url": current_app.config.get("CA_PROXY_LOGIN_URL") or url_for("CertificateLoginView.proxy"),
     }
 
@@ -119,6 +122,23 @@ class ResetMyPasswordRedirectView(ResetMyPasswordView):
     @has_access
     def this_form_post(self):
         return redirect(url_for("AccountView.password"))
+
+
+class UserDBModelView(FabUserDBModelView):
+    """FAB's 用户 pages, with empty values shown as "—" like every other list and detail page. The class
+    keeps FAB's name: its endpoints and permissions (``can_userinfo`` on UserDBModelView…) are FAB's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from .formatters import plain
+
+        columns = {*(self.list_columns or []), *(self.show_columns or [])}
+        for fieldsets in (self.show_fieldsets, self.user_show_fieldsets):
+            for _title, spec in fieldsets or []:
+                columns.update(spec.get("fields", []))
+        self.formatters_columns = dict(self.formatters_columns or {})
+        for column in columns:
+            self.formatters_columns.setdefault(column, plain)
 
 
 class CertificateLoginView(BaseView):
@@ -212,7 +232,8 @@ def login_required(view):
 
 
 class AccountView(BaseView):
-    """修改密码 for every signed-in password account."""
+    """重设密码 for every signed-in password account: the user menu's entry (templates/appbuilder/
+    navbar_right.html) and FAB's 用户信息 › 重设密码 both lead here."""
 
     route_base = "/account"
     default_view = "password"
@@ -240,7 +261,7 @@ class AccountView(BaseView):
                 errors=errors,
                 forced=passwords.change_due(user),
                 certificate_only=sm.requires_certificate(user),
-                min_length=current_app.config.get("PASSWORD_MIN_LENGTH", 8),
+                policy=passwords.policy_text(),
                 max_age=passwords.max_age_days(),
             )
         )

@@ -39,6 +39,7 @@ from app.models.enums import ChoiceSet
 from app.security.scope import RULES, ScopeFilter, get_scoped, valid_pk
 from app.services.base import NotFound, ServiceError
 
+from . import formatters
 from .buttons import Button, may
 from .datamodel import PAGE_SIZES, SEARCH_TEXT, FastSQLAInterface, FilterRelatedTextContains, Pager
 
@@ -141,6 +142,7 @@ class ScopedModelView(ModelView):
         for column in {*(self.list_columns or []), *(self.show_columns or [])}:
             if self._instant_column(column):
                 self.formatters_columns.setdefault(column, clock.fmt)  # instants in the platform's zone
+            self.formatters_columns.setdefault(column, formatters.plain)  # "—", never "None"
         custom_edit_form = self.edit_form is not None
         super().__init__(**kwargs)
         if not custom_edit_form:

@@ -1,4 +1,24 @@
+from decimal import Decimal
+
 from markupsafe import Markup, escape
+
+EMPTY = "—"  # what an empty value reads as in every list, detail page and export cell
+
+
+def plain(value):
+    """The formatter of a column that has none of its own: empty → "—", a Decimal in positional
+    notation (never "1E+1"), anything else as it is."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def percent(fraction, places=2):
+    """A fraction as a percentage for messages and cells: 0.1 → "10", 0.125 → "12.5" (no E-notation)."""
+    value = (Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-places)).normalize()
+    return format(value, "f")
 
 
 def choice(choice_set, empty=None):

@@ -3,6 +3,7 @@
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _
 
+from app import workflows
 from app.models import (
     Department,
     Enterprise,
@@ -19,11 +20,22 @@ from app.models import (
     Setting,
     TitleLevel,
 )
+from app.models.enums import CompanyKind, RegionLevel
+from app.validators import CreditCode, Mobile, Money, NotBefore, Rate, required
 
+from . import formatters
 from .base import READ_ONLY, READ_WRITE, ScopedModelView
 
 
-def _ref(model, route, columns, labels, title, search=None, order=None, resource="ReferenceData"):
+def _label_of(choice_set):
+    return lambda value: choice_set.label(value) if value else formatters.EMPTY
+
+
+def _ref(
+    model, route, columns, labels, title, search=None, order=None, resource="ReferenceData", checks=None, choices=None
+):
+    """``checks``: field → the app.validators rules FAB's generated add and edit forms run; ``choices``:
+    field → the ChoiceSet whose label the list and detail pages show."""
     attrs = dict(
         route_base=route,
         datamodel=SQLAInterface(model),
@@ -37,6 +49,8 @@ def _ref(model, route, columns, labels, title, search=None, order=None, resource
         edit_columns=columns,
         search_columns=search or columns[:3],
         label_columns=labels,
+        validators_columns=checks or {},
+        formatters_columns={c: _label_of(cs) for c, cs in (choices or {}).items()},
         page_size=50,
     )
     if order:
@@ -51,6 +65,7 @@ RegionAdminView = _ref(
     {"code": _("区划代码"), "name": _("名称"), "level": _("级别"), "parent": _("上级")},
     _("行政区划"),
     order=("code", "asc"),
+    choices={"level": RegionLevel},
 )
 CompanyAdminView = _ref(
     InsuranceCompany,
@@ -80,6 +95,8 @@ CompanyAdminView = _ref(
     _("保险机构"),
     search=["short_name", "name", "kind"],
     order=("login_order", "asc"),
+    checks={"credit_code": [CreditCode()]},
+    choices={"kind": CompanyKind},
 )
 PlanAdminView = _ref(
     Plan,
@@ -110,6 +127,14 @@ PlanAdminView = _ref(
     },
     _("投保方案"),
     order=("code", "asc"),
+    checks={
+        "death_limit": [required(), Money()],
+        "medical_limit": [required(), Money()],
+        "rate": [required(), Rate()],
+        "min_premium": [Money()],
+        "effective_from": [required()],
+        "effective_to": [NotBefore("effective_from")],
+    },
 )
 FloatRuleAdminView = _ref(
     FloatRule,
@@ -171,6 +196,7 @@ OrgAdminView = _ref(
         "active": _("启用"),
     },
     _("事故预防机构"),
+    checks={"credit_code": [required(), CreditCode()], "region": [required()]},
 )
 DepartmentAdminView = _ref(
     Department,
@@ -178,6 +204,7 @@ DepartmentAdminView = _ref(
     ["name", "region"],
     {"name": _("部门名称"), "region": _("行政区划")},
     _("职能部门"),
+    checks={"region": [required()]},
 )
 EnterpriseAdminView = _ref(
     Enterprise,
@@ -191,6 +218,12 @@ EnterpriseAdminView = _ref(
         "contact_mobile": _("联系人手机"),
     },
     _("建筑施工企业"),
+    checks={
+        "name": [required()],
+        "credit_code": [required(), CreditCode()],
+        "region": [required()],
+        "contact_mobile": [Mobile()],
+    },
 )
 SettingAdminView = _ref(
     Setting,
@@ -252,5 +285,11 @@ class FlowEventView(ScopedModelView):
         "username": _("用户"),
         "party_name": _("单位"),
         "comment": _("意见"),
+    }
+    formatters_columns = {
+        "entity_type": lambda value: workflows.ENTITY_LABELS.get(value, value),
+        "action": workflows.action_label,
+        "from_status": workflows.status_label,
+        "to_status": workflows.status_label,
     }
     base_order = ("id", "desc")

@@ -187,6 +187,45 @@ HAZARD = Workflow(
 
 ALL = {wf.entity_type: wf for wf in (APPLICATION, POLICY, ORDER, HAZARD)}
 
+# The labels of 流程记录 (FlowEvent rows): the entity, the action (a transition's label, or one of the
+# recorded steps outside the tables) and the statuses, each shown by its label, never its stored value.
+ENTITY_LABELS = {
+    "application": _("投保申请"),
+    "policy": _("保单"),
+    "order": _("派单"),
+    "hazard": _("隐患"),
+    "expert": _("事故预防专家"),
+}
+OTHER_ACTIONS = {
+    "sign_in": _("签到"),
+    "issue": _("出单"),
+    "claim_add": _("新增理赔"),
+    "claim_update": _("修改理赔"),
+    "dispatch": _("派单"),
+    "redispatch": _("重新派单"),
+    "terminate": _("终止"),
+    "timeout": _("超时"),
+}
+_STATUS_SETS = (A, PS, O, H)
+
+
+def action_label(value):
+    for wf in ALL.values():
+        if value in wf.transitions:
+            return wf.transitions[value].label
+    return OTHER_ACTIONS.get(value, value)
+
+
+def status_label(value):
+    """The label of a stored status of any workflow (the sets share no value with a different label
+    that a flow record would mix up: the first set holding it answers)."""
+    if value in (None, ""):
+        return "—"
+    for choice_set in _STATUS_SETS:
+        if value in choice_set.values():
+            return choice_set.label(value)
+    return {"active": _("启用"), "inactive": _("停用")}.get(value, value)
+
 
 def permissions_of(party_kind):
     """{resource: {permission}} of every transition a party of ``party_kind`` may fire (for roles.py)."""

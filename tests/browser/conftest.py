@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
+# The live server's database, for tests that must put a demo account back as the seed made it.
+LIVE = {}
+
+
+@pytest.fixture
+def live_database_url(live_url):
+    return LIVE["database_url"]
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,7 +86,9 @@ def live_url():
     if proc.poll() is not None:
         log.close()
         raise RuntimeError("the app did not start:\n" + open(os.path.join(tmp, "server.log")).read()[-4000:])
+    LIVE["database_url"] = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(tmp, "app.db")
     yield base
+    LIVE.clear()
     proc.terminate()
     try:
         proc.wait(timeout=10)

@@ -51,6 +51,13 @@ FORMS = [
     ("dept_province", "/statistics/", None),
     ("dept_province", "/dashboard/", None),
     ("dept_province", "/dept/projects/list/", None),
+    ("dept_province", "/dashboard/wall", None),
+    # the administrator's pages: FAB's own security lists and forms, and a generated reference form
+    ("admin", "/users/list/", None),
+    ("admin", "/users/list/", 'a[href*="/users/edit/"]'),
+    ("admin", "/roles/list/", None),
+    ("admin", "/admin/enterprises/list/", None),
+    ("admin", "/admin/enterprises/list/", 'a[href*="/admin/enterprises/add"]'),
 ]
 BLOCKING = ("critical", "serious")
 

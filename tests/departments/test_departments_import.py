@@ -106,7 +106,7 @@ def test_row_errors_refuse_the_whole_file(app, as_user, cleanup):
     assert errors["2"] == "项目代码在文件中重复（第2、9行）" and errors["9"] == errors["2"]
     assert "统一社会信用代码校验位不正确" in errors["5"]
     assert "行政区划代码999999不存在" in errors["6"]
-    assert "行政区划代码应为6位数字" in errors["7"] and "投资规模(万元)不能为负数" in errors["7"]
+    assert "行政区划代码应为6位数字" in errors["7"] and "投资规模(万元)：金额不能为负数" in errors["7"]
     assert "是否有效应填“是”或“否”" in errors["7"]
     assert "请填写项目代码" in errors["8"] and "请填写统一社会信用代码" in errors["8"]
     assert "投资规模(万元)应为数字" in errors["8"]

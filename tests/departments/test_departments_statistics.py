@@ -161,6 +161,7 @@ def test_dashboard_figures(mohe):
             "projects": 4,
             "insured": 3,
             "insured_ratio": D("0.7500"),
+            "insured_outside_registry": 0,
             "claims": 3,
             "settled": D("38000.00"),
         }

@@ -345,7 +345,7 @@ def test_row_numbers_are_excel_rows(app, admin):
 def test_investment_beyond_the_column_is_a_row_error(app, admin):
     rows = [["GUARD-I1", "导入守卫项目I1", HUMA, "企业", make_credit_code(HUMA, 71000004), "", "1e15", ""]]
     result = registry_import.preview(_openpyxl_sheet(rows), admin)
-    assert [(e.row, e.messages) for e in result.errors] == [(2, ["投资规模(万元)超出范围"])]
+    assert [(e.row, e.messages) for e in result.errors] == [(2, ["投资规模(万元)：数值过大"])]
 
 
 def test_a_libreoffice_workbook_reads_like_the_original(app, admin, tmp_path):

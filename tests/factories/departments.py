@@ -71,6 +71,7 @@ def world(app):
             region_code=MOHE,
             credit_code=make_credit_code(MOHE, 40000001),
             contact_mobile="13900000001",
+            first_login_at=utcnow(),  # it has signed in; the Harbin one never has
         )
         ent_harbin = Enterprise(
             name="哈尔滨统计测试建筑有限公司", region_code=HARBIN, credit_code=make_credit_code(HARBIN, 40000002)
@@ -214,17 +215,18 @@ def world(app):
 
         other = make_credit_code(MOHE, 40000003)
         third = make_credit_code(MOHE, 40000004)
-        for key, credit, valid, region in (
-            ("R1", ent.credit_code, True, MOHE),
-            ("R2", ent.credit_code, True, MOHE),
-            ("R3", other, True, MOHE),
-            ("R4", ent.credit_code, False, MOHE),
-            ("R5", third, True, MOHE),
-            ("RH", ent_harbin.credit_code, True, HARBIN),
+        # R1-R3 carry the codes of the insured projects A, B, E (承保比例 matches by project code)
+        for key, code, credit, valid, region in (
+            ("R1", "STAT-A", ent.credit_code, True, MOHE),
+            ("R2", "STAT-B", ent.credit_code, True, MOHE),
+            ("R3", "STAT-E", other, True, MOHE),
+            ("R4", "STAT-R4", ent.credit_code, False, MOHE),
+            ("R5", "STAT-R5", third, True, MOHE),
+            ("RH", "STAT-RH", ent_harbin.credit_code, True, HARBIN),
         ):
             s.add(
                 RegistryProject(
-                    project_code=f"STAT-{key}",
+                    project_code=code,
                     name=f"统计测试登记{key}",
                     region_code=region,
                     credit_code=credit,

@@ -5,7 +5,9 @@ role, unless the view is the platform administrators' own (they hold every permi
 from app.security.roles import ROLES, SELF_SERVICE, role_permission_pairs
 
 # Views only platform administrators use: reference data, audit, accounts, API keys.
-ADMIN_ONLY = {"ReferenceData", "FlowEvent", "AuditLog", "Account", "ApiKeyAdmin"}
+# UserDBModelView: FAB's user pages (app/views/auth.py subclasses them only to show "—" for empty
+# values); every role holds just its self-service pair (can_userinfo, resetmypassword).
+ADMIN_ONLY = {"ReferenceData", "FlowEvent", "AuditLog", "Account", "ApiKeyAdmin", "UserDBModelView"}
 
 
 def _mapped(app, ours_only=False):

@@ -65,14 +65,19 @@ def audit_actions(app, username):
 @pytest.mark.parametrize(
     "password,ok",
     [
-        ("Abcdef1!", True),
-        ("abcdef12!", True),
-        ("ABCDEF12a", True),
+        ("Abcdef1!xyzw", True),
+        ("abcdef12!xyz", True),
+        ("ABCDEF12abcd", True),
+        ("Abcdef1!xyz", False),  # 11: below PASSWORD_MIN_LENGTH
         ("Abc1!", False),
-        ("abcdefgh1", False),
-        ("abcdefghij", False),
-        ("12345678!", False),
+        ("abcdefgh1234", False),
+        ("abcdefghijkl", False),
+        ("12345678!123", False),
         ("xzhangsan#A1", False),
+        ("Demo@2026", False),  # the README's demo password
+        ("Password@123456", False),  # long and mixed, but on the common list
+        ("password@123456", False),  # the list is compared case-insensitively
+        ("P@ssw0rd1234", False),
     ],
 )
 def test_password_policy(app, password, ok):
@@ -80,6 +85,86 @@ def test_password_policy(app, password, ok):
 
     with app.test_request_context():
         assert (password_problems(password, "zhangsan") == []) is ok
+
+
+def test_policy_stated_once(app):
+    """The minimum comes from config in one place; the form's help text, the list file and the docs say
+    what the checks do."""
+    import pathlib
+
+    from app.security import passwords
+
+    assert app.config["PASSWORD_MIN_LENGTH"] == 12
+    assert "demo@2026" in passwords.common_passwords()
+    with app.test_request_context():
+        text = str(passwords.policy_text())
+        assert "12" in text and "常见" in text and "原密码" in text
+        app.config["PASSWORD_MIN_LENGTH"] = 14
+        try:
+            assert "14" in str(passwords.policy_text())
+            assert passwords.password_problems("Abcdef1!xyzwq", None)  # 13 < 14
+            assert len(passwords.one_time_password()) >= 14
+        finally:
+            app.config["PASSWORD_MIN_LENGTH"] = 12
+    security = (pathlib.Path(app.root_path).parent / "docs" / "security.md").read_text(encoding="utf-8")
+    assert "PASSWORD_MIN_LENGTH" in security and "common-passwords.txt" in security and "800-63B" in security
+
+
+def test_password_form_states_the_policy_and_refuses_demo_and_reuse(app):
+    username, password = make_department_user(app, "dept_policy_form")
+    client = app.test_client()
+    post_login(client, username, password)
+    page = client.get("/account/password").get_data(as_text=True)
+    with app.test_request_context():
+        from app.security import passwords
+
+        assert str(passwords.policy_text()) in page
+    for new, message in [
+        ("Demo@2026", "常见或已公开"),
+        ("Short#1a", "密码长度至少 12 位"),
+        (password, "密码长度至少"),  # the 10-character old password is too short as a new one
+    ]:
+        answer = client.post(
+            "/account/password", data={"old_password": password, "new_password": new, "confirm_password": new}
+        )
+        assert answer.status_code == 200 and message in answer.get_data(as_text=True), new
+    # the reuse rule: an account whose current password already meets the policy
+    long_name, long_pw = make_department_user(app, "dept_policy_reuse", password="Reuse#Policy2026")
+    other = app.test_client()
+    post_login(other, long_name, long_pw)
+    answer = other.post(
+        "/account/password", data={"old_password": long_pw, "new_password": long_pw, "confirm_password": long_pw}
+    ).get_data(as_text=True)
+    assert "新密码不能与原密码相同" in answer
+
+
+def test_wrong_current_password_counts_toward_the_login_lockout(app):
+    username, password = make_department_user(app, "dept_change_guess")
+    client = app.test_client()
+    post_login(client, username, password)
+    new = "Guessed#2026ab"
+    answers = []
+    for attempt in range(6):
+        answers.append(
+            client.post(
+                "/account/password",
+                data={"old_password": f"Guess#{attempt}", "new_password": new, "confirm_password": new},
+            ).get_data(as_text=True)
+        )
+    assert "原密码不正确" in answers[0]
+    assert "账号已锁定" in answers[4]  # the fifth wrong guess locks, as on the login page
+    assert "账号已锁定" in answers[5]
+    row = user_row(app, username)
+    assert row.locked_until is not None and row.locked_until > clock.now()
+    # while locked, even the right current password changes nothing, and the login is closed too
+    locked = client.post(
+        "/account/password", data={"old_password": password, "new_password": new, "confirm_password": new}
+    ).get_data(as_text=True)
+    assert "账号已锁定" in locked
+    assert GENERIC in post_login(app.test_client(), username, password, follow=True).get_data(as_text=True)
+    actions = audit_actions(app, username)
+    # five wrong guesses on the form, then the refused login while locked
+    assert actions.count("login_failed") == 6 and actions.count("lockout") == 1
 
 
 def test_unknown_user_and_wrong_password_answer_the_same(app, client):
@@ -381,7 +466,7 @@ def test_fab_password_forms_use_the_policy(app):
         validator = app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"]
         with pytest.raises(ValidationError):
             validator("weakpass")
-        validator("Strong#2026")
+        validator("Strong#2026ab")
 
 
 def test_password_api_closed_to_certificate_roles_without_demo_mode(app, monkeypatch):
