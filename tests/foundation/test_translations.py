@@ -52,3 +52,26 @@ def test_english_pages_speak_english(as_user):
         assert text in page, text
     client.get("/lang/zh")
     assert "统计" in client.get("/applications/list/").get_data(as_text=True)
+
+
+def _placeholders(text):
+    # %(name)s-style fields and %% escapes; a lone % is an error once the string is formatted (Jinja's
+    # _() formats every string, with or without variables)
+    import re
+
+    field = r"%\([a-z_]+\)[-#0 +]*\d*(?:\.\d+)?[sdf]|%%"
+    return sorted(re.findall(field, text)), re.sub(field, "", text).count("%")
+
+
+def test_translations_keep_their_placeholders():
+    problems = []
+    for lang in ("en", "zh"):
+        with open(os.path.join(ROOT, "app", "translations", lang, "LC_MESSAGES", "messages.po"), "rb") as fh:
+            for m in read_po(fh):
+                if not m.id or not m.string or not isinstance(m.string, str):
+                    continue
+                wanted, _lone = _placeholders(m.id)
+                got, lone = _placeholders(m.string)
+                if lone or [p for p in got if p != "%%"] != [p for p in wanted if p != "%%"]:
+                    problems.append(f"{lang}: {m.id[:40]!r} → {m.string[:60]!r}")
+    assert problems == []
