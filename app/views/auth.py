@@ -232,8 +232,8 @@ def login_required(view):
 
 
 class AccountView(BaseView):
-    """重设密码 for every signed-in password account: the user menu's entry (templates/appbuilder/
-    navbar_right.html) and FAB's 用户信息 › 重设密码 both lead here."""
+    """重设密码 for every signed-in password account: the user menu's entry (templates/
+    azx/navbar.html) and FAB's 用户信息 › 重设密码 both lead here."""
 
     route_base = "/account"
     default_view = "password"
