@@ -20,8 +20,11 @@ CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
 TAG = re.compile(r"<[^>]+>")
 # FAB's dialog buttons, plain text in its templates (app/templates/appbuilder/general overrides them)
 FAB_ENGLISH = [">Cancel<", ">OK<"]
-# a number standing alone (not a part of an identifier such as CB-…-5845E15)
-E_NOTATION = re.compile(r"(?<![A-Za-z0-9_.-])\d+(?:\.\d+)?[eE][+-]?\d+(?![A-Za-z0-9_-])")
+# a number standing alone (not a part of an identifier such as CB-…-5845E15), as Python writes it:
+# Decimal("1E+1"), float 1e-05 — always with the exponent's sign, unlike a hex name such as 3339e7
+E_NOTATION = re.compile(r"(?<![A-Za-z0-9_.-])\d+(?:\.\d+)?[eE][+-]\d+(?![A-Za-z0-9_-])")
+# pages whose cells are names people typed (an account named "expert" is data, not a raw enum)
+FREE_TEXT = ("/users/",)
 
 
 def _enum_values():
@@ -77,7 +80,10 @@ def test_no_page_shows_a_raw_value(app, as_user, username):
         if response.status_code != 200 or response.mimetype != "text/html":
             continue
         page = response.get_data(as_text=True)
-        bad += [(url, kind, text[:80]) for kind, text in _problems(page, enum_values)]
+        found = _problems(page, enum_values)
+        if url.startswith(FREE_TEXT):
+            found = [(kind, text) for kind, text in found if kind != "enum"]
+        bad += [(url, kind, text[:80]) for kind, text in found]
         bad += [(url, "English", word) for word in FAB_ENGLISH if word in page]
         for link in _links(page):
             path = link.split("?")[0]
