@@ -139,7 +139,10 @@ class ScopedModelView(ModelView):
             extra.setdefault(column, StringField(label, widget=BS3TextFieldWidget()))
         self.search_form_extra_fields = extra
         self.formatters_columns = dict(self.formatters_columns or {})
-        for column in {*(self.list_columns or []), *(self.show_columns or [])}:
+        shown = {*(self.list_columns or []), *(self.show_columns or [])}
+        for _title, spec in self.show_fieldsets or []:
+            shown.update(spec.get("fields", []))
+        for column in shown:
             if self._instant_column(column):
                 self.formatters_columns.setdefault(column, clock.fmt)  # instants in the platform's zone
             self.formatters_columns.setdefault(column, formatters.plain)  # "—", never "None"

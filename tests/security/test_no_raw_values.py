@@ -9,6 +9,7 @@ from collections import deque
 import pytest
 
 from app.demo import DEMO_ACCOUNTS
+from app.extensions import db
 from app.models import enums
 
 MAX_PAGES = 160
@@ -81,7 +82,7 @@ def test_no_page_shows_a_raw_value(app, as_user, username):
             continue
         page = response.get_data(as_text=True)
         found = _problems(page, enum_values)
-        if url.startswith(FREE_TEXT):
+        if response.request.path.startswith(FREE_TEXT):  # where the link led (/back redirects)
             found = [(kind, text) for kind, text in found if kind != "enum"]
         bad += [(url, kind, text[:80]) for kind, text in found]
         bad += [(url, "English", word) for word in FAB_ENGLISH if word in page]
@@ -114,3 +115,18 @@ def test_plain_formatter_never_shows_none_or_e_notation():
     assert plain(None) == EMPTY and plain("") == EMPTY
     assert plain(Decimal("1E+1")) == "10" and plain(Decimal("0.50")) == "0.50"
     assert plain(0) == 0 and plain("x") == "x"
+
+
+def test_an_enterprise_with_only_its_required_fields_shows_no_none(app, as_user):
+    """详情 of an enterprise that has filled in nothing beyond what is required: empty cells, not "None"
+    (the crawl above sees only the complete demo enterprises)."""
+    from factories.insurance import make_enterprise_user
+
+    with app.app_context():
+        account = make_enterprise_user(region="230103")
+        enterprise_id = account.enterprise_id
+        db.session.commit()
+    page = as_user("dept_province").get(f"/enterprises/show/{enterprise_id}").get_data(as_text=True)
+    cells = list(_cells(page))
+    assert any("测试建筑工程有限公司" in c for c in cells), cells[:10]
+    assert _problems(page, _enum_values()) == []
