@@ -24,8 +24,9 @@ FAB_ENGLISH = [">Cancel<", ">OK<"]
 # a number standing alone (not a part of an identifier such as CB-…-5845E15), as Python writes it:
 # Decimal("1E+1"), float 1e-05 — always with the exponent's sign, unlike a hex name such as 3339e7
 E_NOTATION = re.compile(r"(?<![A-Za-z0-9_.-])\d+(?:\.\d+)?[eE][+-]\d+(?![A-Za-z0-9_-])")
-# pages whose cells are names people typed (an account named "expert" is data, not a raw enum)
-FREE_TEXT = ("/users/",)
+# pages whose cells are names people typed (an account named "expert" is data, not a raw enum): the users
+# list, and a role's or group's page, which lists its users
+FREE_TEXT = ("/users/", "/roles/", "/groups/")
 
 
 def _enum_values():
