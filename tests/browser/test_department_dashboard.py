@@ -5,6 +5,7 @@ display fills 1920×1080 and 1366×768 without a scrollbar and stacks on a phone
 import io
 import re
 
+from factories.registry import HEADERS
 from openpyxl import load_workbook
 
 
@@ -49,18 +50,7 @@ def test_province_imports_the_registry_with_progress(page, login, live_url, tmp_
 
     wb = Workbook()
     ws = wb.active
-    ws.append(
-        [
-            "项目代码",
-            "项目名称",
-            "行政区划代码",
-            "施工企业名称",
-            "统一社会信用代码",
-            "建设单位名称",
-            "投资规模(万元)",
-            "是否有效",
-        ]
-    )
+    ws.append(HEADERS)
     for i in range(30):
         ws.append(
             [

@@ -14,6 +14,7 @@ import time
 import zipfile
 
 import pytest
+from factories.registry import HEADERS, HUMA
 from openpyxl import Workbook
 from sqlalchemy import delete, func, select
 from werkzeug.datastructures import FileStorage
@@ -27,17 +28,6 @@ from app.storage import get_storage
 from app.untrusted import sandbox, xlsx
 
 MB = 1024 * 1024
-HEADERS = [
-    "项目代码",
-    "项目名称",
-    "行政区划代码",
-    "施工企业名称",
-    "统一社会信用代码",
-    "建设单位名称",
-    "投资规模(万元)",
-    "是否有效",
-]
-HUMA = "232721"
 
 CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
