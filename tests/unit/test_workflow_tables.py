@@ -207,3 +207,28 @@ def test_the_assign_guard_compares_kinds_by_value():
     # party kinds are read from the database: equal strings, not the constants' own objects
     org = Party("".join(["o", "r", "g"]))
     assert workflows.ALL["dispatch_order"].check("assign", org, Row("accepted", org_id=7)).name == "assign"
+
+
+@pytest.mark.parametrize(
+    "value,label", [("submit", "提交保单"), ("org_fail", "不通过"), ("terminate", "终止"), ("nothing", "nothing")]
+)
+def test_action_labels_of_flow_records(value, label):
+    assert str(workflows.action_label(value)) == label
+
+
+@pytest.mark.parametrize(
+    "value,label",
+    [
+        (None, "—"),
+        ("", "—"),
+        ("draft", "草稿"),
+        ("in_service", "服务中"),
+        ("open", "待整改"),
+        ("passed", "验收合格"),
+        ("active", "启用"),
+        ("inactive", "停用"),
+        ("nothing", "nothing"),
+    ],
+)
+def test_status_labels_of_flow_records(value, label):
+    assert str(workflows.status_label(value)) == label
