@@ -1,6 +1,7 @@
-"""One rule per field, shared by every path that takes the value: the enterprise and project forms
-(app/services), FAB's generated forms under 基础数据 (app/views/reference.py, the WTForms classes at the
-bottom), the REST API's schemas (app/api/base.py) and the registry import (app/services/registry_import.py):
+"""One rule per field, shared by every path that takes the value: the commands' schemas, which serve the
+pages' forms and the REST API alike (app/services/commands.py), FAB's generated forms under 基础数据
+(app/views/reference.py, the WTForms classes at the bottom) and the registry import
+(app/services/registry_import.py):
 统一社会信用代码, 身份证号, mobile, e-mail, 行政区划, money, dates and the plan fields (rate).
 
 The plain functions raise ``ValidationError`` (a ValueError) so an import can collect row errors;
@@ -22,6 +23,7 @@ from wtforms import validators as wtf_validators
 from .models.enums import RegionLevel
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 REGION_RE = re.compile(r"^\d{6}$")
 # GB/T 40058-2021 投资项目代码: YYMM-RRRRRR-DD-TT-NNNNNC (year/month, region, industry, type, serial+check).
 PROJECT_CODE_RE = re.compile(r"^(\d{2})(\d{2})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$")
@@ -34,6 +36,8 @@ MONEY_MAX = Decimal("1e12")
 # A plan's rate is a fraction of the investment (0.0015 = 1.5‰): above 0, below 1, six places.
 RATE_MAX = Decimal("1")
 RATE_PLACES = 6
+# Ids and counts are PostgreSQL integers: a larger value is no row and must not reach SQL.
+INT32_MAX = 2**31 - 1
 
 
 class ValidationError(ValueError):
@@ -86,6 +90,14 @@ def validate_mobile(value):
     if not MOBILE_RE.match(mobile):
         raise ValidationError(_("手机号码格式不正确"))
     return mobile
+
+
+def validate_phone(value):
+    """A contact telephone: a mobile number or a fixed line with its area code (0451-8xxxxxxx)."""
+    phone = _text(value).replace(" ", "")
+    if not PHONE_RE.match(phone):
+        raise ValidationError(_("联系电话格式不正确（手机号或带区号的固定电话）"))
+    return phone
 
 
 def validate_email(value):

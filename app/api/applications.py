@@ -2,30 +2,12 @@
 withdraw (撤回, the enterprise), the uploads (营业执照 … 用户协议) as files."""
 
 from flask_appbuilder.api import expose, protect
-from flask_babel import lazy_gettext as _
 
 from app.models import Application
 from app.models.insurance import APPLICATION_FILE_SLOTS
+from app.services.commands import EmptySchema, InputSchema, IssuePolicySchema, Text
 
-from .base import (
-    READ,
-    Day,
-    EmptySchema,
-    Id,
-    InputSchema,
-    Money,
-    ScopedModelRestApi,
-    Str,
-    Text,
-    acting_user,
-    date_order,
-    fields,
-    guard,
-    openapi,
-    raise_if,
-    service,
-    validates_schema,
-)
+from .base import READ, ScopedModelRestApi, acting_user, guard, openapi, service
 from .policies import PolicyApi
 
 COLUMNS = [
@@ -66,25 +48,6 @@ class ApproveSchema(InputSchema):
 
 class RejectSchema(InputSchema):
     opinion = Text(required=True)
-
-
-class IssuePolicySchema(InputSchema):
-    """The 出单 form's fields; the files come as multipart parts policy_file and agreement_file."""
-
-    builder_name = Str(255, required=True)
-    project_name = Str(255, required=True)
-    project_code = Str(64, required=True)
-    plan_id = Id(required=True)
-    premium = Money(required=True)
-    start_date = Day(required=True)
-    end_date = Day(required=True)
-    policy_no = Str(64, required=True)
-    premium_deviation_reason = Text(allow_none=True)
-    agreed = fields.Boolean(load_default=False, error_messages={"invalid": _("应为 true 或 false")})
-
-    @validates_schema(skip_on_field_errors=False)
-    def _dates(self, data, **kwargs):
-        raise_if(date_order(data, "start_date", "end_date", strict=True))
 
 
 class ApplicationApi(ScopedModelRestApi):

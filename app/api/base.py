@@ -25,7 +25,7 @@ import prison
 from flask import current_app, g, request, send_file
 from flask_appbuilder.api import BaseApi, expose, protect
 from flask_babel import lazy_gettext as _
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -38,13 +38,12 @@ from app.models.base import utcnow
 from app.security.scope import criterion, is_visible, party_of
 from app.services.base import Conflict, ServiceError
 from app.storage import MB, UPLOAD_RULES, UploadError
-from app.validators import ValidationError as FieldError
-from app.validators import validate_money
+from app.validators import INT32_MAX
 
 from . import files as api_files
 from . import idempotency, problems, query
 from .problems import Problem
-from .rows import INT32_MAX, describe, serialize
+from .rows import describe, serialize
 
 log = logging.getLogger(__name__)
 
@@ -113,104 +112,6 @@ def check_pk(pk):
     if not isinstance(pk, int) or not 1 <= pk <= INT32_MAX:
         raise Problem("not_found")
     return pk
-
-
-# ---------------------------------------------------------------- input schemas
-def _messages():
-    return {
-        "required": _("必填"),
-        "null": _("不能为空"),
-        "invalid": _("格式不正确"),
-        "too_large": _("数值过大"),
-        "special": _("数值无效"),
-    }
-
-
-def Str(max_len, required=False, **kw):
-    """A string of at most ``max_len`` characters; a required one must not be blank."""
-    checks = [validate.Length(max=max_len, error=_("最多 {max} 个字符"))]
-    if required:
-        checks.append(validate.Regexp(r"\S", error=_("必填")))
-    return fields.String(required=required, validate=checks, error_messages=_messages(), **kw)
-
-
-def Text(required=False, **kw):
-    return Str(4000, required=required, **kw)
-
-
-def Int(required=False, minimum=None, **kw):
-    checks = [validate.Range(min=minimum, max=INT32_MAX, error=_("须在 {min} 至 {max} 之间"))]
-    if minimum is None:
-        checks = [validate.Range(max=INT32_MAX, error=_("数值过大"))]
-    return fields.Integer(required=required, strict=False, validate=checks, error_messages=_messages(), **kw)
-
-
-def Id(required=False, **kw):
-    return Int(required=required, minimum=1, **kw)
-
-
-class MoneyField(fields.Decimal):
-    """An amount by app.validators.validate_money (≥ 0, two places, below 10^12): a JSON number (a
-    decimal string is accepted)."""
-
-    def _validated(self, value):
-        number = super()._validated(value)
-        if number is None:
-            return None
-        try:
-            return validate_money(number)
-        except FieldError as exc:
-            raise ValidationError(str(exc.message)) from None
-
-
-def Money(required=False, **kw):
-    return MoneyField(
-        required=required,
-        allow_nan=False,
-        error_messages=_messages(),
-        metadata={"type": "number"},
-        **kw,
-    )
-
-
-def Day(required=False, **kw):
-    return fields.Date(required=required, error_messages=dict(_messages(), invalid=_("日期格式应为YYYY-MM-DD")), **kw)
-
-
-def IdList(required=False, max_items=200, **kw):
-    return fields.List(
-        Id(),
-        required=required,
-        validate=validate.Length(min=1, max=max_items, error=_("须有 {min} 至 {max} 项")),
-        error_messages=_messages(),
-        **kw,
-    )
-
-
-class InputSchema(Schema):
-    """Unknown fields are refused (a typo must not pass silently)."""
-
-    class Meta:
-        ordered = True
-
-    error_messages = {"unknown": _("未知字段"), "type": _("请求体应为 JSON 对象")}
-
-
-class EmptySchema(InputSchema):
-    """A write without fields (an empty JSON object, or no body)."""
-
-
-def date_order(data, start, end, strict=False, message=None):
-    """Cross-field check for @validates_schema: {end: [message]} unless end is after (or on) start."""
-    a, b = data.get(start), data.get(end)
-    if a and b and (b <= a if strict else b < a):
-        return {end: [message or _("终止日期须晚于开始日期")]}
-    return {}
-
-
-def raise_if(errors):
-    if errors:
-        raise ValidationError(errors)
 
 
 def openapi(summary, method="post", body=None, ok=200, pk=True, multipart_files=None, creates=None, many=False):
@@ -770,23 +671,10 @@ def audit_api_write(user, status, key=None, message=None, replayed=False):
 
 __all__ = [
     "ScopedModelRestApi",
-    "InputSchema",
-    "EmptySchema",
     "ApiError",
     "READ",
     "acting_user",
     "service",
-    "validates_schema",
-    "date_order",
-    "raise_if",
     "openapi",
     "guard",
-    "Str",
-    "Text",
-    "Int",
-    "Id",
-    "Money",
-    "Day",
-    "IdList",
-    "fields",
 ]

@@ -5,23 +5,9 @@ from flask_babel import lazy_gettext as _
 
 from app.models import Claim
 from app.services.base import NotFound
+from app.services.commands import ClaimSchema
 
-from .base import (
-    READ,
-    Day,
-    InputSchema,
-    Int,
-    Money,
-    ScopedModelRestApi,
-    Str,
-    acting_user,
-    date_order,
-    guard,
-    openapi,
-    raise_if,
-    service,
-    validates_schema,
-)
+from .base import READ, ScopedModelRestApi, acting_user, guard, openapi, service
 
 COLUMNS = [
     "id",
@@ -43,28 +29,15 @@ COLUMNS = [
 ]
 
 
-class ClaimSchema(InputSchema):
-    """A claim: 伤残人数, 死亡人数, 预估损失, 结案日期, 结案金额, 报案日期, 备注."""
-
-    injured_count = Int(minimum=0, load_default=0)
-    death_count = Int(minimum=0, load_default=0)
-    estimated_loss = Money(allow_none=True)
-    settled_date = Day(allow_none=True)
-    settled_amount = Money(allow_none=True)
-    submitted_date = Day(required=True)
-    remark = Str(500, allow_none=True)
-
-    @validates_schema(skip_on_field_errors=False)
-    def _dates(self, data, **kwargs):
-        raise_if(date_order(data, "submitted_date", "settled_date", message=_("结案日期不能早于报案日期")))
-
-
 class ClaimPatchSchema(ClaimSchema):
-    """A correction: only the fields sent change."""
+    """A correction: only the fields sent change. ClaimSchema's field rules apply to what is sent;
+    its defaults and cross-field checks apply when the service reads the whole corrected claim."""
 
-    injured_count = Int(minimum=0)
-    death_count = Int(minimum=0)
-    submitted_date = Day()
+    def load(self, data, *, partial=None, **kwargs):
+        return super().load(data, partial=True, **kwargs)
+
+    def _dates(self, data, **kwargs):  # not a hook here: the service checks the merged claim
+        pass
 
 
 class ClaimApi(ScopedModelRestApi):

@@ -424,7 +424,7 @@ def _input_schemas():
     """Every marshmallow input schema a write names, by class name."""
     import importlib
 
-    from .base import InputSchema
+    from app.services.commands import EmptySchema, InputSchema
 
     seen = {}
     for module in (
@@ -438,8 +438,6 @@ def _input_schemas():
         for value in vars(mod).values():
             if isinstance(value, type) and issubclass(value, InputSchema):
                 seen[value.__name__] = value
-    from .base import EmptySchema
-
     seen["EmptySchema"] = EmptySchema
     return seen
 

@@ -1,29 +1,11 @@
 """Dispatch orders (派单): read; dispatch (insurer); accept or refuse (prevention org)."""
 
 from flask_appbuilder.api import expose, protect
-from flask_babel import lazy_gettext as _
 
 from app.models import DispatchOrder
+from app.services.commands import DispatchSchema, EmptySchema, InputSchema, Text
 
-from .base import (
-    READ,
-    Day,
-    EmptySchema,
-    Id,
-    IdList,
-    InputSchema,
-    Money,
-    ScopedModelRestApi,
-    Str,
-    Text,
-    acting_user,
-    date_order,
-    guard,
-    openapi,
-    raise_if,
-    service,
-    validates_schema,
-)
+from .base import READ, ScopedModelRestApi, acting_user, guard, openapi, service
 
 COLUMNS = [
     "id",
@@ -60,28 +42,6 @@ COLUMNS = [
     "latest_review.opinion",
     "latest_review.created_at",
 ]
-
-
-class DispatchSchema(InputSchema):
-    """派单: to a prevention org (org_id) or to one of the insurer's own experts (expert_id)."""
-
-    policy_ids = IdList(required=True)
-    org_id = Id(allow_none=True)
-    expert_id = Id(allow_none=True)
-    service_item_ids = IdList(required=True, max_items=50)
-    service_place = Str(255, required=True)
-    start_date = Day(required=True)
-    end_date = Day(required=True)
-    deadline = Day(required=True)
-    required_title_id = Id(allow_none=True)
-    fee = Money(load_default=0)
-
-    @validates_schema(skip_on_field_errors=False)
-    def _checks(self, data, **kwargs):
-        errors = date_order(data, "start_date", "end_date")
-        if bool(data.get("org_id")) == bool(data.get("expert_id")):
-            errors["org_id"] = [_("请选择事故预防机构或专业技术人员之一")]
-        raise_if(errors)
 
 
 class RefuseSchema(InputSchema):

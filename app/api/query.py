@@ -32,8 +32,9 @@ from flask import request
 from flask_babel import lazy_gettext as _
 from sqlalchemy import and_, or_
 
+from app.validators import INT32_MAX
+
 from .problems import Problem
-from .rows import INT32_MAX
 from .timefmt import isoformat, parse_date, parse_instant
 
 ORDERED = ("eq", "ne", "gt", "ge", "lt", "le", "between")

@@ -15,8 +15,6 @@ from sqlalchemy import inspect as sa_inspect
 
 from .timefmt import isoformat
 
-INT32_MAX = 2**31 - 1
-
 
 @dataclass(frozen=True)
 class Col:

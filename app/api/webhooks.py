@@ -59,8 +59,9 @@ from app.models.enums import ApplicationStatus as A
 from app.models.enums import OrderStatus as O
 from app.models.enums import PartyKind, PolicyStatus
 from app.security.scope import party_of
+from app.services.commands import InputSchema
 
-from .base import InputSchema, ScopedModelRestApi, check_pk, guard
+from .base import ScopedModelRestApi, check_pk, guard
 from .problems import Problem
 from .timefmt import isoformat
 

@@ -48,6 +48,7 @@ from app.models import (
 )
 from app.models.enums import ApplicationStatus, RegionLevel
 from app.models.enums import PartyKind as P
+from app.validators import INT32_MAX
 
 ADMIN_ROLE = "Admin"
 
@@ -333,13 +334,10 @@ def is_visible(model, pk, user=None) -> bool:
     return db.session.execute(stmt.limit(1)).first() is not None
 
 
-MAX_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger value is no row (and must not reach SQL)
-
-
 def valid_pk(pk) -> bool:
     """Whether ``pk`` can be a row id at all (a positive integer within the column's range)."""
     try:
-        return 0 < int(str(pk).strip()) <= MAX_ID
+        return 0 < int(str(pk).strip()) <= INT32_MAX
     except (TypeError, ValueError):
         return False
 

@@ -1,7 +1,5 @@
 """投保申请 (在线填报, 审核): the enterprise fills and submits, the insurer or named broker reviews."""
 
-import re
-
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
@@ -17,7 +15,7 @@ from app.storage import UploadError, attach, discard, store_upload
 from app.workflows import APPLICATION
 
 from .base import Conflict, Forbidden, Invalid, fetch, transition, unit_of_work
-from .inputs import FieldErrors, flag, present
+from .commands import ApplicationSchema, FieldErrors, present, read
 
 # An application in one of these states blocks a new one for the same project.
 OPEN_STATES = (A.DRAFT, A.PENDING_REVIEW, A.REJECTED, A.APPROVED, A.INSURED)
@@ -46,9 +44,6 @@ SLOT_LABELS = {"legal_id_front": _("法定代表人身份证人像面")}
 
 def slot_label(slot):
     return SLOT_LABELS.get(slot) or FileKind.label(slot)
-
-
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
 def set_project_status(project_id, status):
@@ -94,26 +89,23 @@ def _company(company_id, kind):
 
 
 def _validate(data, errors):
-    broker = None
-    if str(data.get("broker_id") or "").strip():
-        broker = _company(data.get("broker_id"), CompanyKind.BROKER)
+    values = read(ApplicationSchema, data, errors)
+    broker = insurer = plan = None
+    if values["broker_id"]:
+        broker = _company(values["broker_id"], CompanyKind.BROKER)
         if broker is None:
             errors.add("broker_id", _("请选择有效的经纪公司"))
-    insurer = _company(data.get("insurer_id"), CompanyKind.INSURER)
-    if insurer is None:
-        errors.add("insurer_id", _("请选择保险机构"))
-    elif broker is not None and insurer not in broker.partner_insurers:
-        errors.add("insurer_id", _("所选保险机构不是该经纪公司的合作保险公司"))
-    try:
-        plan = db.session.get(Plan, int(data.get("plan_id")))
-    except (TypeError, ValueError):
-        plan = None
-    if plan is None:
-        errors.add("plan_id", _("请选择方案"))
-    phone = errors.text(data, "contact_phone", required=True, max_len=20, label=_("联系电话"))
-    if phone and not PHONE_RE.match(phone.replace(" ", "")):
-        errors.add("contact_phone", _("联系电话格式不正确（手机号或带区号的固定电话）"))
-    return broker, insurer, plan, (phone or "").replace(" ", "")
+    if values["insurer_id"]:
+        insurer = _company(values["insurer_id"], CompanyKind.INSURER)
+        if insurer is None:
+            errors.add("insurer_id", _("请选择保险机构"))
+        elif broker is not None and insurer not in broker.partner_insurers:
+            errors.add("insurer_id", _("所选保险机构不是该经纪公司的合作保险公司"))
+    if values["plan_id"]:
+        plan = db.session.get(Plan, values["plan_id"])
+        if plan is None:
+            errors.add("plan_id", _("请选择方案"))
+    return broker, insurer, plan, values["contact_phone"], values["agreed"]
 
 
 def _enterprise_party(user):
@@ -144,7 +136,7 @@ def save_application(user, project_id, data: dict, files: dict, application_id=N
                 raise Conflict(_("该项目已有投保申请，请在原申请上修改"))
             app = None
         errors = FieldErrors()
-        broker, insurer, plan, phone = _validate(data, errors)
+        broker, insurer, plan, phone, agreed = _validate(data, errors)
         errors.raise_if_any()
         if app is None:
             app = Application(
@@ -158,7 +150,7 @@ def save_application(user, project_id, data: dict, files: dict, application_id=N
         app.insurer_id = insurer.id
         app.plan_id = plan.id
         app.contact_phone = phone
-        app.agreed = flag(data, "agreed")
+        app.agreed = agreed
         session.flush()
         store_files(session, app, files, APPLICATION_FILE_SLOTS, user, errors)
         errors.raise_if_any(_("上传文件有误，未保存"))

@@ -5,14 +5,13 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
-from app import clock
 from app.extensions import db
 from app.models import Claim, Policy
 from app.models.enums import PartyKind as P
 from app.security.scope import party_of
 
 from .base import Forbidden, fetch, record_flow, unit_of_work
-from .inputs import FieldErrors
+from .commands import ClaimSchema, read
 
 FIELDS = {
     "injured_count": _("伤残人数"),
@@ -31,23 +30,6 @@ def _insurer_only(user):
         raise Forbidden(_("只有保险公司可以录入理赔信息"))
 
 
-def _read(data):
-    errors = FieldErrors()
-    values = dict(
-        injured_count=errors.integer(data, "injured_count", required=True, label=FIELDS["injured_count"]),
-        death_count=errors.integer(data, "death_count", required=True, label=FIELDS["death_count"]),
-        estimated_loss=errors.decimal(data, "estimated_loss"),
-        settled_date=errors.date(data, "settled_date"),
-        settled_amount=errors.decimal(data, "settled_amount"),
-        submitted_date=errors.date(data, "submitted_date") or clock.today(),
-        remark=errors.text(data, "remark", max_len=500),
-    )
-    if values["settled_amount"] is not None and values["settled_date"] is None:
-        errors.add("settled_date", _("填写已决金额时请选择已决日期"))
-    errors.raise_if_any()
-    return values
-
-
 def _describe(values):
     return "；".join(f"{FIELDS[k]}: {'' if v is None else v}" for k, v in values.items())
 
@@ -56,7 +38,7 @@ def add_claim(policy_id, user, data) -> Claim:
     """新增理赔 on a policy of the insurer."""
     _insurer_only(user)
     policy = fetch(Policy, policy_id, user)
-    values = _read(data)
+    values = read(ClaimSchema, data)
     with unit_of_work() as session:
         claim = Claim(
             policy_id=policy.id,
@@ -75,7 +57,7 @@ def update_claim(claim_id, user, data) -> Claim:
     """Correct a claim; the changed fields are written to the policy's timeline."""
     _insurer_only(user)
     claim = fetch(Claim, claim_id, user)
-    values = _read(data)
+    values = read(ClaimSchema, data)
     with unit_of_work():
         changed = {k: v for k, v in values.items() if getattr(claim, k) != v}
         for key, value in changed.items():

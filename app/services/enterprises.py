@@ -7,13 +7,13 @@ from app.extensions import db
 from app.models import Enterprise, Project, Region
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
-from app.models.enums import ProjectInsuranceStatus, RegionLevel
+from app.models.enums import ProjectInsuranceStatus
 from app.security.scope import party_of
-from app.validators import check_project_code, validate_email, validate_mobile, validate_region_code
+from app.validators import check_project_code
 
 from .applications import store_files
 from .base import Conflict, Forbidden, check_version, fetch, unit_of_work
-from .inputs import FieldErrors
+from .commands import EnterpriseSchema, FieldErrors, ProjectSchema, read
 
 ENTERPRISE_FILE_SLOTS = (
     "business_license",
@@ -53,26 +53,11 @@ def project_editable(project) -> bool:
     return project.insurance_status in PROJECT_EDITABLE
 
 
-def _region(value):
-    return validate_region_code(value, session=db.session)
-
-
 def update_enterprise(user, data: dict, files: dict) -> Enterprise:
     """进入编辑 → 保存 of 企业信息. The credit code comes from the CA certificate and is not changed here."""
     enterprise = _own_enterprise(user)
     errors = FieldErrors()
-    values = dict(
-        name=errors.text(data, "name", required=True, max_len=128, label=_("企业名称")),
-        region_code=errors.check(data, "region_code", _region, required=True, label=_("行政区划代码")),
-        registered_address=errors.text(data, "registered_address", required=True, label=_("工商注册地址")),
-        business_address=errors.text(data, "business_address", required=True, label=_("主要经营地址")),
-        contact_name=errors.text(data, "contact_name", required=True, max_len=64, label=_("联系人姓名")),
-        contact_mobile=errors.check(data, "contact_mobile", validate_mobile, required=True, label=_("联系人手机")),
-        contact_email=errors.check(data, "contact_email", validate_email, required=True, label=_("联系邮箱")),
-        legal_name=errors.text(data, "legal_name", required=True, max_len=64, label=_("法人姓名")),
-        legal_mobile=errors.check(data, "legal_mobile", validate_mobile, required=True, label=_("法人手机")),
-        business_scope=errors.text(data, "business_scope", required=True, max_len=4000, label=_("经营范围")),
-    )
+    values = read(EnterpriseSchema, data, errors)
     code = (data.get("credit_code") or "").strip().upper()
     if code and code != enterprise.credit_code:
         errors.add("credit_code", _("统一社会信用代码来自数字证书，不能修改"))
@@ -93,33 +78,13 @@ def save_project(user, data: dict, project_id=None):
     """新增项目 (or correct one not yet under review). Returns (project, warnings about the code)."""
     enterprise = _own_enterprise(user)
     errors = FieldErrors()
-    values = dict(
-        region_code=errors.check(
-            data,
-            "region_code",
-            lambda v: validate_region_code(v, session=db.session, level=RegionLevel.COUNTY),
-            required=True,
-            label=_("行政区划代码"),
-        ),
-        project_code=errors.text(data, "project_code", required=True, max_len=64, label=_("项目代码")),
-        name=errors.text(data, "name", required=True, label=_("项目名称")),
-        investment=errors.decimal(data, "investment", required=True, label=_("投资规模")),
-        builder_name=errors.text(data, "builder_name", required=True, label=_("建设单位名称")),
-        address=errors.text(data, "address", required=True, label=_("项目地址")),
-        scale_content=errors.text(data, "scale_content", max_len=4000),
-        planned_start=errors.date(data, "planned_start"),
-        planned_end=errors.date(data, "planned_end"),
-    )
-    if values["region_code"] and not values["region_code"].startswith("23"):
-        errors.add("region_code", _("请选择黑龙江省内的县级行政区划"))
+    values = read(ProjectSchema, data, errors)
     warnings = []
     if values["project_code"]:
         try:
             warnings = check_project_code(values["project_code"], known_region=_known_region)
         except ValueError as exc:
             errors.add("project_code", getattr(exc, "message", str(exc)))
-    if values["planned_start"] and values["planned_end"] and values["planned_end"] < values["planned_start"]:
-        errors.add("planned_end", _("计划竣工日期不能早于计划开工日期"))
     errors.raise_if_any()
     with unit_of_work() as session:
         if project_id:

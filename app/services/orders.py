@@ -5,7 +5,7 @@ workflow (app/workflows) and commits once.
 """
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _
@@ -22,6 +22,7 @@ from app.security.scope import party_of, scoped_select
 from app.workflows import ORDER
 
 from .base import Conflict, Forbidden, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
+from .commands import DispatchSchema, FieldErrors, OrderTermsSchema, read
 
 # Orders in these states no longer draw on the policy's prevention fund.
 CLOSED_WITHOUT_SERVICE = (O.REFUSED, O.TIMEOUT, O.REDISPATCHED)
@@ -60,22 +61,6 @@ def fund_used(policy_id, exclude_order_id=None) -> Decimal:
     if exclude_order_id is not None:
         stmt = stmt.where(DispatchOrder.id != exclude_order_id)
     return Decimal(db.session.execute(stmt).scalar() or 0)
-
-
-def parse_date(value, field, label, errors, required=True):
-    if value in (None, ""):
-        if required:
-            errors[field] = [_("请填写%(label)s", label=label)]
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors[field] = [_("%(label)s格式不正确（YYYY-MM-DD）", label=label)]
-        return None
 
 
 def _int(value):
@@ -120,72 +105,52 @@ def _check_expert(expert, order_like, errors, field="expert_id"):
         ]
 
 
-def _validate(user, data):
+def _validate(user, data, schema=OrderTermsSchema):
     """Check the dispatch form; returns the cleaned values (raises Invalid with per-field errors)."""
     party = party_of(user)
-    errors = {}
-    org_id, expert_id = _int(data.get("org_id")), _int(data.get("expert_id"))
-    org = expert = None
-    if bool(org_id) == bool(expert_id):
-        errors["org_id"] = [_("请选择一个派单对象：事故预防机构或本公司专业技术人员")]
-    elif org_id:
-        org = db.session.get(PreventionOrg, org_id)
+    errors = FieldErrors()
+    values = read(schema, data, errors)
+    org = expert = title = None
+    if values["org_id"] and "org_id" not in errors.errors:
+        org = db.session.get(PreventionOrg, values["org_id"])
         if org is None or not org.active:
-            errors["org_id"] = [_("事故预防机构不存在或已停用")]
-    else:
-        expert = db.session.get(Expert, expert_id)
-    item_ids = {i for i in (_int(v) for v in (data.get("service_item_ids") or [])) if i}
+            errors.add("org_id", _("事故预防机构不存在或已停用"))
+    elif values["expert_id"]:
+        expert = db.session.get(Expert, values["expert_id"])
+    item_ids = set(values["service_item_ids"] or ())
     items = db.session.scalars(
         select(ServiceItem).where(ServiceItem.id.in_(item_ids), ServiceItem.active.is_(True))
     ).all()
-    if not item_ids or len(items) != len(item_ids):
-        errors["service_item_ids"] = [_("请选择服务内容")]
-    place = (data.get("service_place") or "").strip()
-    if not place:
-        errors["service_place"] = [_("请填写服务地点")]
-    elif len(place) > 255:
-        errors["service_place"] = [_("服务地点过长")]
-    start = parse_date(data.get("start_date"), "start_date", _("开始日期"), errors)
-    end = parse_date(data.get("end_date"), "end_date", _("结束日期"), errors)
+    if item_ids and len(items) != len(item_ids):
+        errors.add("service_item_ids", _("请选择服务内容"))
+    start, end, deadline = values["start_date"], values["end_date"], values["deadline"]
     today = clock.today()
-    deadline = parse_date(data.get("deadline"), "deadline", _("截止日期"), errors, required=False)
-    if deadline is None and "deadline" not in errors:
+    if deadline is None and "deadline" not in errors.errors:
         deadline = today + timedelta(days=accept_days())
         if end and deadline > end:
             deadline = end
-    if start and end and end < start:
-        errors["end_date"] = [_("结束日期不能早于开始日期")]
     if deadline and deadline < today:
-        errors["deadline"] = [_("截止日期不能早于今天")]
+        errors.add("deadline", _("截止日期不能早于今天"))
     elif deadline and end and deadline > end:
-        errors["deadline"] = [_("截止日期不能晚于结束日期")]
-    title = None
-    title_id = _int(data.get("required_title_id"))
-    if title_id:
-        title = db.session.get(TitleLevel, title_id)
+        errors.add("deadline", _("截止日期不能晚于结束日期"))
+    if values["required_title_id"]:
+        title = db.session.get(TitleLevel, values["required_title_id"])
         if title is None:
-            errors["required_title_id"] = [_("职称不存在")]
-    try:
-        fee = Decimal(str(data.get("fee") if data.get("fee") not in (None, "") else "0")).quantize(Decimal("0.01"))
-        if fee < 0 or not fee.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors["fee"] = [_("事故预防费须为不小于0的金额")]
-        fee = None
-    if expert_id and "org_id" not in errors:
-        _check_expert(expert, {"org_id": None, "insurer_id": party.id, "required_title": title}, errors)
-    if errors:
-        raise Invalid(_("派单信息有误，请检查后重新提交"), errors=errors)
+            errors.add("required_title_id", _("职称不存在"))
+    if values["expert_id"] and "org_id" not in errors.errors:
+        _check_expert(expert, {"org_id": None, "insurer_id": party.id, "required_title": title}, errors.errors)
+    errors.raise_if_any(_("派单信息有误，请检查后重新提交"))
     return dict(
         org=org,
         expert=expert,
         items=items,
-        service_place=place,
+        service_place=values["service_place"],
         start_date=start,
         end_date=end,
         deadline=deadline,
         required_title=title,
-        fee=fee,
+        fee=values["fee"],
+        policy_ids=values.get("policy_ids"),
     )
 
 
@@ -295,12 +260,9 @@ def assignable_experts(order, user):
 def dispatch(user, policy_ids: list, data: dict) -> list:
     """派单: one order per selected insured policy, to a prevention org (未接单) or an own expert."""
     _require_insurer(user)
-    ids = list(dict.fromkeys(i for i in (_int(p) for p in (policy_ids or [])) if i))
-    if not ids:
-        raise Invalid(_("请选择要派单的投保项目"))
     with unit_of_work():
-        values = _validate(user, data)
-        policies = [fetch(Policy, pid, user) for pid in ids]
+        values = _validate(user, dict(data, policy_ids=policy_ids), DispatchSchema)
+        policies = [fetch(Policy, pid, user) for pid in dict.fromkeys(values["policy_ids"])]
         for policy in policies:
             if not dispatchable(policy):
                 raise Invalid(_("保单 %(no)s 不在保险期内（已投保），不能派单", no=policy.policy_no))

@@ -21,7 +21,7 @@ from app.workflows import APPLICATION, POLICY
 
 from .applications import set_project_status, store_files
 from .base import Conflict, Forbidden, Invalid, fetch, record_flow, transition, unit_of_work
-from .inputs import FieldErrors, flag, present
+from .commands import FieldErrors, IssuePolicySchema, present, read
 
 CENT = Decimal("0.01")
 POLICY_FILE_SLOTS = ("policy_file", "agreement_file")
@@ -154,24 +154,11 @@ def new_ledger_no(now=None):
 
 
 def _validate_issue(app, data, files, insurer_id, errors):
-    values = dict(
-        builder_name=errors.text(data, "builder_name", required=True, label=_("建设单位名称")),
-        project_name=errors.text(data, "project_name", required=True, label=_("项目名称")),
-        project_code=errors.text(data, "project_code", required=True, max_len=64, label=_("项目代码")),
-        premium=errors.decimal(data, "premium", required=True, label=_("保费(元)")),
-        start_date=errors.date(data, "start_date", required=True, label=_("生效日期")),
-        end_date=errors.date(data, "end_date", required=True, label=_("终止日期")),
-        policy_no=errors.text(data, "policy_no", required=True, max_len=64, label=_("保单号")),
-        premium_deviation_reason=errors.text(data, "premium_deviation_reason", max_len=1000),
-    )
-    try:
-        plan = db.session.get(Plan, int(data.get("plan_id") or app.plan_id))
-    except (TypeError, ValueError):
-        plan = None
+    values = read(IssuePolicySchema, data, errors)
+    plan_id, agreed = values.pop("plan_id") or app.plan_id, values.pop("agreed")
+    plan = db.session.get(Plan, plan_id) if plan_id else None
     if plan is None:
         errors.add("plan_id", _("请选择方案"))
-    if values["start_date"] and values["end_date"] and values["end_date"] <= values["start_date"]:
-        errors.add("end_date", _("终止日期须晚于生效日期"))
     if (
         values["policy_no"]
         and db.session.execute(
@@ -183,7 +170,7 @@ def _validate_issue(app, data, files, insurer_id, errors):
     for slot in POLICY_FILE_SLOTS:
         if present(files, slot) is None:
             errors.add(slot, _("请上传文件"))
-    if not flag(data, "agreed"):
+    if not agreed:
         errors.add("agreed", _("请勾选“我已阅读并同意《用户协议》”"))
     proposal = propose_premium(app, plan) if plan is not None else None
     if proposal and values["premium"] is not None:

@@ -12,6 +12,7 @@ from app.api import webhooks
 from app.api.keys import ROLE_OF_KIND, issue_key, revoke_key
 from app.extensions import db
 from app.models import ApiKey, InsuranceCompany, WebhookDelivery, WebhookEndpoint
+from app.security.scope import valid_pk
 from app.services.base import ServiceError
 
 from .base import ScopedModelView
@@ -156,7 +157,7 @@ class ApiKeyView(ScopedModelView):
     @expose("/webhooks/<int:endpoint_id>/deliveries")
     @has_access
     def webhook_deliveries(self, endpoint_id):
-        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if endpoint_id <= 2**31 - 1 else None
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if valid_pk(endpoint_id) else None
         if endpoint is None:
             abort(404)
         deliveries = (
@@ -176,7 +177,7 @@ class ApiKeyView(ScopedModelView):
     @expose("/webhooks/<int:endpoint_id>/disable", methods=["POST"])
     @has_access
     def webhook_disable(self, endpoint_id):
-        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if endpoint_id <= 2**31 - 1 else None
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if valid_pk(endpoint_id) else None
         if endpoint is None:
             abort(404)
         webhooks.disable_endpoint(endpoint)

@@ -116,11 +116,13 @@ def test_language_follows_accept_language(client, key):
 def test_write_errors_share_the_shape(client, world):
     h = jwt_headers(client, "insurer_picc")
     body = assert_problem(
-        client.post(f"/api/v1/policies/{world['A']['Policy']}/claims", headers=h, json={"bogus": 1}),
+        client.post(
+            f"/api/v1/policies/{world['A']['Policy']}/claims", headers=h, json={"bogus": 1, "injured_count": "x"}
+        ),
         422,
         "validation_failed",
     )
-    assert "bogus" in body["errors"] and "submitted_date" in body["errors"]
+    assert "bogus" in body["errors"] and "injured_count" in body["errors"]
     assert_problem(
         client.post(
             f"/api/v1/policies/{world['A']['Policy']}/claims",

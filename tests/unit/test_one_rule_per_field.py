@@ -233,3 +233,26 @@ def test_registry_import_uses_the_same_rules(app, field, kind):
         else:
             expected = "请填写"
     assert any(expected in m for m in errors[0]), errors
+
+
+CLAIM_CASES = [
+    ({"injured_count": "x"}, "injured_count", "请输入整数"),
+    ({"death_count": "-1"}, "death_count", "须在 0 至 100000 之间"),
+    ({"settled_amount": "100"}, "settled_date", "填写已决金额时请选择已决日期"),
+    ({"estimated_loss": "12.345"}, "estimated_loss", "最多两位小数"),
+]
+
+
+@pytest.mark.parametrize("body,field,message", CLAIM_CASES)
+def test_claim_form_and_api_read_one_schema(app, client, as_user, world, body, field, message):
+    """理赔 on the page and through the API: the same value is refused with the same message, naming the
+    same field (app/services/commands.ClaimSchema), and nothing is saved either way."""
+    policy_id = world["A"]["Policy"]
+    with app.app_context():
+        before = _count(Claim)
+    page = as_user("insurer_picc").post(f"/policies/{policy_id}/claims/add", data=body)
+    assert page.status_code == 200 and message in page.get_data(as_text=True)
+    api = client.post(f"/api/v1/policies/{policy_id}/claims", headers=jwt_headers(client, "insurer_picc"), json=body)
+    assert api.status_code == 422 and api.json["errors"][field] == [message], api.json
+    with app.app_context():
+        assert _count(Claim) == before
