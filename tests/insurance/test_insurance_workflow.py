@@ -92,6 +92,12 @@ def test_transition_writes_timeline(db_session):
         ("reject", A.PENDING_REVIEW, A.REJECTED),
     ]
     assert events[-1].comment == "资料不清晰" and events[-1].username == "insurer_picc"
+    # who acted, as the 流程记录 shows it: the account and its party's kind and name
+    assert [(e.username, e.party_kind, e.party_name) for e in events] == [
+        ("enterprise_demo", "enterprise", f.user("enterprise_demo").party_name),
+        ("insurer_picc", "insurer", f.user("insurer_picc").party_name),
+    ]
+    assert events[-1].party_name  # the insurer's name, not blank
     assert db.session.get(Application, app.id).review_opinion == "资料不清晰"
 
 

@@ -85,20 +85,26 @@ EQUIVALENT = {
     ("workflows", "_insurer_assigns_own_orders", "core/ReplaceComparisonOperator_Eq_GtE", 119, 1): "party.kind == "
     "ORG → >= ORG: the guard is asked only for the parties of 派单 (org, insurer; admins skip it), and 'insurer' < "
     "'org', so >= holds exactly when == does",
-    ("premium", "premium_for", "core/NumberReplacer", 60, 15): "Decimal(investment or 0) → (investment or -1): a "
+    ("premium", "premium_for", "core/NumberReplacer", 119, 45): "Decimal(investment or 0) → (investment or -1): a "
     "missing investment then gives a negative raw premium, and max(raw, minimum) with a minimum ≥ 0 (min_premium "
     "is a non-negative amount, None read as 0) gives the same premium as 0 does (the `or 1` mutant is killed by "
     "the no-investment-no-minimum case)",
-    ("premium", "premium_for", "core/NumberReplacer", 61, 23): "Decimal(plan.min_premium or 0) → (… or -1): the raw "
+    ("premium", "premium_for", "core/NumberReplacer", 120, 53): "Decimal(plan.min_premium or 0) → (… or -1): the raw "
     "premium is never negative (investment ≥ 0, floating ratio > -1), so max(raw, -1) == max(raw, 0) == raw",
     ("base", "check_version", "core/ReplaceComparisonOperator_Eq_Is", 58, 0): "str(submitted).strip() == '' → "
     "is '': CPython returns its one empty-string object for every empty result, so identity and equality agree",
-    ("base", "transition", "core/ReplaceComparisonOperator_Eq_GtE", 136, 2): "model.status == from_status → >=: "
+    ("base", "check_version", "core/ReplaceComparisonOperator_Eq_LtE", 58, 0): "str(submitted).strip() == '' → "
+    "<= '': the empty string is the least of all strings, so a string is <= '' exactly when it is ''",
+    ("base", "transition", "core/ReplaceComparisonOperator_NotEq_Lt", 151, 1): "result.rowcount != 1 → < 1: the "
+    "UPDATE names one primary key, so it matches 0 or 1 rows and the two conditions agree",
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 147, 2): "model.status == from_status → <=: "
+    "redundant with the version condition, as for >= below",
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_GtE", 147, 2): "model.status == from_status → >=: "
     "the compare-and-set also requires model.version == version, and every status change (transition() or an ORM "
     "update with version_id_col) raises the version, so the status condition never decides alone",
-    ("base", "transition", "core/ReplaceComparisonOperator_Eq_IsNot", 136, 2): "model.status == from_status → "
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_IsNot", 147, 2): "model.status == from_status → "
     "`is not` (a Python True, the status condition dropped): redundant with the version condition, as above",
-    ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 136, 3): "model.version == version → "
+    ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 147, 3): "model.version == version → "
     "model.version <= version: the version compared is the one read from that row, which never exceeds the row's "
     "own, so <= holds exactly when == does (a stale, lower version is refused either way: the round-trip test)",
 }

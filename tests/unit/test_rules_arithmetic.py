@@ -117,6 +117,7 @@ def test_parse_month(text, month):
 
 def test_service_errors_carry_their_status():
     assert [e.status for e in (base.NotFound, base.Forbidden, base.Invalid, base.Conflict)] == [404, 403, 422, 409]
+    assert base.ServiceError("x").status == 400  # any other refusal of a service: a bad request
     error = base.Invalid("请检查", errors={"name": ["必填"]})
     assert (str(error), error.message, error.errors) == ("请检查", "请检查", {"name": ["必填"]})
     assert base.Conflict("x").errors == {}
