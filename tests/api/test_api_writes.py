@@ -112,7 +112,7 @@ BAD_INPUT = [
     (
         "post",
         "/api/v1/policies/{Policy}/claims",
-        {"submitted_date": "2026-03-01", "settled_date": "2026-02-01", "estimated_loss": "NaN"},
+        {"submitted_date": "2026-03-01", "settled_amount": 100, "estimated_loss": "NaN"},
         {"settled_date", "estimated_loss"},
     ),
     ("patch", "/api/v1/claims/{Claim}", {"settled_amount": -5, "policy_id": 3}, {"settled_amount", "policy_id"}),
