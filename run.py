@@ -76,8 +76,8 @@ def main(argv=None):
     print(f"\n安责险信息管理系统: http://{args.host}:{args.port}/")
     if demo:
         print(f"演示账号 / demo accounts (password {DEMO_PASSWORD}):")
-        for username, role, _kind, desc in DEMO_ACCOUNTS:
-            print(f"  {username:<18} {role:<14} {desc}")
+        for account in DEMO_ACCOUNTS:
+            print(f"  {account.username:<18} {account.role:<14} {account.description}")
     if app.config["TASK_QUEUE_URL"].startswith(("sqlite:", "memory:")):
         from app.jobs import InProcessWorker
 

@@ -33,6 +33,18 @@ def initialise(demo=False, echo=click.echo):
         echo("demo data: " + ("loaded" if created else "already present"))
 
 
+def today_option(command):
+    """``--today YYYY-MM-DD``, the day a scheduled job judges by (None: today); a malformed date is a usage
+    error, not a traceback."""
+    return click.option(
+        "--today",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        callback=lambda _ctx, _param, value: value.date() if value else None,
+        help="YYYY-MM-DD (default: today)",
+    )(command)
+
+
 def register_cli(app):
     @app.cli.command("init")
     @click.option("--demo", is_flag=True, help="also load the demo data (first run only)")
@@ -76,7 +88,7 @@ def register_cli(app):
 
         click.echo("loaded" if load_demo_data() else "already present")
 
-    from . import ca, files, jobs, ops, orders, policies, security
+    from . import ca, files, jobs, ops, orders, policies, security, webhooks
 
     for group in (
         ca.ca_group,
@@ -87,8 +99,6 @@ def register_cli(app):
         security.security_group,
         jobs.jobs_group,
         files.files_group,
+        webhooks.webhooks_group,
     ):
         app.cli.add_command(group)
-    from . import webhooks
-
-    app.cli.add_command(webhooks.webhooks_group)

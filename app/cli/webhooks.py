@@ -1,9 +1,9 @@
 """`flask webhooks …`: the scheduled side of the API's webhooks (app/api/webhooks.py)."""
 
-from datetime import datetime
-
 import click
 from flask.cli import with_appcontext
+
+from . import today_option
 
 
 @click.group("webhooks")
@@ -12,12 +12,11 @@ def webhooks_group():
 
 
 @webhooks_group.command("scan")
-@click.option("--today", default=None, help="YYYY-MM-DD (default: today)")
+@today_option
 @with_appcontext
 def scan_command(today):
     """Raise policy.expiring for policies ending soon, and re-queue overdue deliveries (run daily or hourly)."""
     from app.api.webhooks import redeliver_due, scan_expiring
 
-    day = datetime.strptime(today, "%Y-%m-%d").date() if today else None
-    click.echo(f"policy.expiring raised: {scan_expiring(day)}")
+    click.echo(f"policy.expiring raised: {scan_expiring(today)}")
     click.echo(f"deliveries re-queued: {redeliver_due()}")

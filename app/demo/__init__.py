@@ -1,6 +1,9 @@
 """Demo data for the embedded default: believable Heilongjiang parties, projects and every workflow
 state, and one account per role. All demo accounts share DEMO_PASSWORD."""
 
+import os
+from typing import NamedTuple
+
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
@@ -9,42 +12,60 @@ from app.extensions import db
 from app.models import AppUser, InsuranceCompany
 from app.models.base import utcnow
 from app.models.enums import PartyKind as P
+from app.security import passwords
 
 DEMO_PASSWORD = "Demo@2026"
 
-# username -> (role, party kind, description)
+
+class DemoAccount(NamedTuple):
+    username: str
+    role: str
+    kind: str | None
+    description: str  # its party, as the 登录 page's demo list names it
+    first_name: str
+    last_name: str
+
+
 DEMO_ACCOUNTS = [
-    ("admin", "Admin", None, "平台管理员"),
-    ("dept_province", "Department", P.DEPARTMENT, "黑龙江省住房和城乡建设厅"),
-    ("dept_harbin", "Department", P.DEPARTMENT, "哈尔滨市住房和城乡建设局"),
-    ("enterprise_demo", "Enterprise", P.ENTERPRISE, "黑龙江龙建路桥建设有限公司"),
-    ("enterprise_demo2", "Enterprise", P.ENTERPRISE, "齐齐哈尔市鹤城建筑工程有限公司"),
-    ("insurer_picc", "Insurer", P.INSURER, "人保财险"),
-    ("insurer_pingan", "Insurer", P.INSURER, "平安财险"),
-    ("broker_kunlun", "Broker", P.BROKER, "昆仑保险经纪"),
-    ("org_demo", "PreventionOrg", P.ORG, "黑龙江安建安全技术服务有限公司"),
-    ("expert_demo", "Expert", P.EXPERT, "王建国"),
+    DemoAccount("admin", "Admin", None, "平台管理员", "平台", "管理员"),
+    DemoAccount("dept_province", "Department", P.DEPARTMENT, "黑龙江省住房和城乡建设厅", "省住建厅", "用户"),
+    DemoAccount("dept_harbin", "Department", P.DEPARTMENT, "哈尔滨市住房和城乡建设局", "哈尔滨住建局", "用户"),
+    DemoAccount("enterprise_demo", "Enterprise", P.ENTERPRISE, "黑龙江龙建路桥建设有限公司", "龙建路桥", "用户"),
+    DemoAccount("enterprise_demo2", "Enterprise", P.ENTERPRISE, "齐齐哈尔市鹤城建筑工程有限公司", "鹤城建筑", "用户"),
+    DemoAccount("insurer_picc", "Insurer", P.INSURER, "人保财险", "人保财险", "用户"),
+    DemoAccount("insurer_pingan", "Insurer", P.INSURER, "平安财险", "平安财险", "用户"),
+    DemoAccount("broker_kunlun", "Broker", P.BROKER, "昆仑保险经纪", "昆仑经纪", "用户"),
+    DemoAccount("org_demo", "PreventionOrg", P.ORG, "黑龙江安建安全技术服务有限公司", "安建安全", "用户"),
+    DemoAccount("expert_demo", "Expert", P.EXPERT, "王建国", "王建国", "专家"),
 ]
+# the account column naming each kind's party
+PARTY_COLUMN = {
+    P.DEPARTMENT: "department_id",
+    P.ENTERPRISE: "enterprise_id",
+    P.INSURER: "company_id",
+    P.BROKER: "company_id",
+    P.ORG: "org_id",
+    P.EXPERT: "expert_id",
+}
 
 
-def _user(username, role_name, first, last, email, **party):
+def _user(account, password=DEMO_PASSWORD, role=None, **fields):
     sm = current_app.appbuilder.sm
-    user = db.session.query(AppUser).filter_by(username=username).first()
+    user = db.session.query(AppUser).filter_by(username=account.username).first()
     if user is not None:
         return user
-    role = sm.find_role(role_name)
     user = AppUser(
-        username=username,
-        first_name=first,
-        last_name=last,
-        email=email,
+        username=account.username,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        email=f"{account.username}@example.invalid",
         active=True,
-        password=generate_password_hash(DEMO_PASSWORD),
-        roles=[role],
+        password=generate_password_hash(password),
+        roles=[sm.find_role(role or account.role)],
         password_changed_at=utcnow(),
         created_on=clock.naive_utc(),
         changed_on=clock.naive_utc(),
-        **party,
+        **fields,
     )
     db.session.add(user)
     return user
@@ -52,24 +73,9 @@ def _user(username, role_name, first, last, email, **party):
 
 def ensure_admin():
     """The platform administrator (demo password unless ADMIN_PASSWORD is set)."""
-    import os
-
-    sm = current_app.appbuilder.sm
-    if db.session.query(AppUser).filter_by(username="admin").first() is None:
-        user = AppUser(
-            username="admin",
-            first_name="平台",
-            last_name="管理员",
-            email="admin@example.invalid",
-            active=True,
-            roles=[sm.find_role(sm.auth_role_admin)],
-            password=generate_password_hash(os.environ.get("ADMIN_PASSWORD", DEMO_PASSWORD)),
-            password_changed_at=utcnow(),
-            created_on=clock.naive_utc(),
-            changed_on=clock.naive_utc(),
-        )
-        db.session.add(user)
-        db.session.commit()
+    admin_role = current_app.appbuilder.sm.auth_role_admin
+    _user(DEMO_ACCOUNTS[0], password=os.environ.get("ADMIN_PASSWORD", DEMO_PASSWORD), role=admin_role)
+    db.session.commit()
 
 
 def demo_present():
@@ -85,94 +91,16 @@ def load_demo_data():
     parties = build_demo_dataset(db.session)
     db.session.commit()
     company = {c.short_name: c for c in db.session.query(InsuranceCompany)}
-    _user(
-        "dept_province",
-        "Department",
-        "省住建厅",
-        "用户",
-        "dept_province@example.invalid",
-        party_kind=P.DEPARTMENT,
-        department_id=parties["dept_province"].id,
-    )
-    _user(
-        "dept_harbin",
-        "Department",
-        "哈尔滨住建局",
-        "用户",
-        "dept_harbin@example.invalid",
-        party_kind=P.DEPARTMENT,
-        department_id=parties["dept_harbin"].id,
-    )
-    _user(
-        "enterprise_demo",
-        "Enterprise",
-        "龙建路桥",
-        "用户",
-        "enterprise_demo@example.invalid",
-        party_kind=P.ENTERPRISE,
-        enterprise_id=parties["enterprise_demo"].id,
-        is_demo=True,
-    )
-    _user(
-        "enterprise_demo2",
-        "Enterprise",
-        "鹤城建筑",
-        "用户",
-        "enterprise_demo2@example.invalid",
-        party_kind=P.ENTERPRISE,
-        enterprise_id=parties["enterprise_demo2"].id,
-        is_demo=True,
-    )
-    _user(
-        "insurer_picc",
-        "Insurer",
-        "人保财险",
-        "用户",
-        "insurer_picc@example.invalid",
-        party_kind=P.INSURER,
-        company_id=company["人保财险"].id,
-        is_demo=True,
-    )
-    _user(
-        "insurer_pingan",
-        "Insurer",
-        "平安财险",
-        "用户",
-        "insurer_pingan@example.invalid",
-        party_kind=P.INSURER,
-        company_id=company["平安财险"].id,
-        is_demo=True,
-    )
-    _user(
-        "broker_kunlun",
-        "Broker",
-        "昆仑经纪",
-        "用户",
-        "broker_kunlun@example.invalid",
-        party_kind=P.BROKER,
-        company_id=company["昆仑保险经纪"].id,
-        is_demo=True,
-    )
-    _user(
-        "org_demo",
-        "PreventionOrg",
-        "安建安全",
-        "用户",
-        "org_demo@example.invalid",
-        party_kind=P.ORG,
-        org_id=parties["org_demo"].id,
-        is_demo=True,
-    )
-    _user(
-        "expert_demo",
-        "Expert",
-        "王建国",
-        "专家",
-        "expert_demo@example.invalid",
-        party_kind=P.EXPERT,
-        expert_id=parties["expert_demo"].id,
-        is_demo=True,
-    )
+    for account in DEMO_ACCOUNTS[1:]:  # the administrator exists already (ensure_admin)
+        # insurers and brokers are named by their company's short name, the other parties by the account
+        party = company[account.description] if account.kind in (P.INSURER, P.BROKER) else parties[account.username]
+        _user(
+            account,
+            # a certificate party's demo account keeps its password (DEMO_MODE); a department's needs none
+            is_demo=account.kind in passwords.CERTIFICATE_PARTIES,
+            party_kind=account.kind,
+            **{PARTY_COLUMN[account.kind]: party.id},
+        )
     db.session.commit()
     # The workflow data is built through the services, acting as the demo users, in workflow order.
     import importlib

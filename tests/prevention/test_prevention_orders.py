@@ -402,3 +402,12 @@ def test_check_timeouts_command(app, ctx):
     assert _order(oid).status == O.TIMEOUT
     again = runner.invoke(args=["orders", "check-timeouts", "--today", day])
     assert again.output.strip() == "timed out: 0"
+
+
+@pytest.mark.parametrize(
+    "command", [["orders", "check-timeouts"], ["policies", "expire"], ["webhooks", "scan"]], ids=" ".join
+)
+def test_scheduled_jobs_refuse_a_malformed_day(app, command):
+    result = app.test_cli_runner().invoke(args=[*command, "--today", "2026-13-01"])
+    assert result.exit_code == 2  # click's usage error
+    assert "Invalid value for '--today'" in result.output and "Traceback" not in result.output
