@@ -79,19 +79,12 @@ class ApplicationApi(ScopedModelRestApi):
     ]
     order_columns = ["id", "status", "submitted_at", "reviewed_at", "created_at", "updated_at"]
 
-    def _review(self, pk, action, schema):
-        def act(data, files):
-            getattr(service("applications"), action)(pk, acting_user(), data.get("opinion"))
-            return pk
-
-        return self.write(act, schema)
-
     @expose("/<int:pk>/approve", methods=["POST"])
     @protect()
     @guard
     @openapi("Approve an application awaiting review (复审通过: pending_review → approved)", body="ApproveSchema")
     def approve(self, pk):
-        return self._review(pk, "approve", ApproveSchema)
+        return self.transition(pk, ApproveSchema, "applications", "approve", "opinion")
 
     @expose("/<int:pk>/reject", methods=["POST"])
     @protect()
@@ -101,7 +94,7 @@ class ApplicationApi(ScopedModelRestApi):
         body="RejectSchema",
     )
     def reject(self, pk):
-        return self._review(pk, "reject", RejectSchema)
+        return self.transition(pk, RejectSchema, "applications", "reject", "opinion")
 
     @expose("/<int:pk>/policy", methods=["POST"])
     @protect()
@@ -126,8 +119,4 @@ class ApplicationApi(ScopedModelRestApi):
     @guard
     @openapi("Withdraw a submitted application (撤回: pending_review → draft; the enterprise)", body="EmptySchema")
     def withdraw(self, pk):
-        def act(data, files):
-            service("applications").withdraw(pk, acting_user())
-            return pk
-
-        return self.write(act, EmptySchema)
+        return self.transition(pk, EmptySchema, "applications", "withdraw")

@@ -67,6 +67,11 @@ def service(name):
     return importlib.import_module(f"app.services.{name}")
 
 
+def max_page_size():
+    """The largest page a list or changes call answers (_info tells the client)."""
+    return current_app.config.get("FAB_API_MAX_PAGE_SIZE") or 100
+
+
 def retry_after():
     return str(current_app.config.get("API_RETRY_AFTER_SECONDS", 30))
 
@@ -234,7 +239,7 @@ class ScopedModelRestApi(BaseApi):
     @guard
     def get_list(self, **kwargs):
         q = query.parse_q()
-        cap = current_app.config.get("FAB_API_MAX_PAGE_SIZE") or 100
+        cap = max_page_size()
         page, size, requested = query.page_args(q, self.page_size, cap)
         column, direction = query.order_args(q, self.order_columns, self.base_order)
         cols = self.cols_for(query.column_args(q, self.list_columns), self.list_cols)
@@ -313,7 +318,7 @@ class ScopedModelRestApi(BaseApi):
             filters={
                 name: [{"name": o, "operator": o} for o in spec.operators] for name, spec in self.filter_specs.items()
             },
-            max_page_size=current_app.config.get("FAB_API_MAX_PAGE_SIZE") or 100,
+            max_page_size=max_page_size(),
         )
 
     @expose("/changes", methods=["GET"])
@@ -324,7 +329,7 @@ class ScopedModelRestApi(BaseApi):
         id). ``next_cursor`` continues exactly after the last row; rows newer than the settle time
         (API_SYNC_SETTLE_SECONDS, so that a transaction still committing cannot be overtaken) wait
         for the next call."""
-        cap = current_app.config.get("FAB_API_MAX_PAGE_SIZE") or 100
+        cap = max_page_size()
         raw_size = request.args.get("page_size", "")
         try:
             size = int(raw_size) if raw_size != "" else 100
@@ -445,7 +450,7 @@ class ScopedModelRestApi(BaseApi):
             with _pending_response(record, status, presenter.model if creates else None, pk, many):
                 ids = act(data, files)
         except idempotency.IdempotencyError as exc:
-            return self._fail(user, key, Problem(exc.code, exc.message, status=exc.status))
+            return self._fail(user, key, exc.problem())
         except ValidationError as exc:
             return self._fail(user, key, Problem("validation_failed", _("输入有误"), exc.messages))
         except UploadError as exc:
@@ -457,7 +462,7 @@ class ScopedModelRestApi(BaseApi):
                 try:
                     found = idempotency.after_conflict(user.id, key, request_hash)
                 except idempotency.IdempotencyError as iexc:
-                    return self._fail(user, key, Problem(iexc.code, iexc.message, status=iexc.status))
+                    return self._fail(user, key, iexc.problem())
                 if found is not None:
                     code, body = found
                     audit_api_write(user, code, key, replayed=True)
@@ -487,6 +492,16 @@ class ScopedModelRestApi(BaseApi):
             log.exception("API write committed; its audit row was not written")
             _rollback(remove=True)
         return self._json(status, body)
+
+    def transition(self, pk, schema, module, action, *fields):
+        """A write that moves row ``pk`` on (approve, refuse …) and answers with it: the service call
+        ``app.services.<module>.<action>(pk, user, *(data.get(f) for f in fields))``."""
+
+        def act(data, files):
+            getattr(service(module), action)(pk, acting_user(), *(data.get(f) for f in fields))
+            return pk
+
+        return self.write(act, schema)
 
     @staticmethod
     def _body(presenter, ids, many):

@@ -25,6 +25,8 @@ from app.extensions import db
 from app.models import IdempotencyRecord
 from app.models.base import utcnow
 
+from .problems import Problem
+
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 128
@@ -38,6 +40,10 @@ class IdempotencyError(Exception):
         self.status = status
         self.message = message
         self.code = self.CODES[status]
+
+    def problem(self):
+        """The error as the API answers it."""
+        return Problem(self.code, self.message, status=self.status)
 
 
 def request_key():
@@ -123,18 +129,14 @@ def after_conflict(user_id, key, request_hash):
 
 def request_key_or_problem():
     """request_key(), its error as the API's problem."""
-    from .problems import Problem
-
     try:
         return request_key()
     except IdempotencyError as exc:
-        raise Problem(exc.code, exc.message, status=exc.status) from None
+        raise exc.problem() from None
 
 
 def begin_or_problem(user_id, key, request_hash):
-    from .problems import Problem
-
     try:
         return begin(user_id, key, request_hash)
     except IdempotencyError as exc:
-        raise Problem(exc.code, exc.message, status=exc.status) from None
+        raise exc.problem() from None

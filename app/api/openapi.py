@@ -65,12 +65,29 @@ def _errors(statuses):
     return {s: _ref("responses", s) for s in statuses}
 
 
-def _components(spec):
-    problem = {
+def _responses(description, schema, errors=READ_ERRORS, status="200"):
+    """The success (with the rate-limit headers) and the problems an operation may answer instead."""
+    return {status: _ok(description, schema), **_errors(errors)}
+
+
+def _object(properties, required=None):
+    """A closed object schema; every property is required unless ``required`` names fewer."""
+    return {
         "type": "object",
-        "description": "RFC 9457 problem details; title and detail follow Accept-Language (zh, en)",
-        "required": ["type", "title", "status", "code", "detail", "instance"],
-        "properties": {
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def _operation(resource, action, tag, summary, responses, **more):
+    """One operation, named ``<resource>_<action>``; ``more``: its parameters, requestBody, security."""
+    return {"operationId": f"{resource}_{action}", "summary": summary, "tags": [tag], "responses": responses, **more}
+
+
+def _components(spec):
+    problem = _object(
+        {
             "type": {"type": "string"},
             "title": {"type": "string"},
             "status": {"type": "integer"},
@@ -79,8 +96,9 @@ def _components(spec):
             "instance": {"type": "string"},
             "errors": {"type": "object", "additionalProperties": True},
         },
-        "additionalProperties": False,
-    }
+        ["type", "title", "status", "code", "detail", "instance"],
+    )
+    problem["description"] = "RFC 9457 problem details; title and detail follow Accept-Language (zh, en)"
     spec.components.schema("Problem", problem)
     for status, description in ERROR_STATUSES.items():
         response = {"description": description, "content": _json(_ref("schemas", "Problem"), problems.MEDIA_TYPE)}
@@ -105,31 +123,35 @@ def _params(*items):
     return [dict(p) for p in items]
 
 
-PK = {"in": "path", "name": "pk", "required": True, "schema": {"type": "integer"}}
-FILE_ID = {"in": "path", "name": "file_id", "required": True, "schema": {"type": "integer"}}
-Q = {
-    "in": "query",
-    "name": "q",
-    "required": False,
-    "description": "Rison: (filters:!((col:…,opr:…,value:…)),order_column:…,order_direction:asc|desc,"
+def _param(location, name, schema, description=None):
+    """A parameter of an operation; only a path's is required."""
+    param = {"in": location, "name": name, "required": location == "path", "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+PK = _param("path", "pk", {"type": "integer"})
+FILE_ID = _param("path", "file_id", {"type": "integer"})
+Q = _param(
+    "query",
+    "q",
+    {"type": "string"},
+    "Rison: (filters:!((col:…,opr:…,value:…)),order_column:…,order_direction:asc|desc,"
     "page:0,page_size:20,columns:!(…)). Operators per column: GET …/_info.",
-    "schema": {"type": "string"},
-}
-IDEMPOTENCY = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "description": "1–128 printable characters; a retry with the same key returns the first answer",
-    "schema": {"type": "string", "maxLength": 128},
-}
+)
+IDEMPOTENCY = _param(
+    "header",
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 128},
+    "1–128 printable characters; a retry with the same key returns the first answer",
+)
 
 
 def _list_schema(row_ref):
     nullable_url = {"type": "string", "nullable": True}
-    return {
-        "type": "object",
-        "required": ["count", "ids", "result", "page", "page_size", "page_size_capped", "next", "prev"],
-        "properties": {
+    return _object(
+        {
             "count": {"type": "integer"},
             "ids": {"type": "array", "items": {"type": "integer"}},
             "result": {"type": "array", "items": row_ref},
@@ -140,15 +162,13 @@ def _list_schema(row_ref):
             "next": nullable_url,
             "prev": nullable_url,
         },
-        "additionalProperties": False,
-    }
+        ["count", "ids", "result", "page", "page_size", "page_size_capped", "next", "prev"],
+    )
 
 
 def _changes_schema(row_ref):
-    return {
-        "type": "object",
-        "required": ["ids", "result", "has_more", "next_cursor", "next", "page_size", "page_size_capped"],
-        "properties": {
+    return _object(
+        {
             "ids": {"type": "array", "items": {"type": "integer"}},
             "result": {"type": "array", "items": row_ref},
             "has_more": {"type": "boolean"},
@@ -156,15 +176,12 @@ def _changes_schema(row_ref):
             "next": {"type": "string"},
             "page_size": {"type": "integer"},
             "page_size_capped": {"type": "boolean"},
-        },
-        "additionalProperties": False,
-    }
+        }
+    )
 
 
-FILE_META = {
-    "type": "object",
-    "required": ["id", "slot", "name", "content_type", "size", "sha256", "created_at", "url"],
-    "properties": {
+FILE_META = _object(
+    {
         "id": {"type": "integer"},
         "slot": {"type": "string"},
         "name": {"type": "string"},
@@ -173,13 +190,10 @@ FILE_META = {
         "sha256": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "url": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-INFO_SCHEMA = {
-    "type": "object",
-    "required": ["add_columns", "edit_columns", "list_columns", "show_columns", "order_columns", "filters"],
-    "properties": {
+    }
+)
+INFO_SCHEMA = _object(
+    {
         "add_columns": {"type": "array", "items": {}},
         "edit_columns": {"type": "array", "items": {}},
         "list_columns": {"type": "array", "items": {"type": "string"}},
@@ -201,8 +215,8 @@ INFO_SCHEMA = {
             },
         },
     },
-    "additionalProperties": False,
-}
+    ["add_columns", "edit_columns", "list_columns", "show_columns", "order_columns", "filters"],
+)
 
 
 def _resource_paths(spec, api):
@@ -214,156 +228,69 @@ def _resource_paths(spec, api):
     spec.components.schema(f"{name}.row", row_schema(api.show_cols))
     spec.components.schema(f"{name}.list_row", row_schema(api.list_cols))
     show_ref, list_ref = _ref("schemas", f"{name}.row"), _ref("schemas", f"{name}.list_row")
-    spec.path(
-        path=base + "/",
-        operations={
-            "get": {
-                "operationId": f"{res}_list",
-                "summary": f"List {res} in the caller's scope (filters, ordering, paging)",
-                "tags": [tag],
-                "parameters": _params(Q),
-                "responses": dict(
-                    {"200": _ok(f"A page of {res}", _list_schema(list_ref))},
-                    **_errors(READ_ERRORS),
-                ),
-            }
-        },
+
+    def get(path, action, summary, responses, **more):
+        spec.path(path=base + path, operations={"get": _operation(res, action, tag, summary, responses, **more)})
+
+    get(
+        "/",
+        "list",
+        f"List {res} in the caller's scope (filters, ordering, paging)",
+        _responses(f"A page of {res}", _list_schema(list_ref)),
+        parameters=_params(Q),
     )
-    spec.path(
-        path=base + "/{pk}",
-        operations={
-            "get": {
-                "operationId": f"{res}_get",
-                "summary": f"One {what}",
-                "tags": [tag],
-                "parameters": _params(PK, Q),
-                "responses": dict(
-                    {
-                        "200": _ok(
-                            f"The {what}",
-                            {
-                                "type": "object",
-                                "required": ["id", "result"],
-                                "properties": {"id": {"type": "integer"}, "result": show_ref},
-                                "additionalProperties": False,
-                            },
-                        )
-                    },
-                    **_errors(READ_ERRORS),
-                ),
-            }
-        },
+    get(
+        "/{pk}",
+        "get",
+        f"One {what}",
+        _responses(f"The {what}", _object({"id": {"type": "integer"}, "result": show_ref})),
+        parameters=_params(PK, Q),
     )
-    spec.path(
-        path=base + "/_info",
-        operations={
-            "get": {
-                "operationId": f"{res}_info",
-                "summary": f"The columns, orderings and filter operators of {res}",
-                "tags": [tag],
-                "responses": dict({"200": _ok("The description", INFO_SCHEMA)}, **_errors(READ_ERRORS)),
-            }
-        },
+    get(
+        "/_info",
+        "info",
+        f"The columns, orderings and filter operators of {res}",
+        _responses("The description", INFO_SCHEMA),
     )
-    spec.path(
-        path=base + "/changes",
-        operations={
-            "get": {
-                "operationId": f"{res}_changes",
-                "summary": f"Incremental sync: {res} changed since a time, by (updated_at, id), with a cursor",
-                "tags": [tag],
-                "parameters": [
-                    {
-                        "in": "query",
-                        "name": "since",
-                        "required": False,
-                        "description": "ISO 8601; rows with updated_at ≥ since (first call only)",
-                        "schema": {"type": "string", "format": "date-time"},
-                    },
-                    {
-                        "in": "query",
-                        "name": "cursor",
-                        "required": False,
-                        "description": "next_cursor of the previous page",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "in": "query",
-                        "name": "page_size",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "default": 100},
-                    },
-                ],
-                "responses": dict({"200": _ok("Changed rows", _changes_schema(list_ref))}, **_errors(READ_ERRORS)),
-            }
-        },
+    get(
+        "/changes",
+        "changes",
+        f"Incremental sync: {res} changed since a time, by (updated_at, id), with a cursor",
+        _responses("Changed rows", _changes_schema(list_ref)),
+        parameters=[
+            _param(
+                "query",
+                "since",
+                {"type": "string", "format": "date-time"},
+                "ISO 8601; rows with updated_at ≥ since (first call only)",
+            ),
+            _param("query", "cursor", {"type": "string"}, "next_cursor of the previous page"),
+            _param("query", "page_size", {"type": "integer", "minimum": 1, "default": 100}),
+        ],
     )
     if api.file_relations:
-        spec.path(
-            path=base + "/{pk}/files",
-            operations={
-                "get": {
-                    "operationId": f"{res}_files",
-                    "summary": f"The files of one {what}",
-                    "tags": [tag],
-                    "parameters": _params(PK),
-                    "responses": dict(
-                        {
-                            "200": _ok(
-                                "The files",
-                                {
-                                    "type": "object",
-                                    "required": ["id", "result"],
-                                    "properties": {
-                                        "id": {"type": "integer"},
-                                        "result": {"type": "array", "items": _ref("schemas", "FileMeta")},
-                                    },
-                                    "additionalProperties": False,
-                                },
-                            )
-                        },
-                        **_errors(READ_ERRORS),
-                    ),
-                }
-            },
-        )
+        files = _object({"id": {"type": "integer"}, "result": {"type": "array", "items": _ref("schemas", "FileMeta")}})
+        get("/{pk}/files", "files", f"The files of one {what}", _responses("The files", files), parameters=_params(PK))
         binary = {"type": "string", "format": "binary"}
-        spec.path(
-            path=base + "/{pk}/files/{file_id}",
-            operations={
-                "get": {
-                    "operationId": f"{res}_file_download",
-                    "summary": f"Download one file of a {what} (ETag = its SHA-256)",
-                    "tags": [tag],
-                    "parameters": _params(
-                        PK,
-                        FILE_ID,
-                        {"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"}},
-                    ),
-                    "responses": dict(
-                        {
-                            "200": {
-                                "description": "The file",
-                                "headers": {
-                                    "ETag": {"schema": {"type": "string"}},
-                                    "Content-Disposition": {"schema": {"type": "string"}},
-                                },
-                                "content": {
-                                    t: {"schema": binary} for t in ("application/pdf", "image/jpeg", "image/png")
-                                },
-                            },
-                            "304": {"description": "Not modified (If-None-Match)"},
-                        },
-                        **_errors(READ_ERRORS),
-                    ),
-                }
+        download = {
+            "description": "The file",
+            "headers": {
+                "ETag": {"schema": {"type": "string"}},
+                "Content-Disposition": {"schema": {"type": "string"}},
             },
+            "content": {t: {"schema": binary} for t in ("application/pdf", "image/jpeg", "image/png")},
+        }
+        get(
+            "/{pk}/files/{file_id}",
+            "file_download",
+            f"Download one file of a {what} (ETag = its SHA-256)",
+            {"200": download, "304": {"description": "Not modified (If-None-Match)"}, **_errors(READ_ERRORS)},
+            parameters=_params(PK, FILE_ID, _param("header", "If-None-Match", {"type": "string"})),
         )
     for attr in dir(type(api)):
         meta = getattr(getattr(type(api), attr, None), "_api_write", None)
-        if meta is None:
-            continue
-        _write_path(spec, api, attr, meta)
+        if meta is not None:
+            _write_path(spec, api, attr, meta)
 
 
 def _write_path(spec, api, attr, meta):
@@ -371,35 +298,21 @@ def _write_path(spec, api, attr, meta):
     urls = getattr(getattr(type(api), attr), "_urls", [])
     url = urls[0][0] if urls else "/"
     path = f"/api/{api.version}/{res}" + url.replace("<int:pk>", "{pk}")
-    params = [dict(IDEMPOTENCY)]
-    if meta["pk"]:
-        params.insert(0, dict(PK))
-    creates = meta["creates"]
-    row_ref = _ref("schemas", f"{creates or type(api).__name__}.row")
+    row_ref = _ref("schemas", f"{meta['creates'] or type(api).__name__}.row")
     if meta["many"]:
-        ok_schema = {
-            "type": "object",
-            "required": ["ids", "result"],
-            "properties": {
-                "ids": {"type": "array", "items": {"type": "integer"}},
-                "result": {"type": "array", "items": dict(row_ref)},
-            },
-            "additionalProperties": False,
-        }
+        ok_schema = _object(
+            {"ids": {"type": "array", "items": {"type": "integer"}}, "result": {"type": "array", "items": row_ref}}
+        )
     else:
-        ok_schema = {
-            "type": "object",
-            "required": ["id", "result"],
-            "properties": {"id": {"type": "integer", "nullable": True}, "result": row_ref},
-            "additionalProperties": False,
-        }
-    operation = {
-        "operationId": f"{res}_{attr}",
-        "summary": meta["summary"],
-        "tags": [api.openapi_spec_tag or res],
-        "parameters": params,
-        "responses": dict({str(meta["ok"]): _ok("Done; the row as result", ok_schema)}, **_errors(WRITE_ERRORS)),
-    }
+        ok_schema = _object({"id": {"type": "integer", "nullable": True}, "result": row_ref})
+    operation = _operation(
+        res,
+        attr,
+        api.openapi_spec_tag or res,
+        meta["summary"],
+        _responses("Done; the row as result", ok_schema, WRITE_ERRORS, str(meta["ok"])),
+        parameters=_params(PK, IDEMPOTENCY) if meta["pk"] else _params(IDEMPOTENCY),
+    )
     body = meta["body"]
     if body and meta["multipart_files"]:
         files = meta["multipart_files"]
@@ -443,74 +356,37 @@ def _input_schemas():
 
 
 def _security_paths(spec):
-    token_ok = {
-        "type": "object",
-        "required": ["access_token"],
-        "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"}},
-        "additionalProperties": False,
-    }
-    login_body = {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {
+    token_ok = _object({"access_token": {"type": "string"}, "refresh_token": {"type": "string"}}, ["access_token"])
+    login_body = _object(
+        {
             "username": {"type": "string", "minLength": 1, "maxLength": 64},
             "password": {"type": "string", "minLength": 1, "maxLength": 256},
             "provider": {"type": "string", "enum": ["db"], "default": "db"},
             "refresh": {"type": "boolean", "default": False},
         },
-        "additionalProperties": False,
-    }
-    spec.path(
-        path="/api/v1/security/login",
-        operations={
-            "post": {
-                "operationId": "security_login",
-                "summary": "Log a password account in: an access token (15 minutes), optionally a refresh token",
-                "tags": ["Security"],
-                "security": [],
-                "requestBody": {"required": True, "content": _json(login_body)},
-                "responses": dict(
-                    {"200": _ok("Tokens", token_ok)}, **_errors(("400", "401", "403", "422", "429", "500", "503"))
-                ),
-            }
-        },
+        ["username", "password"],
     )
-    spec.path(
-        path="/api/v1/security/refresh",
-        operations={
-            "post": {
-                "operationId": "security_refresh",
-                "summary": "A new access token for a refresh token",
-                "tags": ["Security"],
-                "responses": dict(
-                    {"200": _ok("A new access token", token_ok)}, **_errors(("401", "429", "500", "503"))
-                ),
-            }
-        },
+
+    def post(action, summary, responses, **more):
+        operation = _operation("security", action, "Security", summary, responses, **more)
+        spec.path(path=f"/api/v1/security/{action}", operations={"post": operation})
+
+    post(
+        "login",
+        "Log a password account in: an access token (15 minutes), optionally a refresh token",
+        _responses("Tokens", token_ok, ("400", "401", "403", "422", "429", "500", "503")),
+        security=[],
+        requestBody={"required": True, "content": _json(login_body)},
     )
-    spec.path(
-        path="/api/v1/security/logout",
-        operations={
-            "post": {
-                "operationId": "security_logout",
-                "summary": "Revoke every token of the account",
-                "tags": ["Security"],
-                "responses": dict(
-                    {
-                        "200": _ok(
-                            "Revoked",
-                            {
-                                "type": "object",
-                                "required": ["revoked"],
-                                "properties": {"revoked": {"type": "boolean"}},
-                                "additionalProperties": False,
-                            },
-                        )
-                    },
-                    **_errors(("401", "429", "500", "503")),
-                ),
-            }
-        },
+    post(
+        "refresh",
+        "A new access token for a refresh token",
+        _responses("A new access token", token_ok, ("401", "429", "500", "503")),
+    )
+    post(
+        "logout",
+        "Revoke every token of the account",
+        _responses("Revoked", _object({"revoked": {"type": "boolean"}}), ("401", "429", "500", "503")),
     )
 
 

@@ -99,23 +99,12 @@ class DispatchOrderApi(ScopedModelRestApi):
 
         return self.write(act, DispatchSchema, status=201, creates=DispatchOrderApi, many=True)
 
-    def _decide(self, pk, action, schema=None):
-        def act(data, files):
-            svc = service("orders")
-            if action == "refuse":
-                svc.refuse(pk, acting_user(), data["reason"])
-            else:
-                svc.accept(pk, acting_user())
-            return pk
-
-        return self.write(act, schema or EmptySchema)
-
     @expose("/<int:pk>/accept", methods=["POST"])
     @protect()
     @guard
     @openapi("Accept an order dispatched to the caller's organisation (同意: pending → accepted)", body="EmptySchema")
     def accept(self, pk):
-        return self._decide(pk, "accept")
+        return self.transition(pk, EmptySchema, "orders", "accept")
 
     @expose("/<int:pk>/refuse", methods=["POST"])
     @protect()
@@ -125,4 +114,4 @@ class DispatchOrderApi(ScopedModelRestApi):
         body="RefuseSchema",
     )
     def refuse(self, pk):
-        return self._decide(pk, "refuse", RefuseSchema)
+        return self.transition(pk, RefuseSchema, "orders", "refuse", "reason")

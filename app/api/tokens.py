@@ -26,7 +26,7 @@ from app.models.user import revoke_tokens
 from app.security import audit, passwords
 
 from . import problems, ratelimit
-from .base import guard
+from .base import ScopedModelRestApi, guard
 
 
 def _unauthorized(detail=None):
@@ -156,17 +156,7 @@ class PlatformSecurityApi(BaseApi):
         audit.record("logout", user=user, detail="api tokens revoked")
         return self.response(200, revoked=True)
 
-    @staticmethod
-    def response(code, **kwargs):
-        from .base import ScopedModelRestApi
-
-        return ScopedModelRestApi.response(code, **kwargs)
-
-    def response_401(self):
-        return _unauthorized()
-
-    def response_400(self, message=None):
-        return problems.response("bad_request", detail=message)
-
-    def response_500(self, message=None):
-        return problems.response("internal_error")
+    response = staticmethod(ScopedModelRestApi.response)
+    response_401 = ScopedModelRestApi.response_401
+    response_400 = ScopedModelRestApi.response_400
+    response_500 = ScopedModelRestApi.response_500

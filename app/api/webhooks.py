@@ -61,6 +61,7 @@ from app.models.enums import PartyKind, PolicyStatus
 from app.security.scope import party_of
 from app.services.commands import InputSchema
 
+from . import idempotency
 from .base import ScopedModelRestApi, check_pk, guard
 from .problems import Problem
 from .timefmt import isoformat
@@ -107,11 +108,8 @@ def event_for(entity_type, action, from_status, to_status):
 
 def _companies(entity_type, entity_id):
     """The companies an event about this row goes to: its insurer and its broker."""
-    if entity_type == "application":
-        row = db.session.get(Application, entity_id)
-        return [c for c in (row.insurer_id, row.broker_id) if c] if row else []
-    if entity_type == "policy":
-        row = db.session.get(Policy, entity_id)
+    if entity_type in ("application", "policy"):
+        row = db.session.get(Application if entity_type == "application" else Policy, entity_id)
         return [c for c in (row.insurer_id, row.broker_id) if c] if row else []
     if entity_type == "dispatch_order":
         row = db.session.get(DispatchOrder, entity_id)
@@ -565,8 +563,6 @@ class WebhookApi(BaseApi):
         (its secret read back from the endpoint: the stored answer never holds it)."""
         from app.services.base import Invalid
 
-        from . import idempotency
-
         self._require_key()
         company_id = self._company_id()
         key = idempotency.request_key_or_problem()
@@ -606,8 +602,6 @@ class WebhookApi(BaseApi):
     @guard
     def disable(self, pk):
         """Disabling twice is harmless, so an Idempotency-Key is accepted (checked) and needs no record."""
-        from . import idempotency
-
         idempotency.request_key_or_problem()
         self._require_key()
         endpoint = disable_endpoint(self._endpoint(pk))
@@ -637,15 +631,13 @@ class WebhookApi(BaseApi):
 
 # ---------------------------------------------------------------- contract
 def add_paths(spec):
-    from .openapi import IDEMPOTENCY, READ_ERRORS, WRITE_ERRORS, _errors, _json, _ok, _ref
+    from .openapi import IDEMPOTENCY, PK, WRITE_ERRORS, _json, _object, _operation, _param, _params, _ref, _responses
 
     ts = {"type": "string", "format": "date-time", "nullable": True}
     spec.components.schema(
         "WebhookEndpoint",
-        {
-            "type": "object",
-            "required": ["id", "company_id", "url", "events", "secret_hint", "active", "created_at"],
-            "properties": {
+        _object(
+            {
                 "id": {"type": "integer"},
                 "company_id": {"type": "integer"},
                 "url": {"type": "string"},
@@ -656,8 +648,8 @@ def add_paths(spec):
                 "created_at": {"type": "string", "format": "date-time"},
                 "disabled_at": ts,
             },
-            "additionalProperties": False,
-        },
+            ["id", "company_id", "url", "events", "secret_hint", "active", "created_at"],
+        ),
     )
     spec.components.schema(
         "WebhookPayload",
@@ -675,10 +667,8 @@ def add_paths(spec):
     )
     spec.components.schema(
         "WebhookDelivery",
-        {
-            "type": "object",
-            "required": ["id", "event_id", "event_type", "status", "attempts", "created_at", "payload"],
-            "properties": {
+        _object(
+            {
                 "id": {"type": "integer"},
                 "event_id": {"type": "string"},
                 "event_type": {"type": "string"},
@@ -692,147 +682,79 @@ def add_paths(spec):
                 "created_at": {"type": "string", "format": "date-time"},
                 "payload": _ref("schemas", "WebhookPayload"),
             },
-            "additionalProperties": False,
-        },
+            ["id", "event_id", "event_type", "status", "attempts", "created_at", "payload"],
+        ),
     )
-    one = {
-        "type": "object",
-        "required": ["id", "result"],
-        "properties": {"id": {"type": "integer"}, "result": _ref("schemas", "WebhookEndpoint")},
-        "additionalProperties": False,
-    }
-    created = {
-        "type": "object",
-        "required": ["id", "result", "secret"],
-        "properties": {
+    endpoint = _ref("schemas", "WebhookEndpoint")
+    one = _object({"id": {"type": "integer"}, "result": endpoint})
+    created = _object(
+        {
             "id": {"type": "integer"},
-            "result": _ref("schemas", "WebhookEndpoint"),
+            "result": endpoint,
             "secret": {"type": "string", "description": "whsec_…, shown this once"},
-        },
-        "additionalProperties": False,
-    }
-    pk = {"in": "path", "name": "pk", "required": True, "schema": {"type": "integer"}}
+        }
+    )
+    event = _object({"type": {"type": "string"}, "description": {"type": "string"}})
+    deliveries = _object(
+        {
+            "id": {"type": "integer"},
+            "count": {"type": "integer"},
+            "page": {"type": "integer"},
+            "result": {"type": "array", "items": _ref("schemas", "WebhookDelivery")},
+        }
+    )
+
+    def operation(action, summary, responses, **more):
+        return _operation("webhooks", action, "Webhooks", summary, responses, **more)
+
     base = "/api/v1/webhooks"
     spec.path(
         path=base + "/events",
         operations={
-            "get": {
-                "operationId": "webhooks_events",
-                "summary": "The event types a company can subscribe to",
-                "tags": ["Webhooks"],
-                "responses": dict(
-                    {
-                        "200": _ok(
-                            "The events",
-                            {
-                                "type": "object",
-                                "required": ["result"],
-                                "properties": {
-                                    "result": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["type", "description"],
-                                            "properties": {
-                                                "type": {"type": "string"},
-                                                "description": {"type": "string"},
-                                            },
-                                            "additionalProperties": False,
-                                        },
-                                    }
-                                },
-                                "additionalProperties": False,
-                            },
-                        )
-                    },
-                    **_errors(READ_ERRORS),
-                ),
-            }
+            "get": operation(
+                "events",
+                "The event types a company can subscribe to",
+                _responses("The events", _object({"result": {"type": "array", "items": event}})),
+            )
         },
     )
     spec.path(
         path=base + "/",
         operations={
-            "get": {
-                "operationId": "webhooks_list",
-                "summary": "The company's webhook endpoints",
-                "tags": ["Webhooks"],
-                "responses": dict(
-                    {
-                        "200": _ok(
-                            "The endpoints",
-                            {
-                                "type": "object",
-                                "required": ["result"],
-                                "properties": {
-                                    "result": {"type": "array", "items": _ref("schemas", "WebhookEndpoint")}
-                                },
-                                "additionalProperties": False,
-                            },
-                        )
-                    },
-                    **_errors(READ_ERRORS),
-                ),
-            },
-            "post": {
-                "operationId": "webhooks_create",
-                "summary": "Register an HTTPS endpoint (the company's API key); the signing secret is shown once",
-                "tags": ["Webhooks"],
-                "parameters": [dict(IDEMPOTENCY)],
-                "requestBody": {"required": True, "content": _json(_ref("schemas", "EndpointSchema"))},
-                "responses": dict({"201": _ok("Registered", created)}, **_errors(WRITE_ERRORS)),
-            },
+            "get": operation(
+                "list",
+                "The company's webhook endpoints",
+                _responses("The endpoints", _object({"result": {"type": "array", "items": endpoint}})),
+            ),
+            "post": operation(
+                "create",
+                "Register an HTTPS endpoint (the company's API key); the signing secret is shown once",
+                _responses("Registered", created, WRITE_ERRORS, "201"),
+                parameters=_params(IDEMPOTENCY),
+                requestBody={"required": True, "content": _json(_ref("schemas", "EndpointSchema"))},
+            ),
         },
     )
     spec.path(
         path=base + "/{pk}",
         operations={
-            "get": {
-                "operationId": "webhooks_get",
-                "summary": "One endpoint",
-                "tags": ["Webhooks"],
-                "parameters": [dict(pk)],
-                "responses": dict({"200": _ok("The endpoint", one)}, **_errors(READ_ERRORS)),
-            },
-            "delete": {
-                "operationId": "webhooks_disable",
-                "summary": "Disable an endpoint (its pending deliveries are dropped)",
-                "tags": ["Webhooks"],
-                "parameters": [dict(pk), dict(IDEMPOTENCY)],
-                "responses": dict({"200": _ok("Disabled", one)}, **_errors(WRITE_ERRORS)),
-            },
+            "get": operation("get", "One endpoint", _responses("The endpoint", one), parameters=_params(PK)),
+            "delete": operation(
+                "disable",
+                "Disable an endpoint (its pending deliveries are dropped)",
+                _responses("Disabled", one, WRITE_ERRORS),
+                parameters=_params(PK, IDEMPOTENCY),
+            ),
         },
     )
     spec.path(
         path=base + "/{pk}/deliveries",
         operations={
-            "get": {
-                "operationId": "webhooks_deliveries",
-                "summary": "The delivery log of an endpoint, newest first (50 a page)",
-                "tags": ["Webhooks"],
-                "parameters": [
-                    dict(pk),
-                    {"in": "query", "name": "page", "required": False, "schema": {"type": "integer", "minimum": 0}},
-                ],
-                "responses": dict(
-                    {
-                        "200": _ok(
-                            "Deliveries",
-                            {
-                                "type": "object",
-                                "required": ["id", "count", "page", "result"],
-                                "properties": {
-                                    "id": {"type": "integer"},
-                                    "count": {"type": "integer"},
-                                    "page": {"type": "integer"},
-                                    "result": {"type": "array", "items": _ref("schemas", "WebhookDelivery")},
-                                },
-                                "additionalProperties": False,
-                            },
-                        )
-                    },
-                    **_errors(READ_ERRORS),
-                ),
-            }
+            "get": operation(
+                "deliveries",
+                "The delivery log of an endpoint, newest first (50 a page)",
+                _responses("Deliveries", deliveries),
+                parameters=_params(PK, _param("query", "page", {"type": "integer", "minimum": 0})),
+            )
         },
     )
