@@ -7,17 +7,26 @@ test's transaction)."""
 
 from decimal import Decimal as D
 
+from factories.departments import department_user
 from sqlalchemy import update
 
 from app import clock
 from app.demo.data import make_credit_code
 from app.extensions import db
-from app.models import AppUser, Enterprise, Project, RegistryProject
+from app.models import AppUser, Claim, Department, Enterprise, Project, RegistryProject
 from app.services import statistics
 
 # city -> (county, registry projects, of them insured, insured outside the registry), counted by hand.
 # 齐齐哈尔 (2302) is the issue's case: 1 registry project, 2 insured — once 200 %, now 100 % and 1 outside.
-ROWS = {"2327": ("232701", 4, 1, 0), "2301": ("230103", 2, 2, 0), "2302": ("230202", 1, 1, 1)}
+ROWS = {
+    "2327": ("232701", 4, 1, 0),
+    "2301": ("230103", 2, 2, 0),
+    "2302": ("230202", 1, 1, 1),
+    "2303": ("230302", 3, 0, 0),
+}
+# 鸡西 (2303): its three registry projects have projects of their codes that are not (or no longer) insured,
+# in statuses on either side of 'insured'
+NOT_INSURED = {"2303": ("expired", "approved", "surrendered")}
 
 
 def _build():
@@ -47,8 +56,9 @@ def _build():
                     valid=True,
                 )
             )
-        for n in range(insured + outside):
-            code = f"CITY-{city}-{n}" if n < insured else f"CITY-{city}-OUT{n}"
+        statuses = ["insured"] * (insured + outside) + list(NOT_INSURED.get(city, ()))
+        for n, status in enumerate(statuses):
+            code = f"CITY-{city}-OUT{n}" if insured <= n < insured + outside else f"CITY-{city}-{n}"
             s.add(
                 Project(
                     enterprise_id=signed.id,
@@ -56,7 +66,7 @@ def _build():
                     project_code=code,
                     name=f"城市比例项目{city}-{n}",
                     investment=10,
-                    insurance_status="insured",
+                    insurance_status=status,
                 )
             )
     s.flush()
@@ -71,8 +81,8 @@ def test_each_city_ratio_from_its_own_rows(app):
         province = db.session.query(AppUser).filter_by(username="dept_province").one()
         fig = statistics.dashboard(province)
         cities = {c["code"]: c for c in fig["cities"]}
-        assert (fig["project_total"], fig["insured_projects"], fig["insured_in_registry"]) == (7, 5, 4)
-        assert fig["insured_ratio"] == D("0.5714") and fig["insured_outside_registry"] == 1
+        assert (fig["project_total"], fig["insured_projects"], fig["insured_in_registry"]) == (10, 5, 4)
+        assert fig["insured_ratio"] == D("0.4000") and fig["insured_outside_registry"] == 1
         assert {
             k: (c["projects"], c["insured"], c["insured_ratio"], c["insured_outside_registry"])
             for k, c in cities.items()
@@ -81,12 +91,31 @@ def test_each_city_ratio_from_its_own_rows(app):
             "232700": (4, 1, D("0.2500"), 0),
             "230100": (2, 2, D("1.0000"), 0),
             "230200": (1, 1, D("1.0000"), 1),
+            "230300": (3, 0, D("0.0000"), 0),
+        }
+        # the other cities have no registry row in this slate: zeros, not a default of their own
+        empty = [c for c in fig["cities"] if c["code"][:4] not in ROWS]
+        assert len(empty) == len(fig["cities"]) - len(ROWS) > 0
+        assert {(c["projects"], c["insured"], c["insured_ratio"], c["insured_outside_registry"]) for c in empty} == {
+            (0, 0, D("0.0000"), 0)
         }
         assert all(c["insured_ratio"] <= 1 for c in fig["cities"])
         # two registry enterprises, one of them has signed in
         assert (fig["registry_enterprises"], fig["registered_enterprises"]) == (2, 1)
         assert fig["registration_ratio"] == D("0.5000")
         assert fig["logged_in_enterprises"] == 1
+        # cities without any claim (found by a query of their own): zeros, not a default of their own
+        claim_cities = {code[:4] for (code,) in db.session.query(Claim.region_code).distinct()}
+        quiet = [c for c in fig["cities"] if c["code"][:4] not in claim_cities]
+        assert quiet and {(c["claims"], c["settled"]) for c in quiet} == {(0, D("0.00"))}
+        # and a department of such a city: no claim, nothing settled (an empty sum is 0)
+        dept = Department(name="无理赔城市住建局(大屏测试)", region_code=quiet[0]["code"])
+        db.session.add(dept)
+        db.session.flush()
+        user = department_user("dept_quiet_dashboard", dept)
+        db.session.flush()
+        mine = statistics.dashboard(user)
+        assert (mine["claims"], mine["settled"]) == (0, D("0.00"))
 
 
 def test_a_password_sign_in_records_the_enterprise_first_sign_in(app, client):

@@ -10,9 +10,10 @@ from decimal import Decimal as D
 import pytest
 from factories.departments import world  # noqa: F401  (the module-scoped fixture)
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from app.extensions import db
-from app.models import AppUser
+from app.models import AppUser, Hazard
 from app.reference import data as reference_data
 from app.services import statistics
 from app.services.statistics import Period
@@ -172,6 +173,22 @@ def test_dashboard_figures(mohe):
         {"name": "坍塌", "found": 1, "rectified": 1, "rate": D("1.0000")},
     ]
     assert (fig["hazards_found"], fig["hazards_rectified"], fig["rectify_rate"]) == (4, 3, D("0.7500"))
+
+
+@pytest.mark.parametrize("status", ["submitted", "returned"])
+def test_dashboard_counts_only_accepted_hazards_as_rectified(mohe, status):
+    """待验收 and 验收不合格 sort on either side of 验收合格 ('passed'): neither is rectified."""
+    from app.services import figures_cache
+
+    db.session.execute(update(Hazard).where(Hazard.status == "open").values(status=status))
+    figures_cache.clear()
+    fig = statistics.dashboard(mohe)
+    assert [(c["name"], c["found"], c["rectified"]) for c in fig["hazard_categories"]] == [
+        ("触电", 1, 0),
+        ("高处坠落", 2, 2),
+        ("坍塌", 1, 1),
+    ]
+    figures_cache.clear()
 
 
 def test_dashboard_by_city_for_the_province(app, world):

@@ -10,8 +10,9 @@
 The build key is the Alembic head, a hash of the code that decides what the built database holds
 (migrations, models, reference and demo data, services, workflows, roles, the CLI's ``initialise``,
 the requirements) and the platform's date (demo rows are dated relative to the day they are built).
-``AZX_TEST_DB_CACHE=0`` builds afresh every run; ``AZX_TEST_CACHE`` moves the cache folder
-(default ``~/.cache/anzexian-tests``).
+``AZX_TEST_DB_KEY`` pins the key (the mutation run builds the database once from the unmutated code and
+tests every mutant against it); ``AZX_TEST_DB_CACHE=0`` builds afresh every run; ``AZX_TEST_CACHE``
+moves the cache folder (default ``~/.cache/anzexian-tests``).
 """
 
 import fcntl
@@ -65,6 +66,8 @@ def alembic_heads():
 
 def build_key():
     """``<head>-<hash>``: changes with the schema, with the code that fills the database, and daily."""
+    if os.environ.get("AZX_TEST_DB_KEY"):
+        return os.environ["AZX_TEST_DB_KEY"]
     digest = hashlib.sha256()
     heads = alembic_heads()
     digest.update(repr(heads).encode())

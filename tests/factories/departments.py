@@ -38,7 +38,7 @@ MOHE = "232701"
 HARBIN = "230103"
 
 
-def _user(username, department):
+def department_user(username, department):
     user = AppUser(
         username=username,
         first_name="测试",
@@ -78,7 +78,7 @@ def world(app):
         )
         s.add_all([dept, ent, ent_harbin])
         s.flush()
-        user = _user("dept_mohe_stats", dept)
+        user = department_user("dept_mohe_stats", dept)
         s.flush()
         policies, orders = {}, {}
 
