@@ -12,7 +12,7 @@ from app.api import webhooks
 from app.api.keys import ROLE_OF_KIND, issue_key, revoke_key
 from app.extensions import db
 from app.models import ApiKey, InsuranceCompany, WebhookDelivery, WebhookEndpoint
-from app.security.scope import valid_pk
+from app.security.scope import get_scoped_or_404
 from app.services.base import ServiceError
 
 from .base import ScopedModelView
@@ -157,9 +157,7 @@ class ApiKeyView(ScopedModelView):
     @expose("/webhooks/<int:endpoint_id>/deliveries")
     @has_access
     def webhook_deliveries(self, endpoint_id):
-        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if valid_pk(endpoint_id) else None
-        if endpoint is None:
-            abort(404)
+        endpoint = get_scoped_or_404(WebhookEndpoint, endpoint_id)
         deliveries = (
             db.session.execute(
                 select(WebhookDelivery)
@@ -177,9 +175,7 @@ class ApiKeyView(ScopedModelView):
     @expose("/webhooks/<int:endpoint_id>/disable", methods=["POST"])
     @has_access
     def webhook_disable(self, endpoint_id):
-        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if valid_pk(endpoint_id) else None
-        if endpoint is None:
-            abort(404)
+        endpoint = get_scoped_or_404(WebhookEndpoint, endpoint_id)
         webhooks.disable_endpoint(endpoint)
         flash(_("已停用该接收地址"), "success")
         return redirect(url_for(f"{type(self).__name__}.webhooks"))

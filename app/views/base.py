@@ -168,22 +168,26 @@ class ScopedModelView(ModelView):
             getattr(column, "type", None), UtcDateTime
         )
 
-    def _sql_column(self, path):
-        """The column attribute behind ``path`` ("name", "project.name"), or None (a property, a
-        collection, a path deeper than one many-to-one relation)."""
-        parts = path.split(".")
-        if len(parts) > 2:
-            return None
+    def _model_at(self, relations):
+        """The model the view's rows reach through ``relations``, each many-to-one, or None (a collection,
+        a name that is no relation)."""
         model = self.datamodel.obj
-        if len(parts) == 2:
-            prop = model.__mapper__.relationships.get(parts[0])
+        for name in relations:
+            prop = model.__mapper__.relationships.get(name)
             if prop is None or prop.uselist:
                 return None
             model = prop.mapper.class_
-        attr = model.__mapper__.column_attrs.get(parts[-1])
+        return model
+
+    def _sql_column(self, path):
+        """The column attribute behind ``path`` ("name", "project.name"), or None (a property, a
+        collection, a path deeper than one many-to-one relation)."""
+        *relations, last = path.split(".")
+        model = self._model_at(relations) if len(relations) <= 1 else None
+        attr = model.__mapper__.column_attrs.get(last) if model is not None else None
         if attr is None or not isinstance(attr.columns[0], Column):  # a subquery property is not sorted by
             return None
-        return getattr(model, parts[-1])
+        return getattr(model, last)
 
     # ------------------------------------------------------------------ request arguments
     def list_state(self, args=None):
@@ -394,14 +398,9 @@ class ScopedModelView(ModelView):
 
     def _export_column(self, path):
         """Whether ``path`` ends in a mapped column (through any number of many-to-one relations)."""
-        model = self.datamodel.obj
         *relations, last = path.split(".")
-        for name in relations:
-            prop = model.__mapper__.relationships.get(name)
-            if prop is None or prop.uselist:
-                return False
-            model = prop.mapper.class_
-        return last in model.__mapper__.column_attrs
+        model = self._model_at(relations)
+        return model is not None and last in model.__mapper__.column_attrs
 
     def _export_sql(self, stmt, specs):
         joined, columns = {}, []

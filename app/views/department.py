@@ -10,7 +10,7 @@ from app.models.enums import ApplicationStatus, ProjectInsuranceStatus
 
 from .base import READ_ONLY, ScopedModelView
 from .buttons import Button
-from .enterprise import ENTERPRISE_LABELS, PROJECT_LABELS
+from .enterprise import ENTERPRISE_FIELDS, ENTERPRISE_LABELS, PROJECT_LABELS
 from .formatters import choice, money
 from .search import Choice, RegionPrefix, Text
 
@@ -58,25 +58,8 @@ class EnterpriseView(ScopedModelView):
         "first_login_at",
     ]
     show_fieldsets = [
-        (
-            _("基本信息"),
-            {
-                "fields": [
-                    "name",
-                    "region_code",
-                    "credit_code",
-                    "registered_address",
-                    "business_address",
-                    "contact_name",
-                    "contact_mobile",
-                    "contact_email",
-                    "legal_name",
-                    "legal_mobile",
-                    "business_scope",
-                    "first_login_at",
-                ]
-            },
-        ),
+        # the fields the enterprise keeps itself under 企业信息, then when it first signed in
+        (_("基本信息"), {"fields": [*ENTERPRISE_FIELDS, "first_login_at"]}),
         (_("证照资料"), {"fields": FILE_COLUMNS}),
     ]
     search_bar = [
@@ -181,7 +164,7 @@ class DeptProjectView(ScopedModelView):
     base_order = ("id", "desc")
 
     def row_buttons(self, project, party):
-        buttons = [Button(_("详情"), url_for("DeptProjectView.show", pk=project.id))]
+        buttons = super().row_buttons(project, party)
         latest = project.latest_application
         policy = latest.policy if latest is not None else None
         if policy is not None and policy.policy_file_id and project.insurance_status == ApplicationStatus.INSURED:

@@ -109,20 +109,23 @@ class MyEnterpriseView(BaseView):
             for slot in enterprise_service.ENTERPRISE_FILE_SLOTS
         ]
 
-    @expose("/")
-    @has_access
-    def show(self):
-        enterprise = self._enterprise()
+    def _page(self, enterprise, editing, errors, form):
+        """The one 企业信息 page, shown or in its editing form."""
         return self.render_template(
             "enterprise/my_enterprise.html",
             enterprise=enterprise,
-            editing=False,
+            editing=editing,
             labels=ENTERPRISE_LABELS,
             fields=ENTERPRISE_FIELDS,
             files=self._files(enterprise) if enterprise else [],
-            errors={},
-            form={},
+            errors=errors,
+            form=form,
         )
+
+    @expose("/")
+    @has_access
+    def show(self):
+        return self._page(self._enterprise(), editing=False, errors={}, form={})
 
     @expose("/edit", methods=["GET", "POST"])
     @has_access
@@ -143,16 +146,7 @@ class MyEnterpriseView(BaseView):
             else:
                 flash(_("企业信息已保存"), "success")
                 return redirect(url_for("MyEnterpriseView.show"))
-        return self.render_template(
-            "enterprise/my_enterprise.html",
-            enterprise=enterprise,
-            editing=True,
-            labels=ENTERPRISE_LABELS,
-            fields=ENTERPRISE_FIELDS,
-            files=self._files(enterprise),
-            errors=errors,
-            form=form,
-        )
+        return self._page(enterprise, editing=True, errors=errors, form=form)
 
 
 class ProjectView(ScopedModelView):

@@ -138,7 +138,7 @@ class ApplicationView(ScopedModelView):
     def row_buttons(self, app, party):
         """The 操作 column: the workflow's buttons (审核, 提交, 修改), then 详情 and 事故."""
         buttons = workflow_buttons(APPLICATION, app, party)
-        buttons.append(Button(_("详情"), url_for("ApplicationView.show", pk=app.id)))
+        buttons += super().row_buttons(app, party)
         if party.kind != P.ENTERPRISE:
             buttons.append(Button(_("事故"), url_for("ApplicationView.accidents", pk=app.id)))
         return buttons
@@ -398,10 +398,7 @@ class PolicyView(ScopedModelView):
     base_order = ("id", "desc")
 
     def row_buttons(self, policy, party):
-        return [
-            Button(_("详情"), url_for("PolicyView.show", pk=policy.id)),
-            Button(_("理赔"), url_for("PolicyView.claims", pk=policy.id)),
-        ]
+        return [*super().row_buttons(policy, party), Button(_("理赔"), url_for("PolicyView.claims", pk=policy.id))]
 
     @expose("/show/<pk>")
     @has_access
@@ -490,6 +487,18 @@ class PolicyView(ScopedModelView):
 
 # ---------------------------------------------------------------- 保单台帐
 
+# The ledger's columns and their labels, listed so and exported so (the export adds three more).
+LEDGER_COLUMNS = [
+    ("ledger_no", _("项目号")),
+    ("created_at", _("创建时间")),
+    ("enterprise.name", _("单位名称")),
+    ("project_name", _("项目名称")),
+    ("enterprise.contact_mobile", _("联系方式")),
+    ("plan.short_label", _("参保方案")),
+    ("policy_no", _("保单号")),
+    ("premium", _("保费")),
+]
+
 
 class LedgerView(ScopedModelView):
     """保单台帐 (manual 二.4): every policy with its 项目号; export all or the checked rows."""
@@ -500,37 +509,12 @@ class LedgerView(ScopedModelView):
     method_permission_name = dict(READ_ONLY, export="export")
     list_title = _("保单台帐")
     list_table_id = "ledger-list"
-    list_columns = [
-        "ledger_no",
-        "created_at",
-        "enterprise.name",
-        "project_name",
-        "enterprise.contact_mobile",
-        "plan.short_label",
-        "policy_no",
-        "premium",
-    ]
-    label_columns = {
-        "ledger_no": _("项目号"),
-        "created_at": _("创建时间"),
-        "enterprise.name": _("单位名称"),
-        "project_name": _("项目名称"),
-        "enterprise.contact_mobile": _("联系方式"),
-        "plan.short_label": _("参保方案"),
-        "policy_no": _("保单号"),
-        "premium": _("保费"),
-    }
+    list_columns = [column for column, _label in LEDGER_COLUMNS]
+    label_columns = dict(LEDGER_COLUMNS)
     formatters_columns = {"premium": money, "created_at": clock.fmt_seconds}
     search_bar = [Text("enterprise", _("单位名称"), "enterprise"), Text("project", _("项目名称"), "project_name")]
     export_columns = [
-        ("ledger_no", _("项目号")),
-        ("created_at", _("创建时间")),
-        ("enterprise.name", _("单位名称")),
-        ("project_name", _("项目名称")),
-        ("enterprise.contact_mobile", _("联系方式")),
-        ("plan.short_label", _("参保方案")),
-        ("policy_no", _("保单号")),
-        ("premium", _("保费")),
+        *LEDGER_COLUMNS,
         ("insurer.short_name", _("保险机构")),
         ("start_date", _("生效日期")),
         ("end_date", _("终止日期")),
@@ -574,7 +558,7 @@ class MemberInfoView(ScopedModelView):
     formatters_columns = {"kind": lambda value: CompanyKind.label(value)}
 
     def row_buttons(self, company, party):
-        buttons = [Button(_("详情"), url_for("MemberInfoView.show", pk=company.id))]
+        buttons = super().row_buttons(company, party)
         if may("write", self.class_permission_name):
             buttons.append(Button(_("修改"), url_for("MemberInfoView.edit", pk=company.id), style="primary"))
         return buttons

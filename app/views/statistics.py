@@ -92,28 +92,23 @@ class DashboardView(BaseView):
     method_permission_name = {"index": "read", "data": "read", "wall": "read"}
     default_view = "index"
 
+    def _page(self, template, **extra):
+        """The figures in the page's frame or on the wall: the same content, titled alike."""
+        return self.render_template(
+            template, title=_("数据大屏"), figures=statistics.dashboard(g.user), today=clock.today(), **extra
+        )
+
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template(
-            "department/dashboard.html",
-            title=_("数据大屏"),
-            figures=statistics.dashboard(g.user),
-            can_import=registry_import.can_import(g.user),
-            today=clock.today(),
-        )
+        return self._page("department/dashboard.html", can_import=registry_import.can_import(g.user))
 
     @expose("/wall")
     @has_access
     def wall(self):
         """Full screen (1920×1080 and down to 1366×768 without scrolling; stacked on a phone)."""
-        return self.render_template(
-            "department/dashboard_wall.html",
-            title=_("数据大屏"),
-            figures=statistics.dashboard(g.user),
-            today=clock.today(),
-            refresh=max(int(current_app.config.get("DASHBOARD_REFRESH_SECONDS", 60)), 5),
-        )
+        refresh = max(int(current_app.config.get("DASHBOARD_REFRESH_SECONDS", 60)), 5)
+        return self._page("department/dashboard_wall.html", refresh=refresh)
 
     @expose("/data")
     @has_access

@@ -44,6 +44,9 @@ ORDER_LABELS = {
     "rectification_result": _("整改是否合格"),
 }
 
+# The lists of the service itself (the expert's and the enterprise's tasks, the reports) lead with what and where
+SERVICE_COLUMNS = ["order_no", "project.name", "service_place", "service_items_text"]
+
 ACTION_LABELS = {
     **{t.name: t.label for t in HAZARD.transitions.values()},
     **{t.name: t.label for t in ORDER.transitions.values()},
@@ -134,10 +137,7 @@ class OrderListView(ScopedModelView):
 
     def row_buttons(self, order, party):
         """详情, then the buttons of the order's own page."""
-        return [
-            Button(_("详情"), url_for(f"{type(self).__name__}.show", pk=order.id)),
-            *self.order_buttons(order, party),
-        ]
+        return [*super().row_buttons(order, party), *self.order_buttons(order, party)]
 
     def order_buttons(self, order, party):
         """流程, whatever the ORDER table lets this party do now, and 查看报告 once completed."""

@@ -51,7 +51,7 @@ class ExpertView(ScopedModelView):
         return [Button(_("添加专业技术人员"), url_for("ExpertView.new"), style="primary", id="azx-add-expert")]
 
     def row_buttons(self, expert, party):
-        buttons = [Button(_("详情"), url_for("ExpertView.show", pk=expert.id))]
+        buttons = super().row_buttons(expert, party)
         if may("write", self.class_permission_name) and expert.active and expert_service.is_own(expert, g.user):
             confirm = _("删除即解约：%(name)s 将不能再接受派单，历史记录保留。确定解约？", name=expert.name)
             buttons.append(

@@ -88,7 +88,7 @@ class InsuredProjectView(ScopedModelView):
         return order_service.dispatchable(policy)
 
     def row_buttons(self, policy, party):
-        buttons = [Button(_("详情"), url_for("InsuredProjectView.show", pk=policy.id))]
+        buttons = super().row_buttons(policy, party)
         if policy.latest_order_status:
             buttons.append(Button(_("流程"), url_for("InsuredProjectView.flow", pk=policy.id)))
         return buttons
@@ -163,7 +163,6 @@ class DispatchOrderView(OrderListView):
     )
     list_title = _("派单管理")
     list_columns = ["order_no", "project.name", "org", "expert", "deadline", "service_items_text", "status"]
-    search_columns = ["order_no", "project", "org", "status"]
     export_columns = [
         ("order_no", _("派单号")),
         ("project.name", _("项目名称")),
@@ -244,7 +243,6 @@ class ReceivedOrderView(OrderListView):
     class_permission_name = "ReceivedOrder"
     method_permission_name = dict(OrderListView.method_permission_name, accept="accept", refuse="accept")
     list_title = _("承接项目")
-    list_columns = ["order_no", "project.name", "project.project_code", "deadline", "service_items_text", "status"]
     label_columns = dict(OrderListView.label_columns, order_no=_("接单号"))
 
     @expose("/accept/<pk>", methods=["POST"])

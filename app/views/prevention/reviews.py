@@ -17,18 +17,9 @@ from app.services import reviews as review_service
 from app.services.base import ServiceError
 
 from ..base import flash_service_error
-from .common import OrderListView, statuses
+from .common import SERVICE_COLUMNS, OrderListView, statuses
 
-REPORT_COLUMNS = [
-    "order_no",
-    "project.name",
-    "service_place",
-    "service_items_text",
-    "start_date",
-    "end_date",
-    "expert",
-    "status",
-]
+REPORT_COLUMNS = [*SERVICE_COLUMNS, "start_date", "end_date", "expert", "status"]
 
 
 class AwaitingReviewFilter(BaseFilter):

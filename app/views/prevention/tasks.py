@@ -21,18 +21,9 @@ from app.workflows import ORDER
 
 from ..base import flash_service_error
 from ..buttons import allowed
-from .common import ORDER_LABELS, TEMPLATE_HELPERS, OrderListView, statuses
+from .common import ORDER_LABELS, SERVICE_COLUMNS, TEMPLATE_HELPERS, OrderListView, statuses
 
-EXPERT_COLUMNS = [
-    "order_no",
-    "project.name",
-    "service_place",
-    "service_items_text",
-    "deadline",
-    "insurer",
-    "org",
-    "status",
-]
+EXPERT_COLUMNS = [*SERVICE_COLUMNS, "deadline", "insurer", "org", "status"]
 EXPERT_LABELS = dict(ORDER_LABELS, org=_("派单机构"), insurer=_("保险机构"))
 # 退回意见: why the order is back (the reviewer's 不通过, the expert's 验收不合格), read on the list
 RETURN_RELATIONS = ["latest_review.reviewer", "hazards", "expert", "org", "insurer"]
@@ -183,19 +174,7 @@ class ExpertDoneView(OrderListView):
     ]
 
 
-ENTERPRISE_COLUMNS = [
-    "order_no",
-    "project.name",
-    "service_place",
-    "service_items_text",
-    "start_date",
-    "end_date",
-    "insurer",
-    "org",
-    "expert",
-    "expert.mobile",
-    "status",
-]
+ENTERPRISE_COLUMNS = [*SERVICE_COLUMNS, "start_date", "end_date", "insurer", "org", "expert", "expert.mobile", "status"]
 ENTERPRISE_LABELS = dict(ORDER_LABELS, expert=_("专家负责人"), **{"expert.mobile": _("联系方式")})
 
 
