@@ -14,6 +14,7 @@ and a summary in tests/mutation/out/<target>.json. Survivors that are equivalent
 with their reason in EQUIVALENT below and counted apart.
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -255,23 +256,23 @@ def report():
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    only, fail_under = None, None
-    if "--fail-under" in args:  # exit 1 when a target run now scores below this percentage
-        i = args.index("--fail-under")
-        fail_under = float(args[i + 1])
-        del args[i : i + 2]
-    if "--only" in args:
-        i = args.index("--only")
-        only = args[i + 1].split(",")
-        del args[i : i + 2]
-    if args == ["--report"]:
+    parser = argparse.ArgumentParser(description="Mutation run over the platform's rules (docs/testing.md).")
+    parser.add_argument("targets", nargs="*", metavar="target", help="of " + ", ".join(TARGETS) + " (default: all)")
+    parser.add_argument("--only", type=lambda text: text.split(","), help="functions of the target, comma-separated")
+    parser.add_argument("--fail-under", type=float, help="exit 1 when a target run now scores below this percentage")
+    parser.add_argument("--report", action="store_true", help="only print the scores of the last runs")
+    options = parser.parse_args()
+    unknown = [name for name in options.targets if name not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target {', '.join(unknown)} (choose from {', '.join(TARGETS)})")
+    if options.report:
         report()
     else:
-        results = [run(name, only) for name in args or list(TARGETS)]
+        results = [run(name, options.only) for name in options.targets or list(TARGETS)]
         for result in results:
             print(json.dumps(result, ensure_ascii=False))
         report()
+        fail_under = options.fail_under
         low = [r for r in results if fail_under is not None and (r["score"] is None or r["score"] < fail_under)]
         if low:
             sys.exit(f"mutation score under {fail_under} %: " + ", ".join(f"{r['target']} {r['score']} %" for r in low))
