@@ -31,8 +31,9 @@ class PlatformSecurityManager(SecurityManager):
     from app.views.auth import UserDBModelView as userdbmodelview
 
     # ------------------------------------------------------------ permissions, cached per request
-    def _user_permissions(self, user):
-        """Every (permission, view) the user holds: one query per role, once per request."""
+    def user_permissions(self, user):
+        """Every (permission, view) the user holds: one query per role, once per request (the menu bar
+        is cached by this set, app/web/page.py)."""
         key = ("_perm_cache", getattr(user, "id", None))
         if has_request_context():
             cached = g.get("_perm_cache")
@@ -44,12 +45,12 @@ class PlatformSecurityManager(SecurityManager):
         return perms
 
     def _has_view_access(self, user, permission_name, view_name):
-        return (permission_name, view_name) in self._user_permissions(user)
+        return (permission_name, view_name) in self.user_permissions(user)
 
     def _get_user_permission_view_menus(self, user, permission_name, view_menus_name):
         if user is None:
             return super()._get_user_permission_view_menus(user, permission_name, view_menus_name)
-        perms = self._user_permissions(user)
+        perms = self.user_permissions(user)
         names = set(view_menus_name) if view_menus_name is not None else None
         return {v for p, v in perms if p == permission_name and (names is None or v in names)}
 

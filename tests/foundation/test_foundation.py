@@ -238,6 +238,30 @@ def test_permission_checks_are_cached_per_request(app, as_user):
     assert len(statements) <= 2, statements
 
 
+def test_the_menu_bar_follows_a_role_edit_at_once(app, as_user):
+    """The bar is rendered once per permission set (app/web/page.py), so a menu taken from a role is gone
+    from the very next page, and given back it returns."""
+    from app.extensions import db
+
+    client = as_user("insurer_picc")
+
+    def bar():
+        html = client.get("/applications/list/").get_data(as_text=True)
+        return html[html.index('aria-label="主菜单"') : html.index('id="user-menu"')]
+
+    assert 'href="/ledger/list/"' in bar() and 'href="/policies/list/"' in bar()
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role, ledger = sm.find_role("Insurer"), sm.find_permission_view_menu("menu_access", "ins_ledger")
+        sm.del_permission_role(role, ledger)
+        db.session.commit()
+    assert 'href="/ledger/list/"' not in bar() and 'href="/policies/list/"' in bar()
+    with app.app_context():
+        sm.add_permission_role(sm.find_role("Insurer"), sm.find_permission_view_menu("menu_access", "ins_ledger"))
+        db.session.commit()
+    assert 'href="/ledger/list/"' in bar()
+
+
 def test_categories_have_chinese_labels():
     assert CATEGORIES["cat_prevention"] == "事故预防"
     assert CATEGORIES["cat_info"] == "信息管理"
