@@ -107,9 +107,8 @@ class Config:
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
     SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
 
-    # Passwords and lockout (the Setting password_max_age_days overrides PASSWORD_MAX_AGE_DAYS)
+    # Passwords and lockout (the password lifetime is the 参数 password_max_age_days: app/services/settings.py)
     PASSWORD_MIN_LENGTH = 12  # app/security/passwords.py states the whole policy
-    PASSWORD_MAX_AGE_DAYS = 90
     LOCKOUT_THRESHOLD = 5
     LOCKOUT_WINDOW_MINUTES = 15
     LOCKOUT_MINUTES = 15
@@ -131,9 +130,8 @@ class Config:
     # "today" is its date (app/clock.py). Timestamps are stored in UTC whatever it is.
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
 
-    # Domain settings (defaults; reference data in the database may override)
-    PREVENTION_FEE_SHARE = 0.21
-    PREMIUM_TOLERANCE = 0.10
+    # The domain's rates and periods (事故预防费 share, premium tolerance, days to accept an order) are 参数
+    # rows the administrator edits, read through app/services/settings.py.
     LIST_MAX_PAGE_SIZE = 100
 
     # Demo switch: lets the demo accounts of certificate roles in by password. Off unless set.

@@ -1,7 +1,7 @@
 """The password policy, stated once: at least PASSWORD_MIN_LENGTH (12) characters from 3 of the 4
 classes (upper, lower, digit, other), not containing the username, not on the list of common and
 published passwords (common-passwords.txt beside this module, the demo password included), not the
-current password; changed at first login and every ``password_max_age_days`` (Setting, else config).
+current password; changed at first login and every ``password_max_age_days`` (a 参数).
 The choice against 等保2.0 level 3 and NIST SP 800-63B is written down in docs/security.md §8; the
 form's help text is ``policy_text()``, built from the same values."""
 
@@ -16,8 +16,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _
 
 from app import clock
-from app.extensions import db
-from app.models import Setting
 from app.models.enums import PartyKind
 
 # Accounts of these parties sign in by CA certificate; they hold no usable password.
@@ -88,16 +86,12 @@ def fab_complexity_validator(password):
 
 
 def max_age_days():
-    """Password lifetime in days: the Setting password_max_age_days, else config (cached one minute)."""
+    """Password lifetime in days, 0 for none (the 参数 password_max_age_days; cached one minute)."""
     if _max_age_cache["value"] is not None and time.monotonic() - _max_age_cache["at"] < 60:
         return _max_age_cache["value"]
-    value = current_app.config.get("PASSWORD_MAX_AGE_DAYS", 90)
-    row = db.session.get(Setting, "password_max_age_days")
-    if row is not None:
-        try:
-            value = int(row.value)
-        except ValueError:
-            pass
+    from app.services import settings
+
+    value = settings.integer("password_max_age_days")
     _max_age_cache.update(value=value, at=time.monotonic())
     return value
 

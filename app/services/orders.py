@@ -6,14 +6,14 @@ workflow (app/workflows) and commits once.
 
 import secrets
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import Select, func, select
 
 from app import clock
 from app.extensions import db
-from app.models import DispatchOrder, Expert, Policy, PreventionOrg, ServiceItem, Setting, TitleLevel
+from app.models import DispatchOrder, Expert, Policy, PreventionOrg, ServiceItem, TitleLevel
 from app.models.base import utcnow
 from app.models.enums import OrderStatus as O
 from app.models.enums import PartyKind as P
@@ -21,36 +21,26 @@ from app.models.enums import PolicyStatus
 from app.security.scope import party_of, scoped_select
 from app.workflows import ORDER
 
+from . import settings
 from .base import Conflict, Forbidden, Invalid, check_allowed, fetch, record_flow, transition, unit_of_work
 from .commands import DispatchSchema, FieldErrors, OrderTermsSchema, read
 
 # Orders in these states no longer draw on the policy's prevention fund.
 CLOSED_WITHOUT_SERVICE = (O.REFUSED, O.TIMEOUT, O.REDISPATCHED)
-DEFAULT_FEE_SHARE = Decimal("0.21")
-DEFAULT_ACCEPT_DAYS = 7
-
-
-def setting(key, default):
-    row = db.session.get(Setting, key)
-    return row.value if row is not None and row.value not in (None, "") else default
 
 
 def fee_share() -> Decimal:
-    try:
-        return Decimal(str(setting("prevention_fee_share", DEFAULT_FEE_SHARE)))
-    except InvalidOperation:
-        return DEFAULT_FEE_SHARE
+    """事故预防费's share of the premium (the 参数 prevention_fee_share)."""
+    return settings.decimal("prevention_fee_share")
 
 
 def accept_days() -> int:
-    try:
-        return max(0, int(setting("order_accept_days", DEFAULT_ACCEPT_DAYS)))
-    except (TypeError, ValueError):
-        return DEFAULT_ACCEPT_DAYS
+    """Days an organisation has to accept an order (the 参数 order_accept_days; a negative one is 0)."""
+    return max(0, settings.integer("order_accept_days"))
 
 
 def prevention_fund(policy) -> Decimal:
-    """The policy's prevention fund: its premium times the configured share (Setting)."""
+    """The policy's prevention fund: its premium times the share (fee_share)."""
     return (Decimal(policy.premium or 0) * fee_share()).quantize(Decimal("0.01"))
 
 

@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import extract, func, select
 
 from app import clock
 from app.extensions import db
-from app.models import Application, Claim, FloatRule, Plan, Policy, Setting
+from app.models import Application, Claim, FloatRule, Plan, Policy
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
@@ -19,6 +18,7 @@ from app.security.scope import party_of, scoped_select
 from app.views.formatters import percent
 from app.workflows import APPLICATION, POLICY
 
+from . import settings
 from .applications import set_project_status, store_files
 from .base import Conflict, Forbidden, Invalid, fetch, record_flow, transition, unit_of_work
 from .commands import FieldErrors, IssuePolicySchema, present, read
@@ -135,12 +135,9 @@ def propose_premium(application, plan=None, today=None) -> dict:
     )
 
 
-def premium_tolerance():
-    row = db.session.get(Setting, "premium_tolerance")
-    try:
-        return Decimal(row.value) if row is not None else Decimal(str(current_app.config["PREMIUM_TOLERANCE"]))
-    except Exception:  # an unreadable setting falls back to the configured default
-        return Decimal(str(current_app.config.get("PREMIUM_TOLERANCE", 0.10)))
+def premium_tolerance() -> Decimal:
+    """How far a premium may deviate from the proposal without a reason (the 参数 premium_tolerance)."""
+    return settings.decimal("premium_tolerance")
 
 
 def new_ledger_no(now=None):

@@ -28,7 +28,6 @@ from app.models import (
     Project,
     Region,
     RegistryProject,
-    Setting,
 )
 from app.models.enums import (
     ApplicationStatus,
@@ -40,8 +39,9 @@ from app.models.enums import (
 )
 from app.security.scope import party_of, scoped_select
 
+from .orders import fee_share
+
 CENT = Decimal("0.01")
-DEFAULT_PREVENTION_FEE_SHARE = Decimal("0.21")
 # Orders closed without any service: their fee was never spent.
 UNSERVED_ORDER_STATUSES = (OrderStatus.REFUSED, OrderStatus.TIMEOUT, OrderStatus.REDISPATCHED)
 REPORT_TYPES = {"insurance": _("投保"), "prevention": _("事故预防"), "claims": _("理赔")}
@@ -114,14 +114,6 @@ def report_periods(month: date, today=None):
     return {"cumulative": Period(date(month.year, 1, 1), end), "month": Period(date(month.year, month.month, 1), end)}
 
 
-def prevention_fee_share() -> Decimal:
-    row = db.session.get(Setting, "prevention_fee_share")
-    try:
-        return Decimal(row.value) if row is not None else DEFAULT_PREVENTION_FEE_SHARE
-    except (ArithmeticError, ValueError):
-        return DEFAULT_PREVENTION_FEE_SHARE
-
-
 # ---------------------------------------------------------------------------------------------------
 # Per-company figures
 # ---------------------------------------------------------------------------------------------------
@@ -191,7 +183,7 @@ def _columns(group, *aggregates):
 
 
 def _insurance_figures(user, period):
-    share = prevention_fee_share()
+    share = fee_share()
     live = Policy.status != PolicyStatus.SURRENDERED
 
     def policies(group):

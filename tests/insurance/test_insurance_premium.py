@@ -28,12 +28,14 @@ def test_premium_formula_and_minimum(db_session):
 
 
 def test_float_rule_picks_the_heaviest_matching_row(db_session):
-    ratios = {(d, i): policies.float_rule_for(d, i).ratio for d, i in [(0, 0), (0, 2), (1, 0), (3, 5)]}
+    pairs = [(0, 0), (0, 2), (1, 0), (2, 0), (2, 9), (3, 5), (7, 0)]
+    ratios = {(d, i): policies.float_rule_for(d, i).ratio for d, i in pairs}
     by_name = {r.name: r.ratio for r in db.session.query(FloatRule)}
     assert ratios[(0, 0)] == by_name["上年度无伤亡事故"]
     assert ratios[(0, 2)] == by_name["上年度发生伤残事故"]
-    assert ratios[(1, 0)] == by_name["上年度发生1人及以上死亡事故"]
-    assert ratios[(3, 5)] == by_name["上年度发生3人及以上死亡事故（较大及以上事故）"]
+    # a row's thresholds are minimums: 2 deaths meet 1人及以上, 7 meet 3人及以上
+    assert ratios[(1, 0)] == ratios[(2, 0)] == ratios[(2, 9)] == by_name["上年度发生1人及以上死亡事故"]
+    assert ratios[(3, 5)] == ratios[(7, 0)] == by_name["上年度发生3人及以上死亡事故（较大及以上事故）"]
 
 
 def test_prior_year_claims_raise_the_proposal(db_session):

@@ -92,6 +92,10 @@ EQUIVALENT = {
     "the no-investment-no-minimum case)",
     ("premium", "premium_for", "core/NumberReplacer", 120, 53): "Decimal(plan.min_premium or 0) → (… or -1): the raw "
     "premium is never negative (investment ≥ 0, floating ratio > -1), so max(raw, -1) == max(raw, 0) == raw",
+    ("premium", "prior_year_accidents", "core/NumberReplacer", 58, 18): "the claim count's default (0, …) → (1, …): "
+    "prior_year_accidents unpacks the count into _n and returns only the deaths and injuries",
+    ("premium", "prior_year_accidents", "core/NumberReplacer", 58, 19): "the claim count's default (0, …) → (-1, …), "
+    "as above: the count is not returned",
     ("base", "check_version", "core/ReplaceComparisonOperator_Eq_Is", 58, 0): "str(submitted).strip() == '' → "
     "is '': CPython returns its one empty-string object for every empty result, so identity and equality agree",
     ("base", "check_version", "core/ReplaceComparisonOperator_Eq_LtE", 58, 0): "str(submitted).strip() == '' → "
@@ -108,13 +112,13 @@ EQUIVALENT = {
     ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 147, 3): "model.version == version → "
     "model.version <= version: the version compared is the one read from that row, which never exceeds the row's "
     "own, so <= holds exactly when == does (a stale, lower version is refused either way: the round-trip test)",
-    ("statistics", "_cities_in_scope", "core/ReplaceComparisonOperator_Eq_LtE", 527, 27): "Region.level == CITY → "
+    ("statistics", "_cities_in_scope", "core/ReplaceComparisonOperator_Eq_LtE", 519, 27): "Region.level == CITY → "
     "<= CITY: the levels are 'province', 'city' and 'county', and none sorts before 'city', so <= selects the "
     "cities alone",
-    ("statistics", "_dashboard", "core/NumberReplacer", 607, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
+    ("statistics", "_dashboard", "core/NumberReplacer", 599, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
     "value is a one-element tuple (a city's count of insured projects outside the registry), its first element "
     "its last",
-    ("statistics", "_dashboard", "core/NumberReplacer", 641, 97): "sum(int(v[0]) …) → v[-1] over the same "
+    ("statistics", "_dashboard", "core/NumberReplacer", 633, 97): "sum(int(v[0]) …) → v[-1] over the same "
     "one-element tuples",
 }
 

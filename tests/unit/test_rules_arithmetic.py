@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services import base, orders, statistics
+from app.services import base, orders, policies, settings, statistics
 from app.services.policies import premium_for
 
 PLAN = SimpleNamespace(rate=D("0.0012"), min_premium=D("500"))
@@ -57,13 +57,42 @@ def test_prevention_fund(monkeypatch, premium, share, fund):
     assert orders.prevention_fund(SimpleNamespace(premium=premium)) == fund
 
 
+# Each 参数 as the manual seeds it; a missing, empty or unreadable row reads as this.
+SEEDED = {"prevention_fee_share": D("0.21"), "premium_tolerance": D("0.10"), "order_accept_days": 7}
+READERS = {
+    "prevention_fee_share": lambda: orders.fee_share(),
+    "premium_tolerance": lambda: policies.premium_tolerance(),
+    "order_accept_days": lambda: orders.accept_days(),
+}
+
+
+@pytest.mark.parametrize("key", sorted(READERS))
 @pytest.mark.parametrize(
-    "stored,share",
-    [("0.3", D("0.3")), (None, D("0.21")), ("", D("0.21")), ("三成", D("0.21"))],
+    "stored,value",
+    [("0.3", D("0.3")), (" 0.05 ", D("0.05")), ("12", 12), (None, None), ("", None), ("三成", None), ("NaN", None)],
 )
-def test_fee_share_setting(monkeypatch, stored, share):
-    monkeypatch.setattr(orders, "setting", lambda key, default: default if stored in (None, "") else stored)
-    assert orders.fee_share() == share
+def test_settings_read_as_stored_else_as_seeded(monkeypatch, key, stored, value):
+    monkeypatch.setattr(settings, "stored", lambda name: stored if name == key else pytest.fail(name))
+    integer = isinstance(SEEDED[key], int)
+    if integer and isinstance(value, D):  # a fraction is no number of days
+        value = None
+    elif not integer and isinstance(value, int):
+        value = D(value)
+    assert READERS[key]() == (SEEDED[key] if value is None else value)
+
+
+@pytest.mark.parametrize("stored,days", [("30", 30), ("0", 0), (None, 90), ("九十", 90)])
+def test_password_lifetime_setting(monkeypatch, stored, days):
+    from app.security import passwords
+
+    monkeypatch.setattr(passwords, "_max_age_cache", {"value": None, "at": 0.0})
+    monkeypatch.setattr(settings, "stored", lambda name: stored if name == "password_max_age_days" else pytest.fail())
+    assert passwords.max_age_days() == days
+
+
+def test_a_negative_number_of_days_to_accept_is_none(monkeypatch):
+    monkeypatch.setattr(settings, "stored", lambda name: "-3")
+    assert orders.accept_days() == 0
 
 
 @pytest.mark.parametrize(
