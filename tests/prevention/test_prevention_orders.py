@@ -218,6 +218,25 @@ def test_fee_may_not_exceed_the_policys_prevention_fund(ctx):
         db.session.commit()
 
 
+def test_the_fund_used_is_the_policys_own_serving_orders_less_the_one_edited(ctx):
+    """What the fund check subtracts: the fees of this policy's orders that still draw on its fund
+    (a refused one no longer does), without the order whose terms are being changed."""
+    from app.services import orders
+
+    ins, org = user("insurer_picc"), user("org_demo")
+    policy, later = make_policy(premium="100000.00"), make_policy(premium="100000.00")
+    assert orders.fund_used(policy.id) == Decimal("0")
+    [first] = orders.dispatch(ins, [policy.id], order_data(fee="1500"))
+    [second] = orders.dispatch(ins, [policy.id], order_data(fee="600.50"))
+    orders.dispatch(ins, [later.id], order_data(fee="900"))  # another policy, of a higher id
+    assert orders.fund_used(policy.id) == Decimal("2100.50")
+    assert orders.fund_used(policy.id, exclude_order_id=first.id) == Decimal("600.50")
+    assert orders.fund_used(policy.id, exclude_order_id=second.id) == Decimal("1500")
+    orders.refuse(first.id, org, "无法承接")
+    assert orders.fund_used(policy.id) == Decimal("600.50")
+    assert orders.fund_used(later.id) == Decimal("900")
+
+
 # --- refusal and re-dispatch chains ---------------------------------------------------------------
 
 
