@@ -10,10 +10,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import relationship
 
 from .enums import RegionLevel
+
+CITY_DIGITS = 4  # a 行政区划代码's city: its first four digits (2301 of 230102)
+
+
+def city_of(column):
+    """The city code of a region-code column, as SQL. Literal positions: the same text in SELECT and
+    GROUP BY on PostgreSQL (bound parameters would differ), and the text of the index that serves the
+    departments' city filter on projects (``ix_project_city_status``)."""
+    return func.substr(column, literal_column("1"), literal_column(str(CITY_DIGITS)))
 
 
 class Region(Model):
@@ -30,7 +41,7 @@ class Region(Model):
         if self.level == RegionLevel.PROVINCE:
             return self.code[:2]
         if self.level == RegionLevel.CITY:
-            return self.code[:4]
+            return self.code[:CITY_DIGITS]
         return self.code
 
     @property

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import Date, case, distinct, exists, func, literal_column, select, type_coerce
+from sqlalchemy import Date, case, distinct, exists, func, select, type_coerce
 
 from app import clock
 from app.extensions import db
@@ -37,6 +37,7 @@ from app.models.enums import (
     PolicyStatus,
     RegionLevel,
 )
+from app.models.reference import city_of
 from app.security.scope import party_of, scoped_select
 
 from .orders import fee_share
@@ -508,11 +509,6 @@ def detail_rows(report, user, period):
 INSURED = ApplicationStatus.INSURED  # a project's 投保状态 takes its application's status values
 
 
-def _city_of(column):
-    # Literal positions: bound parameters would differ between SELECT and GROUP BY on PostgreSQL.
-    return func.substr(column, literal_column("1"), literal_column("4"))
-
-
 def _cities_in_scope(user):
     party = party_of(user)
     cities = db.session.execute(
@@ -575,22 +571,22 @@ def _dashboard(user):
         scoped_select(
             RegistryProject,
             user,
-            _city_of(RegistryProject.region_code),
+            city_of(RegistryProject.region_code),
             func.count(RegistryProject.id),
             _count_if(insured_project),
         )
         .where(valid)
-        .group_by(_city_of(RegistryProject.region_code))
+        .group_by(city_of(RegistryProject.region_code))
     )
     outside_by_city = _by_city(
-        scoped_select(Project, user, _city_of(Project.region_code), func.count(Project.id))
+        scoped_select(Project, user, city_of(Project.region_code), func.count(Project.id))
         .where(Project.insurance_status == INSURED, ~in_registry)
-        .group_by(_city_of(Project.region_code))
+        .group_by(city_of(Project.region_code))
     )
     claims_by_city = _by_city(
         scoped_select(
-            Claim, user, _city_of(Claim.region_code), func.count(Claim.id), _sum(Claim.settled_amount)
-        ).group_by(_city_of(Claim.region_code))
+            Claim, user, city_of(Claim.region_code), func.count(Claim.id), _sum(Claim.settled_amount)
+        ).group_by(city_of(Claim.region_code))
     )
     cities = []
     for code, name in _cities_in_scope(user):

@@ -83,7 +83,8 @@ class PrefixOf(BaseFilter):
 
     def apply(self, query, value):
         from app.extensions import db
-        from app.models import Region
+        from app.models import Project, Region
+        from app.models.reference import CITY_DIGITS, city_of
 
         code = _text(value)
         if not code:
@@ -92,7 +93,10 @@ class PrefixOf(BaseFilter):
             return query.filter(false())
         region = db.session.get(Region, code) if len(code) == 6 else None
         prefix = region.prefix if region is not None else code
-        return query.filter(getattr(self.model, self.column_name).like(prefix + "%"))
+        column = getattr(self.model, self.column_name)
+        if len(prefix) == CITY_DIGITS and self.model is Project and self.column_name == "region_code":
+            return query.filter(city_of(column) == prefix)  # what ix_project_city_status is built on
+        return query.filter(column.like(prefix + "%"))
 
 
 class SearchField:

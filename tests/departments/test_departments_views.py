@@ -86,6 +86,10 @@ def test_project_list_columns_and_total(as_user, world):
         ({"enterprise": "哈尔滨统计"}, ""),
         ({"region": "232701"}, "ABCDEF"),
         ({"region": "232700"}, "ABCDEF"),
+        # a city with 投保状态: the city is matched on its four digits (ix_project_city_status)
+        ({"region": "232700", "status": "insured"}, "ABE"),
+        ({"region": "232700", "status": "expired"}, "CD"),
+        ({"region": "230100", "status": "insured"}, ""),
         ({"region": "230000"}, "ABCDEF"),
         ({"region": "230100"}, ""),
         ({"region": "abc"}, ""),
