@@ -539,10 +539,24 @@ class ScopedModelView(ModelView):
         return super().action_post()
 
 
+@dataclass(frozen=True)
+class Label:
+    """An export column's formatter for a reference row's id: the row's ``attr``, the rows read once per
+    export. It keeps a label that is a Python property (a plan's "C:1000,6") from turning the whole
+    export into ORM objects read row by row."""
+
+    model: type
+    attr: str
+
+
 def _formatter(fmt):
-    """An export column's formatter: a ChoiceSet shows its labels."""
+    """An export column's formatter: a ChoiceSet shows its labels, a Label its rows' labels."""
     if isinstance(fmt, type) and issubclass(fmt, ChoiceSet):
         return {value: str(text) for value, text in fmt.choices()}.get
+    if isinstance(fmt, Label):
+        from app.extensions import db
+
+        return {row.id: getattr(row, fmt.attr) for row in db.session.scalars(select(fmt.model))}.get
     return fmt
 
 

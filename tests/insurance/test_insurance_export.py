@@ -63,6 +63,8 @@ def test_ledger_export_all_filtered_or_the_selection(app, as_user):
     rows = _xlsx_rows(client.get(f"/ledger/export/?fmt=xlsx&project={tag}").data)
     assert rows[0][:8] == ("项目号", "创建时间", "单位名称", "项目名称", "联系方式", "参保方案", "保单号", "保费")
     assert [r[3] for r in rows[1:]] == listed
+    plans = _list_names(client.get(f"/ledger/list/?project={tag}").get_data(as_text=True), "ledger-list", 6)
+    assert [r[5] for r in rows[1:]] == plans and all(re.fullmatch(r"[A-Z]:\d+,\d+", p) for p in plans)
     selected = _xlsx_rows(client.get(f"/ledger/export/?fmt=xlsx&project={tag}&id={ids[0]}&id={ids[2]}").data)
     assert sorted(r[3] for r in selected[1:]) == [f"{tag}项目0", f"{tag}项目2"]
     with app.app_context():
@@ -72,3 +74,18 @@ def test_ledger_export_all_filtered_or_the_selection(app, as_user):
         foreign = db.session.query(Policy).filter_by(project_name=f"{tag}项目X").one().id
     leaked = _xlsx_rows(client.get(f"/ledger/export/?fmt=xlsx&id={foreign}").data)
     assert len(leaked) == 1  # header only: a foreign id selects nothing
+
+
+def test_the_ledger_export_streams_plain_tuples(app):
+    """Every column of 保单台帐's export is SQL, 参保方案 too (the plan's id, its label looked up once): the rows
+    stream from a server-side cursor as tuples. One Python property among them would read every policy as
+    an ORM object (100,000 policies: 26.8 s of csv instead of about 1.3 s)."""
+    from sqlalchemy.orm import QueryableAttribute
+    from sqlalchemy.sql.elements import ColumnElement
+
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "LedgerView")
+    with app.test_request_context("/ledger/export/"):
+        _stmt, columns = view.export_statement(view.list_state({}))
+    assert [str(column[0]) for column in columns][5] == "参保方案"
+    # SQL columns are (label, expression, formatter); the objects path gives (label, getter)
+    assert all(len(c) == 3 and isinstance(c[1], (ColumnElement, QueryableAttribute)) for c in columns)
