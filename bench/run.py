@@ -111,11 +111,13 @@ def stock_view_class(view):
     cls = type(view)
     # Relation filters to large tables are left out of the stock search form: stock FAB renders every
     # row of the related table into it on each list page (26 s a page at 50,000 projects), which would
-    # make the comparison meaningless and the run endless. This favours stock FAB.
+    # make the comparison meaningless and the run endless. This favours stock FAB. Stored files (every
+    # upload, seven relations of an application) are such a table too.
+    large = set(SEARCH_TEXT) | {"StoredFile"}
     search = [
         c
         for c in view.search_columns
-        if not (view.datamodel.is_relation(c) and view.datamodel.get_related_model(c).__name__ in SEARCH_TEXT)
+        if not (view.datamodel.is_relation(c) and view.datamodel.get_related_model(c).__name__ in large)
     ]
     if "region_code" in view.datamodel.obj.__table__.columns and "region_code" not in search:
         search.append("region_code")  # the city filter (开头是 2301) of the filtered department list
@@ -783,13 +785,17 @@ def write_markdown(path, result):
 
 
 def check_targets(result):
+    """The verdicts against the performance targets at 1,000,000 projects (docs/benchmarks.md)."""
     out = []
     for e in result["lists"]:
         verdicts = []
-        if e["ours_ms_median"] > 60:
-            verdicts.append(f"median {e['ours_ms_median']} ms > 60 ms (by {e['ours_ms_median'] - 60:.1f} ms)")
-        if e["speedup"] < 5:
-            verdicts.append(f"only {e['speedup']}× faster than stock (target 5×)")
+        if e["ours_ms_median"] > 30:
+            verdicts.append(f"median {e['ours_ms_median']} ms > 30 ms (by {e['ours_ms_median'] - 30:.1f} ms)")
+        if e["page"] == "first" and e["ours_ms_median"] > e["floor_ms_median"] + 10:
+            verdicts.append(
+                f"{e['ours_ms_median'] - e['floor_ms_median']:.1f} ms above its SQL (floor {e['floor_ms_median']} ms; "
+                "target ≤ floor + 10 ms)"
+            )
         if e["queries"] > 8:
             verdicts.append(f"{e['queries']} queries > 8")
         out.append(f"{e['name']} / {e['page']}: " + ("; ".join(verdicts) if verdicts else "met"))
@@ -807,13 +813,17 @@ def check_targets(result):
         else:  # a job: its time is reported, the page shows its progress meanwhile
             out.append(f"{e['name']}: {e['seconds']} s — a job with progress (no target)")
     if result["dashboard_ms_median"] is not None:
+        cold = result.get("dashboard_cold_ms_median")
+        if cold is not None:
+            out.append(f"dashboard computed afresh: {cold} ms — " + ("met" if cold <= 50 else "missed (≤ 50 ms)"))
         d = result["dashboard_ms_median"]
-        out.append(f"dashboard: {d} ms — " + ("met" if d <= 150 else "missed (≤ 150 ms)"))
+        out.append(f"dashboard as served: {d} ms — " + ("met" if d <= 50 else "missed (≤ 50 ms)"))
     t = result["throughput"]
     if t:
+        ok = t["requests_per_s"] >= 150 and t["errors"] == 0 and t["p95_ms"] <= 100
         out.append(
-            f"throughput: {t['requests_per_s']} pages/s, {t['errors']} errors — "
-            + ("met" if t["requests_per_s"] >= 100 and t["errors"] == 0 else "missed (≥ 100/s, 0 errors)")
+            f"throughput: {t['requests_per_s']} pages/s, p95 {t['p95_ms']} ms, {t['errors']} errors — "
+            + ("met" if ok else "missed (≥ 150/s, p95 ≤ 100 ms, 0 errors)")
         )
     return out
 
