@@ -112,13 +112,13 @@ EQUIVALENT = {
     ("base", "transition", "core/ReplaceComparisonOperator_Eq_LtE", 147, 3): "model.version == version → "
     "model.version <= version: the version compared is the one read from that row, which never exceeds the row's "
     "own, so <= holds exactly when == does (a stale, lower version is refused either way: the round-trip test)",
-    ("statistics", "_cities_in_scope", "core/ReplaceComparisonOperator_Eq_LtE", 519, 27): "Region.level == CITY → "
+    ("statistics", "_cities_in_scope", "core/ReplaceComparisonOperator_Eq_LtE", 515, 27): "Region.level == CITY → "
     "<= CITY: the levels are 'province', 'city' and 'county', and none sorts before 'city', so <= selects the "
     "cities alone",
-    ("statistics", "_dashboard", "core/NumberReplacer", 599, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
+    ("statistics", "_dashboard", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
     "value is a one-element tuple (a city's count of insured projects outside the registry), its first element "
     "its last",
-    ("statistics", "_dashboard", "core/NumberReplacer", 633, 97): "sum(int(v[0]) …) → v[-1] over the same "
+    ("statistics", "_dashboard", "core/NumberReplacer", 629, 97): "sum(int(v[0]) …) → v[-1] over the same "
     "one-element tuples",
 }
 
