@@ -295,10 +295,15 @@ def measure_lists(app, ours, stock, reps, stock_reps):
         for label, page in (("first", 0), (f"deep ({deep * PSIZE:,} rows in)", deep)):
             our_url = our_base + (f"&page_{view_name}={page}" if page else "")
             stock_url = stock_base + (f"&page_{stock_name}={page}" if page else "")
-            with recorder.recording() as statements:
-                response = client.get(our_url)
-            queries = len(statements)
-            page_sql = list(statements)
+            # the fewer of two requests: a per-worker value refreshed once a minute (the password lifetime,
+            # app/security/passwords.py) adds its query to whichever request comes due, not to the page
+            page_sql = None
+            for _ in range(2):
+                with recorder.recording() as statements:
+                    response = client.get(our_url)
+                if page_sql is None or len(statements) < len(page_sql):
+                    page_sql = list(statements)
+            queries = len(page_sql)
             ours_samples = time_get(client, our_url, reps)
             with recorder.recording() as statements:
                 client.get(stock_url)
