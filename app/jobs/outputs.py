@@ -49,7 +49,10 @@ MIMETYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".csv": "text/csv; charset=utf-8",
 }
-STALE_AFTER = timedelta(hours=6)  # a job "running" this long without progress lost its worker
+# A running job reports its progress at every chunk of rows, a few seconds apart: one silent this long
+# lost its worker (a restart, a kill). A queued one waits for a worker; a queue this deep is gone too.
+LOST_AFTER = {RUNNING: timedelta(minutes=15), QUEUED: timedelta(hours=6)}
+LOST_MESSAGE = _("任务中断（处理进程已停止），请重新提交")
 
 
 class JobFailure(Exception):
@@ -111,13 +114,24 @@ def _active_key(user_id, kind, params):
     return hashlib.sha256(canonical.encode()).hexdigest()[:64]
 
 
+def lost(run, now=None):
+    """Whether an active job's worker is gone: no progress reported (or, before any, since it was made)
+    for LOST_AFTER of its status."""
+    now = time.time() if now is None else now
+    seen = (read_progress(run.id) or {}).get("at") or run.created_at.timestamp()
+    return run.status in LOST_AFTER and now - seen > LOST_AFTER[run.status].total_seconds()
+
+
 def submit(user, kind, title, params):
-    """Queue ``kind`` for ``user`` (or return the same request's job while it runs). Returns the JobRun."""
+    """Queue ``kind`` for ``user`` (or return the same request's job while it runs; one whose worker is gone
+    is failed and queued afresh). Returns the JobRun."""
     params = dict(params, locale=params.get("locale") or current_locale())
     key = _active_key(user.id, kind, params)
     running = db.session.execute(select(JobRun).where(JobRun.active_key == key)).scalars().first()
     if running is not None:
-        return running
+        if not lost(running):
+            return running
+        _finish(running.id, FAILED, message=str(LOST_MESSAGE))
     run = JobRun(
         user_id=user.id,
         kind=kind,
@@ -371,15 +385,14 @@ def purge_outputs():
         db.session.commit()
         if key:
             _delete_file(key)
-    lost = 0
+    gone = 0
     for run in db.session.execute(
-        select(JobRun).where(JobRun.status.in_(ACTIVE), JobRun.created_at < now - STALE_AFTER)
+        select(JobRun).where(JobRun.status.in_(ACTIVE), JobRun.created_at < now - min(LOST_AFTER.values()))
     ).scalars():
-        seen = read_progress(run.id) or {}
-        if time.time() - seen.get("at", 0) > STALE_AFTER.total_seconds():
-            lost += _finish(run.id, FAILED, message=str(_("任务中断（处理进程已停止），请重新提交")))
+        if lost(run):
+            gone += _finish(run.id, FAILED, message=str(LOST_MESSAGE))
     snapshots = purge_stale()
-    return {"expired": len(expired), "lost": lost, "snapshots": snapshots}
+    return {"expired": len(expired), "lost": gone, "snapshots": snapshots}
 
 
 @job(retries=0)

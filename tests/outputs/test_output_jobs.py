@@ -191,6 +191,40 @@ def test_asking_twice_returns_the_running_job(app, as_user, small_threshold, hel
         assert all(r.active_key is None for r in active)
 
 
+def _running_for_an_hour(job_id):
+    made = db.session.get(JobRun, job_id).created_at
+    db.session.execute(
+        update(JobRun).where(JobRun.id == job_id).values(status="running", created_at=made - timedelta(hours=1))
+    )
+    db.session.commit()
+
+
+def test_a_job_whose_worker_died_is_failed_and_asked_afresh(app, as_user, small_threshold, held_queue):
+    """A worker killed mid-job leaves its job 'running' with no more progress: asking again does not
+    wait on it for hours, it fails that job with its reason and queues a new one; the purge does the
+    same for jobs nobody asks again. One still reporting progress is the same request's job."""
+    tag = _ledger_tag(app, 2)
+    client = as_user("insurer_picc")
+    first = job_id_of(client.get(f"/ledger/export/?fmt=xlsx&project={tag}"))
+    with app.app_context():
+        outputs.report_progress(first, 10, 100, "running")  # a worker took it and reports
+        _running_for_an_hour(first)
+    assert job_id_of(client.get(f"/ledger/export/?fmt=xlsx&project={tag}")) == first  # progress 0 s ago
+    with app.app_context():
+        silent = time.time() - outputs.LOST_AFTER["running"].total_seconds() - 60
+        held_queue.put(outputs._progress_key(first), {"done": 10, "total": 100, "phase": "running", "at": silent})
+    again = job_id_of(client.get(f"/ledger/export/?fmt=xlsx&project={tag}"))
+    assert again != first
+    dead = _job(app, first)
+    assert (dead.status, dead.active_key, dead.message) == ("failed", None, "任务中断（处理进程已停止），请重新提交")
+    assert job_status(client, again)["status"] == "queued"
+    with app.app_context():  # nobody asks again: the purge fails it
+        _running_for_an_hour(again)
+        held_queue.put(outputs._progress_key(again), {"done": 0, "total": 0, "phase": "running", "at": silent})
+        assert outputs.purge_outputs()["lost"] == 1
+    assert _job(app, again).status == "failed"
+
+
 def _files_of(storage_root, job_id, since=None):
     """The job's files under the store, written since ``since`` (a rolled-back test's job of the same
     id may have left its file: the store is not part of the transaction)."""
