@@ -134,6 +134,30 @@ def test_claims_report(mohe):
     assert total["settled"] == (D("30000.00"), D("8000.00"), D("22000.00"))
 
 
+def test_a_company_with_spending_but_no_new_policy_counts_none(mohe):
+    # February 2031: PICC starts no policy (F is surrendered) but order 2 (B, 800) was dispatched then;
+    # February 2030: D (PICC, 3000).
+    report = statistics.company_report("insurance", mohe, statistics.report_periods(date(2031, 2, 1))["month"])
+    picc = _row(report, "人保财险")
+    assert picc.figures["policies"] == (0, 1, -1)
+    assert picc.figures["policy_share"] == (D("0.0000"), D("1.0000"), D("-1.0000"))
+    assert picc.figures["prevention_spent"] == (D("800.00"), D("0.00"), D("800.00"))
+    assert report.total.figures["policies"] == (0, 1, -1)
+
+
+def test_changes_keep_each_figures_kind(mohe):
+    """A count's change is a whole number and a money change has two places: the page and the workbook
+    format each cell by its type, so ``-1`` must not arrive as ``Decimal('-1.00')``."""
+    report = statistics.company_report("insurance", mohe, statistics.report_periods(MARCH_2031)["cumulative"])
+    pingan = _row(report, "平安财险")
+    change = pingan.figures["policies"][2]
+    assert type(change) is int and change == -1
+    premium = pingan.figures["premium"][2]
+    assert premium == D("-20000.00") and premium.as_tuple().exponent == -2
+    share = pingan.figures["premium_share"][2]
+    assert share == D("-0.8696") and share.as_tuple().exponent == -4
+
+
 @pytest.mark.parametrize("report_type", ["insurance", "prevention", "claims"])
 def test_month_without_data_gives_zeros(mohe, report_type):
     report = statistics.company_report(report_type, mohe, statistics.report_periods(date(2035, 6, 1))["cumulative"])

@@ -15,6 +15,7 @@ with their reason in EQUIVALENT below and counted apart.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -23,11 +24,10 @@ import subprocess
 import sys
 import tempfile
 
+from narrow import PYTEST
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "mutation", "out")
-PYTEST = (
-    "python -m pytest -x -q -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest -p no:anyio -p no:benchmark"
-)
 
 # name -> (module, functions (None: the whole module), tests, seconds per mutant before it counts as killed)
 TARGETS = {
@@ -115,6 +115,17 @@ EQUIVALENT = {
     ("statistics", "_cities_in_scope", "core/ReplaceComparisonOperator_Eq_LtE", 515, 27): "Region.level == CITY → "
     "<= CITY: the levels are 'province', 'city' and 'county', and none sorts before 'city', so <= selects the "
     "cities alone",
+    ("statistics", "_insurance_figures", "core/ReplaceComparisonOperator_NotEq_Lt", 188, 0): "Policy.status != "
+    "SURRENDERED → < SURRENDERED: a policy is 'insured', 'expired' or 'surrendered', and both others sort before "
+    "'surrendered'",
+    ("statistics", "_change", "core/ReplaceComparisonOperator_Eq_LtE", 300, 10): "metric.kind == 'count' → <= "
+    "'count': the kinds are 'count', 'money' and 'ratio', and none sorts before 'count'",
+    ("statistics", "_change", "core/ReplaceComparisonOperator_Eq_Is", 300, 10): "metric.kind == 'count' → is "
+    "'count': every kind is a string literal of this module, which CPython interns, so identity and equality agree",
+    ("statistics", "_change", "core/ReplaceComparisonOperator_Eq_LtE", 302, 11): "metric.kind == 'money' → <= "
+    "'money' once 'count' is handled: of 'money' and 'ratio' only 'money' is <= 'money'",
+    ("statistics", "_change", "core/ReplaceComparisonOperator_Eq_Is", 302, 11): "metric.kind == 'money' → is "
+    "'money': interned literals, as for 'count'",
     ("statistics", "_dashboard", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
     "value is a one-element tuple (a city's count of insured projects outside the registry), its first element "
     "its last",
@@ -132,13 +143,13 @@ def _config(target, scratch):
             f'module-path = "{module}"\n'
             f"timeout = {float(timeout)}\n"
             "excluded-modules = []\n"
-            f'test-command = "{PYTEST} {" ".join(tests)}"\n\n'
+            f'test-command = "{_test_command(target, scratch)}"\n\n'
             '[cosmic-ray.distributor]\nname = "local"\n'
         )
     return path
 
 
-def run(target, only=None):
+def run(target, only=None, select=True):
     module, functions, tests, _timeout = TARGETS[target]
     functions = only or functions
     os.makedirs(OUT, exist_ok=True)
@@ -155,6 +166,7 @@ def run(target, only=None):
             if os.path.isfile(os.path.join(ROOT, name)):
                 os.makedirs(os.path.dirname(os.path.join(scratch, name)) or scratch, exist_ok=True)
                 shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
+        shutil.copy2(os.path.join(scratch, module), os.path.join(scratch, ORIGINAL))
         config = _config(target, scratch)
         session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
         if os.path.exists(session):
@@ -177,14 +189,51 @@ def run(target, only=None):
         # its build key hashes app/services among others, so a mutant there would otherwise rebuild it
         # (≈ 20 s a mutant). The same run checks that the tests pass before any mutant is applied: a
         # failing baseline would count every mutant as killed.
+        # Run under coverage.py, it also records which test runs which line of the module, so that each
+        # mutant runs only the tests that reach it (tests/mutation/narrow.py).
         env = dict(os.environ, AZX_TEST_DB_KEY=_build_key(scratch))
-        baseline = subprocess.run(f"{PYTEST} {' '.join(tests)}", shell=True, cwd=scratch, env=env)
+        rcfile = os.path.join(scratch, ".mutation-coveragerc")
+        with open(rcfile, "w") as fh:
+            fh.write(f"[run]\ndynamic_context = test_function\ninclude = {module}\ndata_file = .mutation-coverage\n")
+        pytest = PYTEST.removeprefix("python -m ")
+        baseline = subprocess.run(
+            f"{sys.executable} -m coverage run --rcfile={rcfile} -m {pytest} {' '.join(tests)}",
+            shell=True,
+            cwd=scratch,
+            env=env,
+        )
         if baseline.returncode != 0:
             sys.exit(f"{target}: the tests fail on the unmutated code; no mutant run")
+        if select:
+            _write_map(scratch, rcfile, module)
         subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, env=env, check=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return summary(target, only)
+
+
+MAP = ".mutation-map.json"
+ORIGINAL = ".mutation-original.py"  # the module before any mutant, beside the scratch copy
+
+
+def _test_command(target, scratch):
+    module, _functions, tests, _timeout = TARGETS[target]
+    return f"python tests/mutation/narrow.py {module} {ORIGINAL} {MAP} {' '.join(tests)}"
+
+
+def _write_map(scratch, rcfile, module):
+    """line -> the test contexts that ran it, from the unmutated run's coverage data."""
+    report = os.path.join(scratch, ".mutation-coverage.json")
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", "--show-contexts", "-q", "-o", report],
+        cwd=scratch,
+        check=True,
+    )
+    with open(report, encoding="utf-8") as fh:
+        files = json.load(fh)["files"]
+    contexts = next(iter(files.values()))["contexts"] if files else {}
+    with open(os.path.join(scratch, MAP), "w", encoding="utf-8") as fh:
+        json.dump(contexts, fh)
 
 
 def _build_key(scratch):
@@ -195,7 +244,13 @@ def _build_key(scratch):
 
 
 def _label(target, only):
-    return target if not only else target + "." + "+".join(only)
+    if not only:
+        return target
+    label = target + "." + "+".join(only)
+    if len(label) <= 120:
+        return label
+    # a file name holds 255 bytes: a long list of functions is named by its digest
+    return f"{target}.{len(only)}-functions-{hashlib.sha1('+'.join(only).encode()).hexdigest()[:10]}"
 
 
 def summary(target, only=None):
@@ -247,8 +302,11 @@ def report():
         if not any(r.split(".")[0] == target for r in runs):
             print(f"{target:11} not run")
     for label in runs:
-        target, _dot, narrowed = label.partition(".")
-        r = summary(target, narrowed.split("+") if narrowed else None)  # recomputed: EQUIVALENT may have grown
+        with open(os.path.join(OUT, label + ".json"), encoding="utf-8") as fh:
+            functions = json.load(fh).get("functions")
+        target = label.partition(".")[0]
+        narrowed = functions if "." in label and isinstance(functions, list) else None
+        r = summary(target, narrowed)  # recomputed: EQUIVALENT may have grown
         print(
             f"{target:11} {r['module']:28} {','.join(r['functions']) if isinstance(r['functions'], list) else 'all':24}"
             f" mutants {r['mutants']:4}  killed {r['killed']:4}  "
@@ -265,6 +323,9 @@ if __name__ == "__main__":
     parser.add_argument("--only", type=lambda text: text.split(","), help="functions of the target, comma-separated")
     parser.add_argument("--fail-under", type=float, help="exit 1 when a target run now scores below this percentage")
     parser.add_argument("--report", action="store_true", help="only print the scores of the last runs")
+    parser.add_argument(
+        "--every-test", action="store_true", help="run all the target's tests on every mutant (no coverage selection)"
+    )
     options = parser.parse_args()
     unknown = [name for name in options.targets if name not in TARGETS]
     if unknown:
@@ -272,7 +333,7 @@ if __name__ == "__main__":
     if options.report:
         report()
     else:
-        results = [run(name, options.only) for name in options.targets or list(TARGETS)]
+        results = [run(name, options.only, not options.every_test) for name in options.targets or list(TARGETS)]
         for result in results:
             print(json.dumps(result, ensure_ascii=False))
         report()
