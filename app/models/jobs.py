@@ -1,5 +1,5 @@
 """Long work's records: a user's exports and imports run as jobs (我的导出/导入), and the closed months'
-statistics kept once computed."""
+statistics kept once computed, the 数据大屏 figures kept per scope."""
 
 from flask_appbuilder import Model
 from sqlalchemy import (
@@ -69,3 +69,16 @@ class StatisticsSnapshot(Model):
     detail_rows = Column(Integer)
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     computed_at = Column(UtcDateTime)
+
+
+class DashboardSnapshot(Model):
+    """The 数据大屏 figures of one scope, as they stood at ``generation`` (app/services/dashboard_store.py):
+    every request of the scope reads them; the task queue computes them again once the generation moves
+    on, so that no request waits for the aggregates over the fact tables."""
+
+    __tablename__ = "dashboard_snapshot"
+    scope = Column(String(16), primary_key=True)  # "all" or a department's region prefix
+    figures = Column(Text, nullable=False)  # JSON
+    generation = Column(String(64), nullable=False)  # of figures_cache.generation() when computing began
+    computed_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    refresh_queued_at = Column(UtcDateTime)  # set while a refresh is queued or running

@@ -524,20 +524,20 @@ def _by_city(stmt):
     return {row[0]: row[1:] for row in db.session.execute(stmt)}
 
 
-def dashboard(user):
-    """The six figures of 附件 2, 承保比例 and 理赔 by city, hazards by category and the map data.
+def dashboard(user, wait=0):
+    """The six figures of 附件 2, 承保比例 and 理赔 by city, hazards by category and the map data, with
+    ``as_of``, the time they were computed.
 
-    Aggregates over every project, claim and hazard in scope (~0.5 s at 1M projects), so a big
-    screen refreshing every few seconds reuses them briefly (figures_cache: until the next transition,
-    at most FIGURES_CACHE_SECONDS)."""
-    from . import figures_cache
+    They aggregate every registry row, project, claim and hazard in scope (≈ 1 s at 1M projects): a
+    department's are kept per scope and refreshed by the task queue (a page waits up to ``wait``
+    seconds for a refresh it queued); another party's are reused briefly (dashboard_store).
+    ``dashboard_from_rows`` computes them from the rows."""
+    from . import dashboard_store
 
-    party = party_of(user)
-    key = ("dashboard", party.kind, party.id, party.sees_all, party.region_prefix)
-    return figures_cache.get(key, lambda: _dashboard(user))
+    return dashboard_store.figures(user, dashboard_from_rows, wait)
 
 
-def _dashboard(user):
+def dashboard_from_rows(user):
     valid = RegistryProject.valid.is_(True)
     registry_total, registry_enterprises = db.session.execute(
         scoped_select(

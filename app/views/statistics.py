@@ -1,5 +1,7 @@
 """The departments' 统计报告 (manual 五.3) and 数据大屏 (五.4, 附件 2)."""
 
+from datetime import datetime
+
 from flask import current_app, g, jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _
@@ -80,6 +82,8 @@ def _json_ready(value):
         return [_json_ready(v) for v in value]
     if hasattr(value, "as_tuple"):  # Decimal
         return float(value)
+    if isinstance(value, datetime):  # as_of: an instant with its offset
+        return clock.isoformat(value)
     return value
 
 
@@ -93,10 +97,11 @@ class DashboardView(BaseView):
     default_view = "index"
 
     def _page(self, template, **extra):
-        """The figures in the page's frame or on the wall: the same content, titled alike."""
-        return self.render_template(
-            template, title=_("数据大屏"), figures=statistics.dashboard(g.user), today=clock.today(), **extra
-        )
+        """The figures in the page's frame or on the wall: the same content, titled alike. A page waits
+        briefly for figures a change has made out of date (the wall's data refreshes do not)."""
+        wait = current_app.config.get("DASHBOARD_FRESH_WAIT_SECONDS", 3)
+        figures = statistics.dashboard(g.user, wait=wait)
+        return self.render_template(template, title=_("数据大屏"), figures=figures, today=clock.today(), **extra)
 
     @expose("/")
     @has_access

@@ -4,16 +4,16 @@ Every expected number below is worked out by hand from the rows that fixture bui
 """
 
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal as D
 
 import pytest
-from factories.departments import world  # noqa: F401  (the module-scoped fixture)
+from factories.departments import add_order, world  # noqa: F401  (world: the module-scoped fixture)
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import AppUser, Hazard
+from app.models import AppUser, Hazard, Policy
 from app.reference import data as reference_data
 from app.services import statistics
 from app.services.statistics import Period
@@ -39,7 +39,42 @@ def test_periods():
     feb = statistics.report_periods(date(2028, 2, 1))["month"]
     assert feb.end == date(2028, 2, 29) and feb.previous_year().end == date(2027, 2, 28)
     assert statistics.parse_month("2025-01") == date(2025, 1, 1)
+    assert statistics.parse_month("2025-01-15") == date(2025, 1, 1)  # a day given too: its month
     assert statistics.parse_month("rubbish", today=date(2026, 5, 17)) == date(2026, 5, 1)
+
+
+def test_a_month_closes_after_its_last_day():
+    assert statistics.is_closed(date(2026, 11, 1), today=date(2026, 12, 3))
+    assert statistics.is_closed(date(2026, 11, 1), today=date(2026, 12, 1))
+    assert not statistics.is_closed(date(2026, 11, 1), today=date(2026, 11, 30))  # its last day: still open
+    assert not statistics.is_closed(date(2026, 12, 1), today=date(2026, 12, 3))
+
+
+def test_only_the_current_month_ends_today():
+    past = statistics.report_periods(date(2031, 3, 1), today=date(2031, 5, 10))
+    assert past["cumulative"] == Period(date(2031, 1, 1), date(2031, 3, 31))
+    assert past["month"] == Period(date(2031, 3, 1), date(2031, 3, 31))
+    current = statistics.report_periods(date(2031, 5, 1), today=date(2031, 5, 10))
+    assert current["cumulative"] == Period(date(2031, 1, 1), date(2031, 5, 10))
+    assert current["month"] == Period(date(2031, 5, 1), date(2031, 5, 10))
+
+
+def test_a_period_of_times_holds_its_whole_last_day(mohe):
+    """Orders are dated by their dispatch time: order 1 was dispatched on 12 March 2031 at 09:00."""
+    to_the_12th = statistics.company_report("prevention", mohe, Period(date(2031, 3, 1), date(2031, 3, 12)))
+    assert to_the_12th.total.figures["orders"][0] == 1
+    to_the_11th = statistics.company_report("prevention", mohe, Period(date(2031, 3, 1), date(2031, 3, 11)))
+    assert to_the_11th.total.figures["orders"][0] == 0
+
+
+def test_only_a_completed_order_counts_as_completed(mohe):
+    """An order 已接单 ('accepted', which sorts before 'completed') in May 2031, the only one then."""
+    policy = db.session.execute(select(Policy).filter_by(policy_no="STAT-PN-A")).scalar_one()
+    add_order("MAY", policy, datetime(2031, 5, 6, 9), "accepted", D("300"))
+    report = statistics.company_report("prevention", mohe, statistics.report_periods(date(2031, 5, 1))["month"])
+    assert report.total.figures["orders"][0] == 1
+    assert report.total.figures["completed"][0] == 0
+    assert report.total.figures["fee_spent"][0] == D("300.00")
 
 
 def test_companies_in_login_order(mohe):
@@ -81,6 +116,8 @@ def test_insurance_report_cumulative(mohe):
     assert total["policy_share"][0] == D("1.0000")
     others = [r for r in report.rows if r.name not in ("人保财险", "平安财险", "昆仑保险经纪")]
     assert all(r.figures["policies"] == (0, 0, 0) for r in others)
+    # a company without a row has every share 0, not -0 (shown as -0.00 %)
+    assert all(not v.is_signed() for r in others for v in r.figures["policy_share"] + r.figures["premium_share"])
 
 
 def test_insurance_report_month(mohe):
@@ -285,6 +322,24 @@ def test_statistics_page_and_workbook(as_user, world):
     assert {r[10] for r in detail[4:]} == {"已投保"}
 
 
+# The 项目明细 sheet of March 2031 (截止: January to March), by hand from tests/factories/departments.py:
+# orders by dispatch time, with their hazards (order 1: a general one rectified, a major one open; order 2:
+# a general one rectified; order 3, refused: none) and statuses by their labels; claims by 提交日期.
+_A = ["统计测试项目A", "STAT-A", "232701", "人保财险", "昆仑保险经纪"]  # project, code, county, insurer, broker
+_B = ["统计测试项目B", "STAT-B", "232701", "人保财险", None]
+DETAIL_ROWS = {
+    "prevention": [
+        ["STAT-O-2", *_B, datetime(2031, 2, 1), "服务中", 1, 0, 1, 800],
+        ["STAT-O-1", *_A, datetime(2031, 3, 12), "已完成", 2, 1, 1, 1200],
+        ["STAT-O-3", *_A, datetime(2031, 3, 20), "被拒回", 0, 0, 0, 500],
+    ],
+    "claims": [
+        ["STAT-PN-B", *_B, datetime(2031, 1, 20), 0, 1, 400000, None, None, None],
+        ["STAT-PN-A", *_A, datetime(2031, 3, 15), 2, 0, 50000, None, 30000, None],
+    ],
+}
+
+
 @pytest.mark.parametrize(
     "report_type,detail", [("prevention", ["STAT-O-1", "STAT-O-2", "STAT-O-3"]), ("claims", ["STAT-PN-A", "STAT-PN-B"])]
 )
@@ -294,6 +349,7 @@ def test_other_workbooks(as_user, world, report_type, detail):
     wb = load_workbook(io.BytesIO(response.data))
     rows = _sheet_rows(wb["项目明细"])
     assert sorted(r[0] for r in rows[4:]) == detail
+    assert rows[4:] == DETAIL_ROWS[report_type]
     total = next(r for r in _sheet_rows(wb["截止本月累计"]) if r[1] == "合计")
     assert total[2:5] == ([3, 1, 2] if report_type == "prevention" else [2, 1, 1])
 

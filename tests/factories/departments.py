@@ -57,6 +57,28 @@ def department_user(username, department):
     return user
 
 
+def add_order(key, pol, created, status, fee):
+    """A 派单 ``STAT-O-<key>`` on policy ``pol`` dispatched at ``created`` (its statistical date)."""
+    o = DispatchOrder(
+        order_no=f"STAT-O-{key}",
+        policy_id=pol.id,
+        project_id=pol.project_id,
+        enterprise_id=pol.enterprise_id,
+        region_code=pol.region_code,
+        insurer_id=pol.insurer_id,
+        service_place="现场",
+        start_date=created.date(),
+        end_date=created.date(),
+        deadline=created.date(),
+        status=status,
+        fee=fee,
+        created_at=created,
+    )
+    db.session.add(o)
+    db.session.flush()
+    return o
+
+
 @pytest.fixture(scope="module")
 def world(app):
     with app.app_context():
@@ -148,25 +170,8 @@ def world(app):
         policy("H", picc, D("8888.00"), date(2031, 3, 1), enterprise=ent_harbin, region=HARBIN)
 
         def order(key, pol, created, status, fee):
-            o = DispatchOrder(
-                order_no=f"STAT-O-{key}",
-                policy_id=pol.id,
-                project_id=pol.project_id,
-                enterprise_id=pol.enterprise_id,
-                region_code=pol.region_code,
-                insurer_id=pol.insurer_id,
-                service_place="现场",
-                start_date=created.date(),
-                end_date=created.date(),
-                deadline=created.date(),
-                status=status,
-                fee=fee,
-                created_at=created,
-            )
-            s.add(o)
-            s.flush()
-            orders[key] = o
-            return o
+            orders[key] = add_order(key, pol, created, status, fee)
+            return orders[key]
 
         order("1", policies["A"], datetime(2031, 3, 12, 9), "completed", D("1200"))
         order("2", policies["B"], datetime(2031, 2, 1, 9), "in_service", D("800"))

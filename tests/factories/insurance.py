@@ -96,12 +96,13 @@ def make_application(
     reviewer=None,
     plan_code="C",
     name=None,
+    region=None,
 ):
     """An application brought to ``state`` (draft … insured, expired, surrendered) as the demo users."""
     ent = user(enterprise)
     insurer_user = user({"人保财险": "insurer_picc", "平安财险": "insurer_pingan"}[insurer])
     reviewer = user(reviewer) if reviewer else insurer_user
-    project = make_project(enterprise, investment, name=name)
+    project = make_project(enterprise, investment, name=name, region=region)
     app = applications.save_application(
         ent, project.id, application_data(insurer, broker, plan_code), application_files()
     )

@@ -3,34 +3,15 @@ queries), stays within the budget, and the page-size cap holds. Time figures liv
 
 import html
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from factories.queries import counting
 
 from app.demo import DEMO_ACCOUNTS
 from app.extensions import db
 from app.views.base import ScopedModelView
 
 QUERY_BUDGET = 8
-_ISOLATION = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-
-
-@contextmanager
-def counting(app):
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith(_ISOLATION):  # the test's own transaction, not the page's
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def list_views(app):

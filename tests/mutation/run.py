@@ -126,10 +126,10 @@ EQUIVALENT = {
     "'money' once 'count' is handled: of 'money' and 'ratio' only 'money' is <= 'money'",
     ("statistics", "_change", "core/ReplaceComparisonOperator_Eq_Is", 302, 11): "metric.kind == 'money' → is "
     "'money': interned literals, as for 'count'",
-    ("statistics", "_dashboard", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → [-1]: every "
-    "value is a one-element tuple (a city's count of insured projects outside the registry), its first element "
-    "its last",
-    ("statistics", "_dashboard", "core/NumberReplacer", 629, 97): "sum(int(v[0]) …) → v[-1] over the same "
+    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → "
+    "[-1]: every value is a one-element tuple (a city's count of insured projects outside the registry), its "
+    "first element its last",
+    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 629, 97): "sum(int(v[0]) …) → v[-1] over the same "
     "one-element tuples",
 }
 

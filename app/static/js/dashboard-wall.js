@@ -71,7 +71,7 @@
       last = data;
       figures(data);
       draw(data);
-      stamp('updated', new Date());
+      stamp('updated', data.as_of ? new Date(data.as_of) : new Date());  // when the figures were computed
       document.body.setAttribute('data-dashboard-ready', '1');
     }).catch(function (err) {
       stamp('failed', new Date(Date.now() + refresh));

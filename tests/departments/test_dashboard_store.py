@@ -1,0 +1,191 @@
+"""数据大屏's figures kept per scope (app/services/dashboard_store.py): served from the snapshot without
+touching the fact tables, refreshed through the task queue once anything they count has changed, and
+always equal to the figures computed from the rows."""
+
+import random
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from factories import insurance as f
+from factories.queries import counting
+from flask import g
+from sqlalchemy import select, update
+
+from app import clock
+from app.extensions import db
+from app.models import AppUser, DashboardSnapshot, Policy
+from app.models.base import utcnow
+from app.services import claims, dashboard_store, policies, statistics
+
+
+@pytest.fixture
+def kept(app):
+    """Figures kept (as configured outside the tests, where FIGURES_CACHE_SECONDS is 0)."""
+    app.config["FIGURES_CACHE_SECONDS"] = 30
+    yield app
+    app.config["FIGURES_CACHE_SECONDS"] = 0
+
+
+def _served(app, username):
+    """The figures one request of ``username`` is served (a request of its own, as in production: the
+    generation is read once per request, on the request's ``g``)."""
+    with app.app_context(), app.test_request_context():
+        user = db.session.execute(select(AppUser).filter_by(username=username)).scalar_one()
+        g.user = user
+        return statistics.dashboard(user)
+
+
+def _from_rows(app, username):
+    with app.app_context(), app.test_request_context():
+        user = db.session.execute(select(AppUser).filter_by(username=username)).scalar_one()
+        return statistics.dashboard_from_rows(user)
+
+
+def _figures(served):
+    return {k: v for k, v in served.items() if k != "as_of"}
+
+
+def _insured_policies(insurer):
+    return (
+        db.session.execute(
+            select(Policy.id)
+            .where(Policy.insurer_id == insurer.company_id, Policy.status == "insured")
+            .order_by(Policy.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def test_the_kept_figures_equal_the_rows_after_random_changes(kept, db_session):
+    """A random sequence of changes the dashboard counts (new insured projects, claims with settled
+    amounts, surrenders): after each, the next request of the province and of a city is served figures
+    equal to those computed from the rows — the refresh ran through the queue (at once in the tests)."""
+    app = kept
+    picc = f.user("insurer_picc")
+    rng = random.Random(20261203)
+    for username in ("dept_province", "dept_harbin"):
+        _served(app, username)  # the first request computes and keeps them
+    assert {s.scope for s in db.session.execute(select(DashboardSnapshot)).scalars()} == {"all", "2301"}
+    for step in range(8):
+        action = rng.choice(["insure", "claim", "claim", "surrender"])
+        if action == "insure":
+            f.make_application(
+                "insured", investment=str(rng.randint(100, 5000)), region=rng.choice(["230102", "230202"])
+            )
+        elif action == "claim":
+            policy_id = rng.choice(_insured_policies(picc))
+            claims.add_claim(
+                policy_id,
+                picc,
+                dict(
+                    injured_count=rng.randint(0, 3),
+                    death_count=rng.randint(0, 1),
+                    estimated_loss=str(rng.randint(1, 90000)),
+                    settled_amount=str(rng.randint(0, 9000)),
+                    settled_date=clock.today().isoformat(),
+                    submitted_date=clock.today().isoformat(),
+                ),
+            )
+        else:
+            policies.surrender(rng.choice(_insured_policies(picc)), picc, f"第{step}次随机退保")
+        for username in ("dept_province", "dept_harbin"):
+            assert _figures(_served(app, username)) == _from_rows(app, username), (step, action, username)
+
+
+def test_a_kept_scope_is_served_without_counting_a_row(kept, db_session):
+    app = kept
+    first = _served(app, "dept_province")
+    with counting(app) as statements:
+        again = _served(app, "dept_province")
+    assert _figures(again) == _figures(first) and again["as_of"] == first["as_of"]
+    # the user and its department (the page has both already), the generation, the snapshot
+    assert len(statements) <= 4, "\n".join(statements)
+    assert not [s for s in statements if "count(" in s.lower() or "GROUP BY" in s.upper()], statements
+
+
+def test_many_requests_queue_one_refresh(kept, db_session, monkeypatch):
+    app = kept
+    _served(app, "dept_province")
+    queued = []
+    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", lambda *args: queued.append(args))
+    stale = Decimal("0.1234")
+    snap = db.session.get(DashboardSnapshot, "all")
+    figures = dashboard_store._load(snap.figures)
+    figures["insured_ratio"] = stale  # what the figures were before the change below
+    db.session.execute(
+        update(DashboardSnapshot)
+        .where(DashboardSnapshot.scope == "all")
+        .values(figures=dashboard_store._dump(figures), generation="0,0,0")
+    )
+    for _ in range(5):
+        served = _served(app, "dept_province")
+        assert served["insured_ratio"] == stale  # the figures it has, while the refresh runs
+    assert len(queued) == 1 and queued[0][0] == "all"
+    # a refresh queued long ago and never finished (its worker died) is queued again, once
+    lost_at = utcnow() - dashboard_store.REFRESH_LOST_AFTER - timedelta(seconds=1)
+    db.session.execute(
+        update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(refresh_queued_at=lost_at)
+    )
+    _served(app, "dept_province")
+    _served(app, "dept_province")
+    assert len(queued) == 2
+    # the refresh itself: the figures from the rows, the mark cleared
+    dashboard_store.refresh_dashboard(*queued[-1])
+    db.session.expire_all()
+    snap = db.session.get(DashboardSnapshot, "all")
+    assert snap.refresh_queued_at is None and snap.generation != "0,0,0"
+    assert dashboard_store._load(snap.figures) == _from_rows(app, "dept_province")
+
+
+def test_a_refresh_for_an_account_that_left_the_scope_changes_nothing(kept, db_session):
+    app = kept
+    _served(app, "dept_harbin")
+    db.session.execute(
+        update(DashboardSnapshot).where(DashboardSnapshot.scope == "2301").values(refresh_queued_at=utcnow())
+    )
+    before = db.session.get(DashboardSnapshot, "2301").figures
+    province = db.session.execute(select(AppUser).filter_by(username="dept_province")).scalar_one()
+    dashboard_store.refresh_dashboard("2301", province.id)  # the province's user: scope "all", not 2301
+    db.session.expire_all()
+    snap = db.session.get(DashboardSnapshot, "2301")
+    assert snap.figures == before and snap.refresh_queued_at is None
+
+
+def test_another_party_is_computed_not_kept(kept, db_session):
+    app = kept
+    with app.test_request_context():
+        picc = f.user("insurer_picc")
+        served = statistics.dashboard(picc)
+    assert isinstance(served["as_of"], datetime) and "project_total" in served
+    assert db.session.execute(select(DashboardSnapshot)).first() is None
+
+
+def test_the_page_and_the_data_say_when_the_figures_were_computed(kept, as_user):
+    client = as_user("dept_province")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    shown = re.search(r'id="dashboard-as-of">数据截至 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)<', html)
+    assert shown, html[:2000]
+    data = client.get("/dashboard/data").get_json()
+    as_of = datetime.fromisoformat(data["as_of"])
+    assert clock.local(as_of).strftime("%Y-%m-%d %H:%M:%S") == shown.group(1)
+    assert abs(clock.now() - as_of) < timedelta(minutes=5)
+
+
+def test_with_the_queue_down_the_request_refreshes_them_itself(kept, db_session, monkeypatch):
+    app = kept
+    _served(app, "dept_province")
+    db.session.execute(update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(generation="0,0,0"))
+
+    def down(*args):
+        raise ConnectionError("Redis is not answering")
+
+    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", down)
+    f.make_application("insured", investment="777")
+    served = _served(app, "dept_province")
+    assert _figures(served) == _from_rows(app, "dept_province")
+    db.session.expire_all()
+    snap = db.session.get(DashboardSnapshot, "all")
+    assert snap.generation != "0,0,0" and snap.refresh_queued_at is None
