@@ -16,6 +16,7 @@ from app.models import (
     Application,
     AppUser,
     Claim,
+    Department,
     DispatchOrder,
     Enterprise,
     Expert,
@@ -29,9 +30,22 @@ from app.models import (
     RegistryProject,
     Review,
     ServiceVisit,
+    StoredFile,
     TitleLevel,
 )
-from app.security.scope import criterion, party_of
+from app.security.scope import (
+    _FLOW_ENTITIES,
+    INT32_MAX,
+    NOBODY,
+    RULES,
+    criterion,
+    file_visible,
+    get_scoped_file_or_404,
+    is_visible,
+    party_of,
+    scoped_select,
+    valid_pk,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +70,7 @@ def world(app):
 
         from app.models.base import utcnow
 
-        role = s.query(Role).filter_by(name="Enterprise").one()
-        for username, ent in (("scope_ent_a", ent_a), ("scope_ent_b", ent_b)):
+        def account(username, role, **party):
             s.add(
                 AppUser(
                     username=username,
@@ -65,14 +78,19 @@ def world(app):
                     last_name="测试",
                     email=f"{username}@example.invalid",
                     active=True,
-                    roles=[role],
-                    party_kind="enterprise",
-                    enterprise_id=ent.id,
+                    roles=[s.query(Role).filter_by(name=role).one()],
                     is_demo=True,
                     password=generate_password_hash("Demo@2026"),
                     password_changed_at=utcnow(),
+                    **party,
                 )
             )
+
+        for username, ent in (("scope_ent_a", ent_a), ("scope_ent_b", ent_b)):
+            account(username, "Enterprise", party_kind="enterprise", enterprise_id=ent.id)
+        # chain B's broker, a later broker than chain A's 昆仑 (a wrong comparison of ids shows in both)
+        hexiang = company["合翔保险经纪"]
+        account("scope_broker_b", "Broker", party_kind="broker", company_id=hexiang.id)
         org_a = demo["org_demo"].org
         exp_a = demo["expert_demo"].expert
         org_b = PreventionOrg(name="测试预防机构乙", region_code="230202")
@@ -86,6 +104,7 @@ def world(app):
         )
         s.add(exp_b)
         s.flush()
+        account("scope_expert_b", "Expert", party_kind="expert", expert_id=exp_b.id)
         rows = {}
 
         def chain(key, ent, region, insurer, broker, org, expert):
@@ -114,10 +133,67 @@ def world(app):
             rows[key] = dict(made, ServiceVisit=v, Hazard=h, Review=r, RegistryProject=reg, Enterprise=ent)
 
         chain("A", ent_a, "230103", company["人保财险"], company["昆仑保险经纪"], org_a, exp_a)
-        chain("B", ent_b, "230202", company["平安财险"], None, org_b, exp_b)
+        chain("B", ent_b, "230202", company["平安财险"], hexiang, org_b, exp_b)
+        # 平安's own expert (an insurer may keep experts of its own), seen by 平安 and not by 人保
+        exp_own = Expert(
+            name="测试平安专家",
+            id_number=make_id_number("230202", date(1981, 3, 4), 457),
+            title_level_id=title.id,
+            company_id=company["平安财险"].id,
+        )
+        # an expert who served 人保's order A and has moved to an organisation 人保 never dispatched to:
+        # 人保 sees them by that order alone
+        org_c = PreventionOrg(name="测试预防机构丙", region_code="230202")
+        s.add_all([exp_own, org_c])
+        s.flush()
+        exp_moved = Expert(
+            name="测试调离专家",
+            id_number=make_id_number("230202", date(1982, 5, 6), 458),
+            title_level_id=title.id,
+            org_id=org_c.id,
+        )
+        s.add(exp_moved)
+        s.flush()
+        first = rows["A"]["DispatchOrder"]
+        s.add(
+            DispatchOrder(
+                order_no="SCOPE-A-2",
+                policy_id=first.policy_id,
+                project_id=first.project_id,
+                enterprise_id=first.enterprise_id,
+                region_code=first.region_code,
+                insurer_id=first.insurer_id,
+                org_id=org_a.id,
+                expert_id=exp_moved.id,
+                service_place="现场",
+                start_date=date(2026, 5, 1),
+                end_date=date(2026, 5, 31),
+                deadline=date(2026, 5, 5),
+                status="completed",
+            )
+        )
+        # an enterprise registered in 齐齐哈尔 with a project in 哈尔滨: the Harbin department sees it
+        ent_c = Enterprise(
+            name="范围测试企业丙", region_code="230202", credit_code=make_credit_code("230202", 77000003)
+        )
+        s.add(ent_c)
+        s.flush()
+        s.add(
+            Project(
+                enterprise_id=ent_c.id,
+                region_code="230103",
+                project_code="SCOPE-C-HARBIN",
+                name="范围测试项目丙",
+                builder_name="测试建设单位",
+                address="哈尔滨市南岗区测试路3号",
+                investment=100,
+                insurance_status="draft",
+            )
+        )
         s.commit()
         ids = {k: {m: obj.id for m, obj in v.items()} for k, v in rows.items()}
-        ids["experts"] = {"A": exp_a.id, "B": exp_b.id}
+        ids["experts"] = {"A": exp_a.id, "B": exp_b.id, "own": exp_own.id, "moved": exp_moved.id}
+        ids["enterprise_c"] = ent_c.id
         return ids
 
 
@@ -144,11 +220,15 @@ EXPECTED = {
     "insurer_picc": {m: {"A"} for m in MODELS if m != "RegistryProject"},
     "insurer_pingan": {m: {"B"} for m in MODELS if m != "RegistryProject"},
     "broker_kunlun": {m: {"A"} for m in MODELS if m != "RegistryProject"},
+    "scope_broker_b": {m: {"B"} for m in MODELS if m != "RegistryProject"},
     "org_demo": {
         m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
     },
     "expert_demo": {
         m: {"A"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
+    },
+    "scope_expert_b": {
+        m: {"B"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
     },
     "dept_harbin": {m: {"A"} for m in MODELS},
     "dept_province": {m: {"A", "B"} for m in MODELS},
@@ -171,25 +251,41 @@ def test_scope_matrix(app, world, username, model_name):
         assert seen == expected
 
 
-def test_experts_are_scoped(app, world):
+# account -> the experts of this world it sees: A (the demo expert, of org_demo), B (of org B), 平安's own
+# expert, and the expert who served 人保's second order A and then moved to an org 人保 never used
+EXPERTS = {
+    "org_demo": {"A"},
+    "expert_demo": {"A"},
+    "scope_expert_b": {"B"},
+    "insurer_picc": {"A", "moved"},  # by the org it dispatched to, and by the order served
+    "scope_ent_a": {"A", "moved"},  # those who served its orders
+    "scope_ent_b": {"B"},
+    "broker_kunlun": {"A", "moved"},
+    "scope_broker_b": {"B"},
+    "dept_harbin": {"A", "moved"},
+    "dept_province": {"A", "B", "own", "moved"},
+}
+
+
+@pytest.mark.parametrize("username", sorted(EXPERTS))
+def test_experts_are_scoped(app, world, username):
     with app.test_request_context():
-        # expert B's org is this world's own; expert A (the demo expert) may work for other insurers'
-        # orders made by other tests, so insurer_pingan's view of A is not asserted
-        for username, visible in (
-            ("org_demo", {"A"}),
-            ("expert_demo", {"A"}),
-            ("insurer_picc", {"A"}),
-            ("dept_province", {"A", "B"}),
-        ):
-            user = db.session.query(AppUser).filter_by(username=username).one()
-            crit = criterion(Expert, user)
-            stmt = select(Expert.id).where(Expert.id.in_(world["experts"].values()))
-            if crit is not None:
-                stmt = stmt.where(crit)
-            assert set(db.session.execute(stmt).scalars()) == {world["experts"][k] for k in visible}, username
+        user = db.session.query(AppUser).filter_by(username=username).one()
+        crit = criterion(Expert, user)
+        stmt = select(Expert.id).where(Expert.id.in_(world["experts"].values()))
+        if crit is not None:
+            stmt = stmt.where(crit)
+        names = {v: k for k, v in world["experts"].items()}
+        assert {names[i] for i in db.session.execute(stmt).scalars()} == EXPERTS[username]
+
+
+def test_an_insurer_sees_its_own_experts_and_those_of_the_orgs_it_dispatched_to(app, world):
+    # the demo expert A may work for other insurers' orders made by other tests: only the rest is asserted
+    with app.test_request_context():
         pingan = db.session.query(AppUser).filter_by(username="insurer_pingan").one()
         seen = set(db.session.execute(select(Expert.id).where(criterion(Expert, pingan))).scalars())
-        assert world["experts"]["B"] in seen
+        experts = world["experts"]
+        assert experts["B"] in seen and experts["own"] in seen and experts["moved"] not in seen
 
 
 def test_party_of_department_levels(app):
@@ -214,8 +310,132 @@ def test_user_without_party_or_admin_sees_nothing(app, world):
         )
         db.session.add(u)
         db.session.flush()
-        stmt = select(Project.id).where(criterion(Project, u))
-        assert db.session.execute(stmt).first() is None
+        for model in RULES:  # every rule answers such a party, none fails on its missing kind
+            seen = db.session.execute(select(model.id).where(criterion(model, u))).scalars().all()
+            assert seen == ([u.id] if model is AppUser else []), model.__name__
+        db.session.rollback()
+
+
+def test_admin_is_the_admin_role_not_any_party_that_sees_all(app):
+    with app.test_request_context():
+        admin = db.session.query(AppUser).filter_by(username="admin").one()
+        province = db.session.query(AppUser).filter_by(username="dept_province").one()
+        assert party_of(admin).is_admin and party_of(admin).sees_all
+        assert party_of(province).sees_all and not party_of(province).is_admin
+
+
+def test_nobody_signed_in_is_nobody(app):
+    from flask_login import AnonymousUserMixin
+
+    assert party_of(None) == NOBODY  # outside a request: no current user
+    with app.test_request_context():
+        assert party_of(None) == NOBODY
+        assert party_of(AnonymousUserMixin()) == NOBODY
+
+
+def test_each_sees_its_own_account_and_department(app, world):
+    with app.test_request_context():
+        for username in ("dept_harbin", "insurer_pingan", "scope_ent_b"):
+            user = db.session.query(AppUser).filter_by(username=username).one()
+            accounts = db.session.execute(select(AppUser.id).where(criterion(AppUser, user))).scalars().all()
+            assert accounts == [user.id], username
+            departments = db.session.execute(select(Department.id).where(criterion(Department, user))).scalars()
+            assert departments.all() == ([user.department_id] if user.department_id else []), username
+
+
+def test_a_department_sees_an_enterprise_by_a_project_in_its_region(app, world):
+    """范围测试企业丙 is registered in 齐齐哈尔 and builds in 哈尔滨."""
+    with app.test_request_context():
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        assert is_visible(Enterprise, world["enterprise_c"], harbin)
+        insurer = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+        assert not is_visible(Enterprise, world["enterprise_c"], insurer)
+
+
+def test_flow_records_follow_their_own_row(app, world):
+    """A flow record of each kind for every row id of this world, so that ids of one kind meet rows of
+    another: each account sees exactly the records whose row (that kind, that id) it sees."""
+    ids = sorted({i for chain in ("A", "B") for i in world[chain].values()})
+    with app.test_request_context():
+        made = []
+        for entity_type in _FLOW_ENTITIES:
+            for entity_id in ids:
+                event = FlowEvent(entity_type=entity_type, entity_id=entity_id, action="scope-test")
+                db.session.add(event)
+                made.append(event)
+        db.session.flush()
+        mine = [e.id for e in made]
+        for username in ("insurer_picc", "scope_ent_b", "org_demo", "dept_harbin", "scope_broker_b"):
+            user = db.session.query(AppUser).filter_by(username=username).one()
+            expected = {e.id for e in made if is_visible(_FLOW_ENTITIES[e.entity_type], e.entity_id, user)}
+            seen = db.session.execute(
+                select(FlowEvent.id).where(FlowEvent.id.in_(mine), criterion(FlowEvent, user))
+            ).scalars()
+            assert set(seen) == expected and expected, username
+        db.session.rollback()
+
+
+def test_scoped_select_restricts_the_columns_asked_for(app, world):
+    with app.test_request_context():
+        picc = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+        both = [world["A"]["Policy"], world["B"]["Policy"]]
+        stmt = scoped_select(Policy, picc, Policy.id).where(Policy.id.in_(both))
+        assert db.session.execute(stmt).scalars().all() == [world["A"]["Policy"]]
+        admin = db.session.query(AppUser).filter_by(username="admin").one()
+        stmt = scoped_select(Policy, admin, Policy.id).where(Policy.id.in_(both)).order_by(Policy.id)
+        assert db.session.execute(stmt).scalars().all() == sorted(both)
+
+
+@pytest.mark.parametrize(
+    "pk,valid",
+    [
+        ("7", True),
+        (" 7 ", True),
+        (7, True),
+        (INT32_MAX, True),
+        (INT32_MAX + 1, False),
+        ("0", False),
+        ("-3", False),
+        ("abc", False),
+        ("7.5", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_what_can_be_a_row_id(pk, valid):
+    assert valid_pk(pk) is valid
+
+
+def test_a_file_is_seen_with_the_row_that_owns_it(app, world):
+    from werkzeug.exceptions import NotFound
+
+    with app.test_request_context():
+        picc = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+        own, foreign = world["A"]["Policy"], world["B"]["Policy"]
+        assert file_visible(StoredFile(owner_type="policy", owner_id=own), picc)
+        assert not file_visible(StoredFile(owner_type="policy", owner_id=foreign), picc)
+        assert not file_visible(StoredFile(owner_type="policy", owner_id=None), picc)
+        assert not file_visible(StoredFile(owner_type="nothing-such", owner_id=own), picc)
+        stored = StoredFile(
+            key="scope-test-key",
+            original_name="保单.pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            kind="policy",
+            owner_type="policy",
+            owner_id=own,
+        )
+        db.session.add(stored)
+        db.session.flush()
+        assert get_scoped_file_or_404(stored.id, picc) is stored
+        assert get_scoped_file_or_404(str(stored.id), picc) is stored
+        for bad in ("abc", "0", str(INT32_MAX + 1)):
+            with pytest.raises(NotFound):
+                get_scoped_file_or_404(bad, picc)
+        pingan = db.session.query(AppUser).filter_by(username="insurer_pingan").one()
+        with pytest.raises(NotFound):
+            get_scoped_file_or_404(stored.id, pingan)
         db.session.rollback()
 
 
