@@ -27,7 +27,7 @@ def create_app(test_config=None):
     from .web.page import register_page_globals
 
     register_page_globals(app)
-    from app.views.formatters import percent
+    from app.numbers import percent
 
     app.jinja_env.globals["percent"] = percent
     from app.security.roles import ADMIN_MENU_TOP, is_platform_admin

@@ -14,8 +14,8 @@ from app.models import Application, Claim, FloatRule, Plan, Policy
 from app.models.enums import ApplicationStatus as A
 from app.models.enums import PartyKind as P
 from app.models.enums import PolicyStatus
+from app.numbers import percent
 from app.security.scope import party_of, scoped_select
-from app.views.formatters import percent
 from app.workflows import APPLICATION, POLICY
 
 from . import settings

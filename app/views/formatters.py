@@ -15,12 +15,6 @@ def plain(value):
     return value
 
 
-def percent(fraction, places=2):
-    """A fraction as a percentage for messages and cells: 0.1 → "10", 0.125 → "12.5" (no E-notation)."""
-    value = (Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-places)).normalize()
-    return format(value, "f")
-
-
 def choice(choice_set, empty=None):
     """A list/show formatter rendering a status code as its translated label in a badge (``empty``, in
     grey, when there is no value)."""

@@ -150,6 +150,7 @@ def test_prevention_report(mohe):
     total = report.total.figures
     assert total["orders"] == (3, 1, 2)
     assert total["hazards_general"] == (2, 1, 1)
+    assert total["hazards_major"] == (1, 0, 1)  # 平安's 2030 row has hazards, none major: it adds 0
     assert total["rectified"] == (2, 1, 1)
     assert total["fee_spent"] == (D("2000.00"), D("600.00"), D("1400.00"))
 
@@ -250,6 +251,19 @@ def test_dashboard_counts_only_accepted_hazards_as_rectified(mohe, status):
         ("坍塌", 1, 1),
     ]
     figures_cache.clear()
+
+
+@pytest.mark.parametrize("status", ["submitted", "returned"])
+def test_reports_count_only_accepted_hazards_as_rectified(mohe, status):
+    """Order 1's open major hazard as 待验收 or 验收不合格 (either side of 'passed'): not rectified, in the
+    事故预防 report and in its 项目明细 rows alike."""
+    db.session.execute(update(Hazard).where(Hazard.status == "open").values(status=status))
+    period = statistics.report_periods(MARCH_2031)["cumulative"]
+    report = statistics.company_report("prevention", mohe, period)
+    assert _row(report, "人保财险").figures["rectified"] == (2, 0, 2)
+    _headers, stmt, _labels = statistics.detail_rows("prevention", mohe, period)
+    by_order = {r[0]: tuple(r[8:11]) for r in db.session.execute(stmt)}
+    assert by_order == {"STAT-O-1": (2, 1, 1), "STAT-O-2": (1, 0, 1), "STAT-O-3": (0, 0, 0)}
 
 
 def test_dashboard_by_city_for_the_province(app, world):

@@ -103,7 +103,7 @@ def test_percentages_read_as_numbers(fraction, text):
     """The premium deviation message and the 出单 page say "偏离超过10%", not "1E+1%"."""
     from decimal import Decimal
 
-    from app.views.formatters import percent
+    from app.numbers import percent
 
     assert percent(Decimal(fraction)) == text
 
