@@ -40,6 +40,7 @@ from app.security.scope import (
     RULES,
     criterion,
     file_visible,
+    get_scoped,
     get_scoped_file_or_404,
     is_visible,
     party_of,
@@ -333,14 +334,28 @@ def test_nobody_signed_in_is_nobody(app):
         assert party_of(AnonymousUserMixin()) == NOBODY
 
 
+def test_a_party_cannot_be_changed_by_its_reader(app):
+    """The party is cached for the request and read by every rule: no reader may alter it for the next."""
+    from dataclasses import FrozenInstanceError
+
+    with app.test_request_context():
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        with pytest.raises(FrozenInstanceError):
+            party_of(harbin).region_prefix = ""
+
+
 def test_each_sees_its_own_account_and_department(app, world):
     with app.test_request_context():
+        county = Department(name="范围测试县住建局", region_code="230103")  # a department made after the demo's
+        db.session.add(county)
+        db.session.flush()
         for username in ("dept_harbin", "insurer_pingan", "scope_ent_b"):
             user = db.session.query(AppUser).filter_by(username=username).one()
             accounts = db.session.execute(select(AppUser.id).where(criterion(AppUser, user))).scalars().all()
             assert accounts == [user.id], username
             departments = db.session.execute(select(Department.id).where(criterion(Department, user))).scalars()
             assert departments.all() == ([user.department_id] if user.department_id else []), username
+        db.session.rollback()
 
 
 def test_a_department_sees_an_enterprise_by_a_project_in_its_region(app, world):
@@ -402,8 +417,13 @@ def test_scoped_select_restricts_the_columns_asked_for(app, world):
         ("", False),
     ],
 )
-def test_what_can_be_a_row_id(pk, valid):
+def test_what_can_be_a_row_id(app, world, pk, valid):
     assert valid_pk(pk) is valid
+    if not valid:  # no row is visible, nor looked up, by what cannot be an id
+        with app.test_request_context():
+            picc = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+            assert is_visible(Policy, pk, picc) is False
+            assert get_scoped(Policy, pk, picc) is None
 
 
 def test_a_file_is_seen_with_the_row_that_owns_it(app, world):
@@ -416,6 +436,8 @@ def test_a_file_is_seen_with_the_row_that_owns_it(app, world):
         assert not file_visible(StoredFile(owner_type="policy", owner_id=foreign), picc)
         assert not file_visible(StoredFile(owner_type="policy", owner_id=None), picc)
         assert not file_visible(StoredFile(owner_type="nothing-such", owner_id=own), picc)
+        admin = db.session.query(AppUser).filter_by(username="admin").one()
+        assert file_visible(StoredFile(owner_type="policy", owner_id=foreign), admin)
         stored = StoredFile(
             key="scope-test-key",
             original_name="保单.pdf",
