@@ -38,6 +38,8 @@ def test_periods():
     assert periods["cumulative"].previous_year() == Period(date(2030, 1, 1), date(2030, 3, 31))
     feb = statistics.report_periods(date(2028, 2, 1))["month"]
     assert feb.end == date(2028, 2, 29) and feb.previous_year().end == date(2027, 2, 28)
+    leap = statistics.report_periods(date(2024, 2, 1), today=date(2026, 1, 1))["month"]
+    assert leap.previous_year() == Period(date(2023, 2, 1), date(2023, 2, 28))
     assert statistics.parse_month("2025-01") == date(2025, 1, 1)
     assert statistics.parse_month("2025-01-15") == date(2025, 1, 1)  # a day given too: its month
     assert statistics.parse_month("rubbish", today=date(2026, 5, 17)) == date(2026, 5, 1)
@@ -65,6 +67,31 @@ def test_a_period_of_times_holds_its_whole_last_day(mohe):
     assert to_the_12th.total.figures["orders"][0] == 1
     to_the_11th = statistics.company_report("prevention", mohe, Period(date(2031, 3, 1), date(2031, 3, 11)))
     assert to_the_11th.total.figures["orders"][0] == 0
+
+
+def test_a_period_of_times_starts_and_ends_at_midnight(mohe):
+    """Orders dispatched at 00:00:00 on 1 June and on 1 July 2031: June holds the first alone."""
+    policy = db.session.execute(select(Policy).filter_by(policy_no="STAT-PN-A")).scalar_one()
+    add_order("JUNE", policy, datetime(2031, 6, 1, 0, 0), "completed", D("100"))
+    add_order("JULY", policy, datetime(2031, 7, 1, 0, 0), "completed", D("100"))
+    june = statistics.company_report("prevention", mohe, Period(date(2031, 6, 1), date(2031, 6, 30)))
+    assert june.total.figures["orders"][0] == 1
+
+
+def test_detail_rows_name_each_row_once_whatever_its_insurer(mohe):
+    """Rows of 平安 (a later company than 人保) beside 人保's: each once, with its own insurer."""
+    april = statistics.report_periods(date(2031, 4, 1), today=date(2031, 5, 1))["cumulative"]
+    _headers, stmt, _labels = statistics.detail_rows("insurance", mohe, april)
+    assert [(r[0], r[5]) for r in db.session.execute(stmt)] == [
+        ("STAT-PN-B", "人保财险"),
+        ("STAT-PN-A", "人保财险"),
+        ("STAT-PN-E", "平安财险"),
+    ]
+    march_2030 = statistics.report_periods(date(2030, 3, 1), today=date(2031, 5, 1))["month"]
+    _headers, stmt, _labels = statistics.detail_rows("prevention", mohe, march_2030)
+    assert [(r[0], r[4]) for r in db.session.execute(stmt)] == [("STAT-O-4", "平安财险")]
+    _headers, stmt, _labels = statistics.detail_rows("claims", mohe, march_2030)
+    assert [(r[0], r[4]) for r in db.session.execute(stmt)] == [("STAT-PN-C", "平安财险")]
 
 
 def test_only_a_completed_order_counts_as_completed(mohe):
@@ -194,6 +221,16 @@ def test_changes_keep_each_figures_kind(mohe):
     assert premium == D("-20000.00") and premium.as_tuple().exponent == -2
     share = pingan.figures["premium_share"][2]
     assert share == D("-0.8696") and share.as_tuple().exponent == -4
+    for report_type, counts, amounts in (
+        ("prevention", ("orders", "completed", "hazards_general", "hazards_major", "rectified"), ("fee_spent",)),
+        ("claims", ("claims", "injured", "deaths"), ("estimated", "settled")),
+    ):
+        period = statistics.report_periods(MARCH_2031)["cumulative"]
+        picc = _row(statistics.company_report(report_type, mohe, period), "人保财险")
+        for key in counts:
+            assert all(type(v) is int for v in picc.figures[key]), (report_type, key)
+        for key in amounts:
+            assert all(v.as_tuple().exponent == -2 for v in picc.figures[key]), (report_type, key)
 
 
 @pytest.mark.parametrize("report_type", ["insurance", "prevention", "claims"])
