@@ -48,8 +48,17 @@ def _load(text):
     return json.loads(text, object_hook=lambda d: Decimal(d["decimal"]) if d.keys() == {"decimal"} else d)
 
 
+# Raised whenever the figures' keys change: a snapshot stored by another version is computed again in the
+# request, never served (its keys may not be the ones the page reads).
+FIGURES_VERSION = "1"
+
+
 def _generation():
-    return ",".join(str(part or 0) for part in figures_cache.generation())
+    return FIGURES_VERSION + ":" + ",".join(str(part or 0) for part in figures_cache.generation())
+
+
+def _of_this_version(snap):
+    return snap.generation.split(":", 1)[0] == FIGURES_VERSION
 
 
 def _ttl():
@@ -69,10 +78,10 @@ def figures(user, compute, wait=0):
         return figures_cache.get(key, lambda: dict(compute(user), as_of=utcnow()))
     generation = _generation()
     snap = db.session.get(DashboardSnapshot, scope)
-    if snap is None:
+    if snap is None or not _of_this_version(snap):
         now = utcnow()
         values = compute(user)
-        _insert(scope, generation, values, now)
+        _store(snap, scope, generation, values, now)
         return dict(values, as_of=now)
     out_of_date = snap.generation != generation or snap.computed_at < utcnow() - timedelta(seconds=_ttl())
     if out_of_date and _claim_refresh(scope):
@@ -99,14 +108,18 @@ def _wait_for_refresh(scope, seconds):
         time.sleep(0.1)
 
 
-def _insert(scope, generation, values, now):
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                DashboardSnapshot(scope=scope, figures=_dump(values), generation=generation, computed_at=now)
-            )
-    except IntegrityError:  # another request stored the scope's first figures meanwhile: theirs stand
-        pass
+def _store(snap, scope, generation, values, now):
+    """The scope's first figures (or those replacing another version's), computed by this request."""
+    if snap is not None:
+        snap.figures, snap.generation, snap.computed_at = _dump(values), generation, now
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    DashboardSnapshot(scope=scope, figures=_dump(values), generation=generation, computed_at=now)
+                )
+        except IntegrityError:  # another request stored the scope's first figures meanwhile: theirs stand
+            pass
     db.session.commit()
 
 

@@ -118,7 +118,7 @@ def test_many_requests_queue_one_refresh(kept, db_session, monkeypatch):
     db.session.execute(
         update(DashboardSnapshot)
         .where(DashboardSnapshot.scope == "all")
-        .values(figures=dashboard_store._dump(figures), generation="0,0,0")
+        .values(figures=dashboard_store._dump(figures), generation=dashboard_store.FIGURES_VERSION + ":0,0,0")
     )
     for _ in range(5):
         served = _served(app, "dept_province")
@@ -136,7 +136,7 @@ def test_many_requests_queue_one_refresh(kept, db_session, monkeypatch):
     dashboard_store.refresh_dashboard(*queued[-1])
     db.session.expire_all()
     snap = db.session.get(DashboardSnapshot, "all")
-    assert snap.refresh_queued_at is None and snap.generation != "0,0,0"
+    assert snap.refresh_queued_at is None and not snap.generation.endswith(":0,0,0")
     assert dashboard_store._load(snap.figures) == _from_rows(app, "dept_province")
 
 
@@ -177,7 +177,8 @@ def test_the_page_and_the_data_say_when_the_figures_were_computed(kept, as_user)
 def test_with_the_queue_down_the_request_refreshes_them_itself(kept, db_session, monkeypatch):
     app = kept
     _served(app, "dept_province")
-    db.session.execute(update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(generation="0,0,0"))
+    stale = dashboard_store.FIGURES_VERSION + ":0,0,0"
+    db.session.execute(update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(generation=stale))
 
     def down(*args):
         raise ConnectionError("Redis is not answering")
@@ -188,4 +189,21 @@ def test_with_the_queue_down_the_request_refreshes_them_itself(kept, db_session,
     assert _figures(served) == _from_rows(app, "dept_province")
     db.session.expire_all()
     snap = db.session.get(DashboardSnapshot, "all")
-    assert snap.generation != "0,0,0" and snap.refresh_queued_at is None
+    assert snap.generation != stale and snap.refresh_queued_at is None
+
+
+def test_figures_kept_by_another_version_are_computed_again_not_served(kept, db_session):
+    app = kept
+    _served(app, "dept_province")
+    old = {"project_total": 1}  # what an earlier version kept: not the keys this one reads
+    db.session.execute(
+        update(DashboardSnapshot)
+        .where(DashboardSnapshot.scope == "all")
+        .values(figures=dashboard_store._dump(old), generation="0:1,2,3")
+    )
+    served = _served(app, "dept_province")
+    assert _figures(served) == _from_rows(app, "dept_province")
+    db.session.expire_all()
+    snap = db.session.get(DashboardSnapshot, "all")
+    assert snap.generation.startswith(dashboard_store.FIGURES_VERSION + ":")
+    assert dashboard_store._load(snap.figures) == _figures(served)
