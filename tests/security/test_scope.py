@@ -33,6 +33,7 @@ from app.models import (
     StoredFile,
     TitleLevel,
 )
+from app.reference.data import BROKERS, INSURERS
 from app.security.scope import (
     _FLOW_ENTITIES,
     INT32_MAX,
@@ -106,6 +107,7 @@ def world(app):
         s.add(exp_b)
         s.flush()
         account("scope_expert_b", "Expert", party_kind="expert", expert_id=exp_b.id)
+        account("scope_org_b", "PreventionOrg", party_kind="org", org_id=org_b.id)
         rows = {}
 
         def chain(key, ent, region, insurer, broker, org, expert):
@@ -145,7 +147,14 @@ def world(app):
         # an expert who served 人保's order A and has moved to an organisation 人保 never dispatched to:
         # 人保 sees them by that order alone
         org_c = PreventionOrg(name="测试预防机构丙", region_code="230202")
-        s.add_all([exp_own, org_c])
+        # a colleague of the demo expert at org_demo who served no order: seen through the org alone
+        exp_colleague = Expert(
+            name="测试同事专家",
+            id_number=make_id_number("230103", date(1983, 7, 8), 459),
+            title_level_id=title.id,
+            org_id=org_a.id,
+        )
+        s.add_all([exp_own, org_c, exp_colleague])
         s.flush()
         exp_moved = Expert(
             name="测试调离专家",
@@ -193,7 +202,13 @@ def world(app):
         )
         s.commit()
         ids = {k: {m: obj.id for m, obj in v.items()} for k, v in rows.items()}
-        ids["experts"] = {"A": exp_a.id, "B": exp_b.id, "own": exp_own.id, "moved": exp_moved.id}
+        ids["experts"] = {
+            "A": exp_a.id,
+            "B": exp_b.id,
+            "own": exp_own.id,
+            "moved": exp_moved.id,
+            "colleague": exp_colleague.id,
+        }
         ids["enterprise_c"] = ent_c.id
         return ids
 
@@ -231,6 +246,9 @@ EXPECTED = {
     "scope_expert_b": {
         m: {"B"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
     },
+    "scope_org_b": {
+        m: {"B"} for m in ("Project", "Policy", "DispatchOrder", "ServiceVisit", "Hazard", "Review", "Enterprise")
+    },
     "dept_harbin": {m: {"A"} for m in MODELS},
     "dept_province": {m: {"A", "B"} for m in MODELS},
     "admin": {m: {"A", "B"} for m in MODELS},
@@ -253,18 +271,20 @@ def test_scope_matrix(app, world, username, model_name):
 
 
 # account -> the experts of this world it sees: A (the demo expert, of org_demo), B (of org B), 平安's own
-# expert, and the expert who served 人保's second order A and then moved to an org 人保 never used
+# expert, the expert who served 人保's second order A and then moved to an org 人保 never used, and a
+# colleague of A at org_demo who has served no order
 EXPERTS = {
-    "org_demo": {"A"},
+    "org_demo": {"A", "colleague"},
+    "scope_org_b": {"B"},
     "expert_demo": {"A"},
     "scope_expert_b": {"B"},
-    "insurer_picc": {"A", "moved"},  # by the org it dispatched to, and by the order served
+    "insurer_picc": {"A", "moved", "colleague"},  # by the org it dispatched to, and by the order served
     "scope_ent_a": {"A", "moved"},  # those who served its orders
     "scope_ent_b": {"B"},
     "broker_kunlun": {"A", "moved"},
     "scope_broker_b": {"B"},
     "dept_harbin": {"A", "moved"},
-    "dept_province": {"A", "B", "own", "moved"},
+    "dept_province": {"A", "B", "own", "moved", "colleague"},
 }
 
 
@@ -309,8 +329,13 @@ def test_user_without_party_or_admin_sees_nothing(app, world):
             active=True,
             roles=[db.session.query(Role).filter_by(name="Department").one()],
         )
+        # a role an administrator made, named before "Admin": a role is Admin by its name, not its order
+        made = Role(name="Accountant")
+        db.session.add(made)
+        u.roles.append(made)
         db.session.add(u)
         db.session.flush()
+        assert not party_of(u).sees_all
         for model in RULES:  # every rule answers such a party, none fails on its missing kind
             seen = db.session.execute(select(model.id).where(criterion(model, u))).scalars().all()
             assert seen == ([u.id] if model is AppUser else []), model.__name__
@@ -332,6 +357,34 @@ def test_nobody_signed_in_is_nobody(app):
     with app.test_request_context():
         assert party_of(None) == NOBODY
         assert party_of(AnonymousUserMixin()) == NOBODY
+
+
+def test_directories_are_open_to_whoever_signed_in(app):
+    """Models without a rule (insurance companies, orgs, reference lists) serve the forms of every
+    signed-in party, and nobody else."""
+    with app.test_request_context():
+        picc = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+        assert criterion(InsuranceCompany, picc) is None
+        nobody = criterion(InsuranceCompany, None)
+        assert nobody is not None
+        assert db.session.execute(select(InsuranceCompany.id).where(nobody)).first() is None
+
+
+def test_a_row_is_found_by_its_id_in_scope(app, world):
+    with app.test_request_context():
+        picc = db.session.query(AppUser).filter_by(username="insurer_picc").one()
+        own = world["A"]["Policy"]
+        assert get_scoped(Policy, own, picc).id == own
+        assert get_scoped(Policy, str(own), picc).id == own
+        assert get_scoped(Policy, world["B"]["Policy"], picc) is None
+
+
+@pytest.mark.parametrize("username,own", [("insurer_pingan", "平安财险"), ("broker_kunlun", "昆仑保险经纪")])
+def test_member_info_lists_the_company_itself(as_user, username, own):
+    """会员信息 (OwnPartyFilter): the company's own record and no other."""
+    page = as_user(username).get("/member/list/").get_data(as_text=True)
+    names = {short for short, _full in INSURERS + BROKERS}
+    assert {n for n in names if f">{n}<" in page} == {own}
 
 
 def test_a_party_cannot_be_changed_by_its_reader(app):
