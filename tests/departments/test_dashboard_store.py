@@ -11,7 +11,7 @@ import pytest
 from factories import insurance as f
 from factories.queries import counting
 from flask import g
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app import clock
 from app.extensions import db
@@ -21,8 +21,10 @@ from app.services import claims, dashboard_store, policies, statistics
 
 
 @pytest.fixture
-def kept(app):
-    """Figures kept (as configured outside the tests, where FIGURES_CACHE_SECONDS is 0)."""
+def kept(app, db_session):
+    """Figures kept (as configured outside the tests, where FIGURES_CACHE_SECONDS is 0), from none kept
+    (the test's transaction is rolled back after it)."""
+    db_session.execute(delete(DashboardSnapshot))
     app.config["FIGURES_CACHE_SECONDS"] = 30
     yield app
     app.config["FIGURES_CACHE_SECONDS"] = 0
