@@ -408,7 +408,9 @@ def test_each_sees_its_own_account_and_department(app, world):
         county = Department(name="范围测试县住建局", region_code="230103")  # a department made after the demo's
         db.session.add(county)
         db.session.flush()
-        for username in ("dept_harbin", "insurer_pingan", "scope_ent_b"):
+        # 人保 and org_demo are the first of their kinds (id 1, as is the province's department): a rule that
+        # compared any party's id with the department's would show them that department
+        for username in ("dept_harbin", "insurer_pingan", "insurer_picc", "org_demo", "scope_ent_b"):
             user = db.session.query(AppUser).filter_by(username=username).one()
             accounts = db.session.execute(select(AppUser.id).where(criterion(AppUser, user))).scalars().all()
             assert accounts == [user.id], username
