@@ -209,3 +209,27 @@ def test_figures_kept_by_another_version_are_computed_again_not_served(kept, db_
     snap = db.session.get(DashboardSnapshot, "all")
     assert snap.generation.startswith(dashboard_store.FIGURES_VERSION + ":")
     assert dashboard_store._load(snap.figures) == _figures(served)
+
+
+def test_the_page_waits_for_the_refresh_it_queued_and_the_wall_does_not(kept, as_user, monkeypatch):
+    app = kept
+    client = as_user("dept_province")
+    client.get("/dashboard/data")  # the scope's first figures
+    queued, waits = [], []
+    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", lambda *args: queued.append(args))
+    monkeypatch.setattr(dashboard_store, "_wait_for_refresh", lambda scope, seconds: waits.append(seconds))
+
+    def out_of_date():
+        with app.app_context():
+            db.session.execute(
+                update(DashboardSnapshot)
+                .where(DashboardSnapshot.scope == "all")
+                .values(generation=dashboard_store.FIGURES_VERSION + ":0,0,0", refresh_queued_at=None)
+            )
+            db.session.commit()
+
+    out_of_date()
+    assert client.get("/dashboard/data").status_code == 200
+    out_of_date()
+    assert client.get("/dashboard/").status_code == 200
+    assert len(queued) == 2 and waits == [0, app.config["DASHBOARD_FRESH_WAIT_SECONDS"]]
