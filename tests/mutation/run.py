@@ -157,6 +157,17 @@ EQUIVALENT = {
     ">=: 'insurance' has returned above and 'claims' sorts before 'prevention'",
     ("statistics", "detail_rows", "core/ReplaceComparisonOperator_Eq_GtE", 417, 17): "Hazard.level == MAJOR → >=: "
     "nothing sorts after 'major'",
+    ("statistics", "_claims_figures", "core/ZeroIterationForLoop", 284, 8): "the loop normalising the claims "
+    "figures skipped: they come from SQL typed already (counts as integers, amounts as two-place decimals of the "
+    "Numeric(…, 2) columns), and every reader formats a figure by its metric's kind",
+    ("statistics", "_claims_figures", "core/ZeroIterationForLoop", 285, 9): "the counts' int() skipped: SQL counts "
+    "and sums of integer columns come back as integers",
+    ("scope", "current_user_obj", "core/ReplaceFalseWithTrue", 75, 1): "getattr(user, 'is_authenticated', "
+    "False) → default True: g.user is FAB's User or Flask-Login's anonymous user, both of which define "
+    "is_authenticated, so the default is never read",
+    ("scope", "party_of", "core/ReplaceTrueWithFalse", 87, 1): "getattr(user, 'is_authenticated', True) → "
+    "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
+    "which define is_authenticated, so the default is never read",
     ("statistics", "dashboard_from_rows", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → "
     "[-1]: every value is a one-element tuple (a city's count of insured projects outside the registry), its "
     "first element its last",
