@@ -64,7 +64,11 @@ TARGETS = {
     "statistics": (
         "app/services/statistics.py",
         None,
-        ["tests/departments/test_dashboard_cities.py", "tests/departments/test_departments_statistics.py"],
+        [
+            "tests/departments/test_dashboard_cities.py",
+            "tests/departments/test_departments_statistics.py",
+            "tests/departments/test_dashboard_store.py",
+        ],
         600,
     ),
     "storage": (
