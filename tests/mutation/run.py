@@ -169,6 +169,10 @@ EQUIVALENT = {
     ("scope", "current_user_obj", "core/ReplaceFalseWithTrue", 75, 1): "getattr(user, 'is_authenticated', "
     "False) → default True: g.user is FAB's User or Flask-Login's anonymous user, both of which define "
     "is_authenticated, so the default is never read",
+    ("scope", "current_user_obj", "core/AddNot", 78, 2): "`if api_user is not None` → `if not …`: a dead branch, "
+    "nothing sets g.api_user (the API signs its caller in as g.user), so g.api_user is always None; to be removed",
+    ("scope", "current_user_obj", "core/ReplaceComparisonOperator_IsNot_Is", 78, 1): "`api_user is not None` → "
+    "`is None`: the same dead branch, whose api_user is always None",
     ("scope", "party_of", "core/ReplaceTrueWithFalse", 87, 1): "getattr(user, 'is_authenticated', True) → "
     "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
     "which define is_authenticated, so the default is never read",

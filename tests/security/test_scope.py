@@ -162,7 +162,23 @@ def world(app):
             title_level_id=title.id,
             org_id=org_c.id,
         )
-        s.add(exp_moved)
+        # an org that only 人保 dispatched to (order A-2), with an expert who served nothing; and 人保's own
+        org_d = PreventionOrg(name="测试预防机构丁", region_code="230103")
+        s.add_all([exp_moved, org_d])
+        s.flush()
+        exp_idle = Expert(
+            name="测试待命专家",
+            id_number=make_id_number("230103", date(1984, 9, 10), 460),
+            title_level_id=title.id,
+            org_id=org_d.id,
+        )
+        exp_picc = Expert(
+            name="测试人保专家",
+            id_number=make_id_number("230103", date(1985, 11, 12), 461),
+            title_level_id=title.id,
+            company_id=company["人保财险"].id,
+        )
+        s.add_all([exp_idle, exp_picc])
         s.flush()
         first = rows["A"]["DispatchOrder"]
         s.add(
@@ -173,7 +189,7 @@ def world(app):
                 enterprise_id=first.enterprise_id,
                 region_code=first.region_code,
                 insurer_id=first.insurer_id,
-                org_id=org_a.id,
+                org_id=org_d.id,
                 expert_id=exp_moved.id,
                 service_place="现场",
                 start_date=date(2026, 5, 1),
@@ -208,6 +224,8 @@ def world(app):
             "own": exp_own.id,
             "moved": exp_moved.id,
             "colleague": exp_colleague.id,
+            "idle": exp_idle.id,
+            "picc_own": exp_picc.id,
         }
         ids["enterprise_c"] = ent_c.id
         return ids
@@ -271,20 +289,22 @@ def test_scope_matrix(app, world, username, model_name):
 
 
 # account -> the experts of this world it sees: A (the demo expert, of org_demo), B (of org B), 平安's own
-# expert, the expert who served 人保's second order A and then moved to an org 人保 never used, and a
-# colleague of A at org_demo who has served no order
+# expert, the expert who served 人保's second order A and then moved to an org 人保 never used, a
+# colleague of A at org_demo who has served no order, an idle expert of org 丁 (to which only 人保's second
+# order A went) and 人保's own expert
 EXPERTS = {
     "org_demo": {"A", "colleague"},
     "scope_org_b": {"B"},
     "expert_demo": {"A"},
     "scope_expert_b": {"B"},
-    "insurer_picc": {"A", "moved", "colleague"},  # by the org it dispatched to, and by the order served
+    # its own, those of the orgs it dispatched to (org_demo, 丁), those who served its orders
+    "insurer_picc": {"A", "moved", "colleague", "idle", "picc_own"},
     "scope_ent_a": {"A", "moved"},  # those who served its orders
     "scope_ent_b": {"B"},
     "broker_kunlun": {"A", "moved"},
     "scope_broker_b": {"B"},
     "dept_harbin": {"A", "moved"},
-    "dept_province": {"A", "B", "own", "moved", "colleague"},
+    "dept_province": {"A", "B", "own", "moved", "colleague", "idle", "picc_own"},
 }
 
 
@@ -312,7 +332,10 @@ def test_an_insurer_sees_its_own_experts_and_those_of_the_orgs_it_dispatched_to(
         pingan = db.session.query(AppUser).filter_by(username="insurer_pingan").one()
         seen = set(db.session.execute(select(Expert.id).where(criterion(Expert, pingan))).scalars())
         experts = world["experts"]
-        assert experts["B"] in seen and experts["own"] in seen and experts["moved"] not in seen
+        assert experts["B"] in seen and experts["own"] in seen
+        # 人保's own expert, and those of an org only 人保 dispatched to or who served only 人保: a later company
+        # than 人保 does not see them
+        assert not seen & {experts["moved"], experts["idle"], experts["picc_own"]}
 
 
 def test_party_of_department_levels(app):
