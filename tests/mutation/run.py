@@ -173,6 +173,13 @@ EQUIVALENT = {
     "nothing sets g.api_user (the API signs its caller in as g.user), so g.api_user is always None; to be removed",
     ("scope", "current_user_obj", "core/ReplaceComparisonOperator_IsNot_Is", 78, 1): "`api_user is not None` → "
     "`is None`: the same dead branch, whose api_user is always None",
+    ("scope", "_compute_party", "core/ReplaceComparisonOperator_Eq_GtE", 107, 2): "region.level == PROVINCE → "
+    ">=: of 'province', 'city' and 'county' only 'province' sorts at or after 'province'",
+    ("scope", "scoped", "core/AddNot", 317, 49): "query.filter(crit) if hasattr(query, 'filter') else "
+    "query.where(crit) with the test negated: SQLAlchemy 2's Query and Select both have filter() and where(), "
+    "synonyms",
+    ("scope", "is_visible", "core/NumberReplacer", 334, 0): "limit(1) → limit(2) on a select of one primary key: "
+    "at most one row either way, and first() reads one",
     ("scope", "party_of", "core/ReplaceTrueWithFalse", 87, 1): "getattr(user, 'is_authenticated', True) → "
     "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
     "which define is_authenticated, so the default is never read",
