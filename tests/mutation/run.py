@@ -180,6 +180,9 @@ EQUIVALENT = {
     "synonyms",
     ("scope", "is_visible", "core/NumberReplacer", 334, 0): "limit(1) → limit(2) on a select of one primary key: "
     "at most one row either way, and first() reads one",
+    ("scope", "rule", "core/ReplaceComparisonOperator_Eq_Is", 213, 48): "party.kind == DEPARTMENT → is, in the "
+    "rows under an order: a department then takes the other branch, the rows whose order is in its region, "
+    "which are the rows in its region: a hazard's region_code is its order's, copied when it is reported",
     ("scope", "party_of", "core/ReplaceTrueWithFalse", 87, 1): "getattr(user, 'is_authenticated', True) → "
     "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
     "which define is_authenticated, so the default is never read",

@@ -416,6 +416,17 @@ def test_member_info_lists_the_company_itself(as_user, username, own):
     assert {n for n in names if f">{n}<" in page} == {own}
 
 
+def test_the_party_is_worked_out_once_a_request(app):
+    """Every rule of a request asks for the party: the one worked out first is the one answered after."""
+    with app.test_request_context():
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        first = party_of(harbin)
+        assert party_of(harbin) is first and first.region_prefix == "2301"
+    with app.test_request_context():  # the next request works it out again
+        harbin = db.session.query(AppUser).filter_by(username="dept_harbin").one()
+        assert party_of(harbin) is not first and party_of(harbin) == first
+
+
 def test_a_party_cannot_be_changed_by_its_reader(app):
     """The party is cached for the request and read by every rule: no reader may alter it for the next."""
     from dataclasses import FrozenInstanceError
