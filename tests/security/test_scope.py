@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from factories.chains import insured_chain
+from flask import g
 from sqlalchemy import select
 
 from app.demo.data import make_credit_code, make_id_number
@@ -40,6 +41,7 @@ from app.security.scope import (
     NOBODY,
     RULES,
     criterion,
+    current_user_obj,
     file_visible,
     get_scoped,
     get_scoped_file_or_404,
@@ -386,6 +388,8 @@ def test_nobody_signed_in_is_nobody(app):
     with app.test_request_context():
         assert party_of(None) == NOBODY
         assert party_of(AnonymousUserMixin()) == NOBODY
+        g.user = AnonymousUserMixin()  # a request before sign-in: no current user for the audit log either
+        assert current_user_obj() is None
 
 
 def test_directories_are_open_to_whoever_signed_in(app):
