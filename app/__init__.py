@@ -24,6 +24,7 @@ def create_app(test_config=None):
 
     # Every page shows instants in the platform's zone through this one function.
     app.jinja_env.globals["local_time"] = clock.fmt
+    app.jinja_env.globals["local_time_seconds"] = clock.fmt_seconds
     from .web.page import register_page_globals
 
     register_page_globals(app)
