@@ -74,9 +74,6 @@ def current_user_obj():
         user = getattr(g, "user", None)
         if user is not None and getattr(user, "is_authenticated", False):
             return user
-        api_user = getattr(g, "api_user", None)
-        if api_user is not None:
-            return api_user
     return None
 
 

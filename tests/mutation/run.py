@@ -169,21 +169,17 @@ EQUIVALENT = {
     ("scope", "current_user_obj", "core/ReplaceFalseWithTrue", 75, 1): "getattr(user, 'is_authenticated', "
     "False) → default True: g.user is FAB's User or Flask-Login's anonymous user, both of which define "
     "is_authenticated, so the default is never read",
-    ("scope", "current_user_obj", "core/AddNot", 78, 2): "`if api_user is not None` → `if not …`: a dead branch, "
-    "nothing sets g.api_user (the API signs its caller in as g.user), so g.api_user is always None; to be removed",
-    ("scope", "current_user_obj", "core/ReplaceComparisonOperator_IsNot_Is", 78, 1): "`api_user is not None` → "
-    "`is None`: the same dead branch, whose api_user is always None",
-    ("scope", "_compute_party", "core/ReplaceComparisonOperator_Eq_GtE", 107, 2): "region.level == PROVINCE → "
+    ("scope", "_compute_party", "core/ReplaceComparisonOperator_Eq_GtE", 104, 2): "region.level == PROVINCE → "
     ">=: of 'province', 'city' and 'county' only 'province' sorts at or after 'province'",
-    ("scope", "scoped", "core/AddNot", 317, 49): "query.filter(crit) if hasattr(query, 'filter') else "
+    ("scope", "scoped", "core/AddNot", 314, 49): "query.filter(crit) if hasattr(query, 'filter') else "
     "query.where(crit) with the test negated: SQLAlchemy 2's Query and Select both have filter() and where(), "
     "synonyms",
-    ("scope", "is_visible", "core/NumberReplacer", 334, 0): "limit(1) → limit(2) on a select of one primary key: "
+    ("scope", "is_visible", "core/NumberReplacer", 331, 0): "limit(1) → limit(2) on a select of one primary key: "
     "at most one row either way, and first() reads one",
-    ("scope", "rule", "core/ReplaceComparisonOperator_Eq_Is", 213, 48): "party.kind == DEPARTMENT → is, in the "
+    ("scope", "rule", "core/ReplaceComparisonOperator_Eq_Is", 210, 48): "party.kind == DEPARTMENT → is, in the "
     "rows under an order: a department then takes the other branch, the rows whose order is in its region, "
     "which are the rows in its region: a hazard's region_code is its order's, copied when it is reported",
-    ("scope", "party_of", "core/ReplaceTrueWithFalse", 87, 1): "getattr(user, 'is_authenticated', True) → "
+    ("scope", "party_of", "core/ReplaceTrueWithFalse", 84, 1): "getattr(user, 'is_authenticated', True) → "
     "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
     "which define is_authenticated, so the default is never read",
     ("statistics", "dashboard_from_rows", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → "
