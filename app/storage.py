@@ -174,11 +174,7 @@ def _decode_and_reencode(data: bytes, content_type: str) -> tuple[bytes, str, di
 def clean_name(name: str) -> str:
     """A display name only (never a path): no directories, control or bidi characters, ≤ 120 chars."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(
-        ch
-        for ch in name
-        if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
-    )
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in _BIDI)
     name = name.strip().lstrip(".")
     if len(name) > 120:
         stem, dot, ext = name.rpartition(".")

@@ -67,14 +67,21 @@ TARGETS = {
         [
             "tests/departments/test_dashboard_cities.py",
             "tests/departments/test_departments_statistics.py",
-            "tests/departments/test_dashboard_store.py",
+            "tests/departments/test_kept_figures.py",
         ],
         600,
     ),
     "storage": (
         "app/storage.py",
         None,
-        ["tests/security/test_hostile_uploads.py", "tests/security/test_faults.py"],
+        [
+            "tests/unit/test_storage_rules.py",
+            "tests/security/test_hostile_uploads.py",
+            "tests/security/test_faults.py",
+            "tests/ops/test_files_sweep.py",
+            "tests/ops/test_ops_health.py",
+            "tests/prevention/test_prevention_gaps.py",
+        ],
         600,
     ),
 }
@@ -182,10 +189,10 @@ EQUIVALENT = {
     ("scope", "party_of", "core/ReplaceTrueWithFalse", 84, 1): "getattr(user, 'is_authenticated', True) → "
     "default False: every user the platform passes is FAB's User (or Flask-Login's anonymous user), both of "
     "which define is_authenticated, so the default is never read",
-    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 595, 85): "outside_by_city.get(key, (0,))[0] → "
+    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 596, 85): "outside_by_city.get(key, (0,))[0] → "
     "[-1]: every value is a one-element tuple (a city's count of insured projects outside the registry), its "
     "first element its last",
-    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 629, 97): "sum(int(v[0]) …) → v[-1] over the same "
+    ("statistics", "dashboard_from_rows", "core/NumberReplacer", 630, 97): "sum(int(v[0]) …) → v[-1] over the same "
     "one-element tuples",
 }
 
@@ -229,14 +236,15 @@ def run(target, only=None, select=True):
             os.remove(session)
         subprocess.run(["cosmic-ray", "init", config, session], cwd=scratch, check=True)
         if functions:
+            names = [name for name in functions if name != MODULE_LEVEL]
+            # a statement outside any function has no definition_name (NULL), kept only when asked for
+            outside = "" if MODULE_LEVEL in functions else " OR definition_name IS NULL"
             with sqlite3.connect(session) as db:
-                keep = ",".join("?" * len(functions))
+                keep = ",".join("?" * len(names))
                 gone = [
                     r[0]
                     for r in db.execute(
-                        f"SELECT job_id FROM mutation_specs WHERE definition_name NOT IN ({keep})"
-                        " OR definition_name IS NULL",
-                        functions,
+                        f"SELECT job_id FROM mutation_specs WHERE definition_name NOT IN ({keep}){outside}", names
                     )
                 ]
                 db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in gone])
@@ -268,6 +276,7 @@ def run(target, only=None, select=True):
     return summary(target, only)
 
 
+MODULE_LEVEL = "<module>"  # --only's name for the statements outside any function (constants, tables)
 MAP = ".mutation-map.json"
 ORIGINAL = ".mutation-original.py"  # the module before any mutant, beside the scratch copy
 
@@ -376,7 +385,11 @@ def report():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Mutation run over the platform's rules (docs/testing.md).")
     parser.add_argument("targets", nargs="*", metavar="target", help="of " + ", ".join(TARGETS) + " (default: all)")
-    parser.add_argument("--only", type=lambda text: text.split(","), help="functions of the target, comma-separated")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help="functions of the target, comma-separated (<module>: the statements outside any function)",
+    )
     parser.add_argument("--fail-under", type=float, help="exit 1 when a target run now scores below this percentage")
     parser.add_argument("--report", action="store_true", help="only print the scores of the last runs")
     parser.add_argument(

@@ -29,7 +29,7 @@ from werkzeug.datastructures import FileStorage
 from app.demo.insurance import demo_pdf
 from app.extensions import db
 from app.models import StoredFile
-from app.storage import UPLOAD_RULES, UploadError, get_storage, store_bytes, store_upload
+from app.storage import UPLOAD_RULES, UploadError, get_storage, store_bytes, store_merged_upload, store_upload
 
 MB = 1024 * 1024
 
@@ -741,3 +741,56 @@ def test_every_upload_form_refuses_the_corpus(app, world):
             elif not re.search(r"(alert-danger|help-block|has-error|invalid-feedback|error)", body):
                 problems.append(f"{username} {url} {case}: no message shown")
     assert not problems, "\n".join(problems)
+
+
+def _pages(*files):
+    return [FileStorage(stream=io.BytesIO(data), filename=name) for name, data in files]
+
+
+@pytest.mark.parametrize(
+    "files,message",
+    [
+        ([], "请选择文件"),
+        ([("第1页.png", png_bytes())] * 31, "最多 30 页（张图片）"),
+        ([("第1页.png", png_bytes()), ("第2页.png", b"")], "第2页.png：文件为空"),
+        # the kind's cap (20 MB for a 报告扫描件) is read plus one byte: one more is too large …
+        ([("大.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (20 * MB - 7))], "大.png：文件过大，最大 20 MB"),
+        # … exactly the cap is not, and is refused for what it is
+        ([("满.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (20 * MB - 8))], "满.png：图片无法读取或已损坏"),
+        (
+            [("第1页.png", png_bytes()), ("说明.docx", b"PK\x03\x04" + b"\0" * 64)],
+            "说明.docx：文件类型不允许：仅接受 PDF、JPG、PNG",
+        ),
+        ([("第1页.png", png_bytes()), ("第2页.jpg", png_bytes())], "文件扩展名与文件内容不符"),
+        (
+            [("第1页.png", png_bytes()), ("报告.pdf", demo_pdf("报告"))],
+            "PDF 须单独上传；多页的纸质报告请上传各页图片，合并为一个 PDF",
+        ),
+        ([("第1页.png", png_bytes()), ("坏.jpg", jpeg_bytes()[:40])], "坏.jpg：图片无法读取或已损坏"),
+    ],
+    ids=["none", "31-pages", "empty-page", "over-cap", "at-cap", "docx", "lying-name", "pdf-among-images", "cut-jpeg"],
+)
+def test_a_merged_upload_refuses_naming_the_file(app, files, message):
+    with app.test_request_context():
+        disk, rows = _disk(app), _count()
+        with pytest.raises(UploadError) as info:
+            store_merged_upload(db.session, _pages(*files), "report_scan", "报告.pdf")
+        db.session.rollback()
+        assert str(info.value.message) == message
+        assert _count() == rows and _disk(app) == disk
+
+
+def test_a_merged_upload_is_one_pdf_of_the_pages_in_order(app):
+    with app.test_request_context():
+        pages = _pages(("1.png", png_bytes((40, 20))), ("2.jpg", jpeg_bytes((20, 40))), ("3.png", png_bytes((30, 30))))
+        row = store_merged_upload(db.session, pages, "report_scan", "报告.pdf")
+        db.session.flush()
+        data = get_storage().read(row.key)
+        assert row.content_type == "application/pdf" and row.original_name == "报告.pdf" and row.size == len(data)
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            sizes = [tuple(round(float(v) * 150 / 72) for v in page.mediabox[2:]) for page in pdf.pages]
+        assert sizes == [(40, 20), (20, 40), (30, 30)]
+        single = store_merged_upload(db.session, _pages(("扫描.pdf", demo_pdf("扫描"))), "report_scan", "报告.pdf")
+        assert single.original_name == "扫描.pdf"  # a single PDF is stored as it is
+        assert get_storage().read(single.key) == demo_pdf("扫描")
+        db.session.rollback()

@@ -1,0 +1,185 @@
+"""The upload rules that need no app: magic bytes, names, storage keys."""
+
+import io
+import logging
+
+import pytest
+from flask import Flask
+from PIL import Image
+from sqlalchemy.orm import sessionmaker
+
+from app import storage
+from app.storage import PDF, XLSX, UploadError, check_name, clean_name, sniff
+
+
+@pytest.mark.parametrize(
+    "head,expected",
+    [
+        (b"%PDF-1.7\n", PDF),
+        (b"%PDF", None),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"\xff\xd8", None),
+        (b"\x89PNG\r\n\x1a\n\x00", "image/png"),
+        (b"\x89PNG\r\n", None),
+        (b"PK\x03\x04rest", "application/zip"),
+        (b"PK\x05\x06", None),
+        (b"", None),
+        (b"MZ\x90", None),
+    ],
+)
+def test_sniff_reads_the_magic_bytes_only(head, expected):
+    assert sniff(head) == expected
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("证照.png", "证照.png"),
+        ("C:\\Users\\张三\\scan.pdf", "scan.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("  .hidden.pdf ", "hidden.pdf"),
+        ("a\u202egnp.exe", "agnp.exe"),
+        ("a\u061cb\u200e.pdf", "ab.pdf"),
+        ("tab\there.pdf", "tabhere.pdf"),
+        ("", "file"),
+        (None, "file"),
+        ("...", "file"),
+        ("dir/", "file"),
+        ("a.abcdefghijk", "a.abcdefghijk"),
+    ],
+)
+def test_clean_name_keeps_a_display_name(name, expected):
+    assert clean_name(name) == expected
+
+
+def test_clean_name_shortens_a_long_name_keeping_its_extension():
+    assert clean_name("图" * 150 + ".pdf") == "图" * 110 + ".pdf"
+    assert clean_name("图" * 150 + ".abcdefghijk") == "图" * 110 + ".abcdefgh"
+    assert clean_name("图" * 150) == "图" * 120
+    assert clean_name("图" * 120) == "图" * 120
+    assert clean_name("图" * 116 + ".pdf") == "图" * 116 + ".pdf"
+    assert clean_name("图" * 117 + ".pdf") == "图" * 110 + ".pdf"
+
+
+@pytest.mark.parametrize(
+    "name,ctype,message",
+    [
+        ("a/b.pdf", PDF, "文件名不能包含路径"),
+        ("a\\b.pdf", PDF, "文件名不能包含路径"),
+        ("..", None, "文件名不能包含路径"),
+        (" . ", None, "文件名不能包含路径"),
+        ("a\x00.pdf", PDF, "文件名含有控制字符或方向控制符"),
+        ("a\u061c.pdf", PDF, "文件名含有控制字符或方向控制符"),
+        ("a\u2066.pdf", PDF, "文件名含有控制字符或方向控制符"),
+        ("图" * 197 + ".pdf", PDF, "文件名过长，最多 200 个字符"),
+        ("scan.PNG", PDF, "文件扩展名与文件内容不符"),
+        ("scan.pdf", "image/png", "文件扩展名与文件内容不符"),
+        ("book.xls", XLSX, "文件扩展名与文件内容不符"),
+    ],
+)
+def test_check_name_refuses_with_its_reason(name, ctype, message):
+    with pytest.raises(UploadError) as info:
+        check_name(name, ctype)
+    assert str(info.value.message) == message
+
+
+@pytest.mark.parametrize(
+    "name,ctype",
+    [
+        ("图" * 196 + ".pdf", PDF),
+        ("scan.PDF", PDF),
+        ("photo.JPEG", "image/jpeg"),
+        ("photo.jpe", "image/jpeg"),
+        ("photo.jpg", "image/jpeg"),
+        ("无扩展名", PDF),
+        ("book.xlsx", XLSX),
+        ("any.thing", None),
+        ("any.thing", "application/octet-stream"),
+        ("", PDF),
+        (None, PDF),
+        ("...a", PDF),
+    ],
+)
+def test_check_name_accepts(name, ctype):
+    check_name(name, ctype)
+
+
+def test_storage_keys_are_the_ones_store_bytes_writes():
+    assert storage.KEY_RE.match("ab" * 20 + ".pdf")
+    assert storage.KEY_RE.match("0" * 40)
+    assert not storage.KEY_RE.match("0" * 39 + ".pdf")
+    assert not storage.KEY_RE.match("0" * 40 + ".toolongext")
+    assert not storage.KEY_RE.match("G" * 40 + ".pdf")
+    assert not storage.KEY_RE.match("0" * 40 + ".pdf.part")
+
+
+def test_local_storage_paths_stay_under_the_root(tmp_path):
+    local = storage.LocalStorage(str(tmp_path))
+    assert local.path("abcdef.pdf") == str(tmp_path / "ab" / "abcdef.pdf")
+    for bad in ("", None, "a/b", "a\\b", ".x", "..", "../x"):
+        with pytest.raises(ValueError):
+            local.path(bad)
+
+
+def test_local_storage_writes_reads_and_deletes(tmp_path):
+    local = storage.LocalStorage(str(tmp_path / "store"))
+    assert list(local.scan()) == []  # no root yet: nothing, no error
+    local.write("cd1234", b"bytes")
+    assert local.read("cd1234") == b"bytes" and local.exists("cd1234")
+    assert not (tmp_path / "store" / "cd" / "cd1234.part").exists()
+    (tmp_path / "store" / "loose").write_bytes(b"12")
+    (tmp_path / "store" / "cd" / "sub").mkdir()
+    entries = list(local.scan())
+    assert [(e.folder, e.name, e.size) for e in entries] == [("cd", "cd1234", 5), ("", "loose", 2)]
+    local.remove(entries[0])
+    local.remove(entries[0])  # gone already: fine
+    local.delete("cd1234")
+    assert not local.exists("cd1234")
+    local.probe()
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["cd", "loose"]
+
+
+def test_probe_refuses_a_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        storage.LocalStorage(str(tmp_path / "unmounted")).probe()
+    assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    local = storage.LocalStorage(str(tmp_path))
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "replace", full)
+    with pytest.raises(OSError):
+        local.write("ef5678", b"bytes")
+    assert list((tmp_path / "ef").iterdir()) == []
+
+
+@pytest.mark.parametrize("size,expected", [((5000, 10), (4096, 8)), ((4096, 30), (4096, 30)), ((10, 4097), (10, 4096))])
+def test_an_image_is_re_encoded_within_the_longest_edge(size, expected):
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(out, "PNG")
+    data, ctype, _exif = storage._reencode_image(out.getvalue(), "image/png")
+    assert ctype == "image/png"
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == expected
+
+
+def test_an_unusable_root_is_reported_not_fatal(tmp_path, caplog):
+    (tmp_path / "plain-file").write_bytes(b"")
+    app = Flask("storage-test")
+    app.config.update(FILE_STORAGE_ROOT=str(tmp_path / "plain-file" / "files"))
+    with caplog.at_level(logging.ERROR):
+        storage.init_storage(app, sessionmaker())
+    assert "file storage root" in caplog.text and "unusable" in caplog.text
+    with pytest.raises(OSError):
+        app.extensions["azx_storage"].probe()
+
+
+def test_an_unknown_backend_refuses_to_start(tmp_path):
+    app = Flask("storage-test")
+    app.config.update(FILE_STORAGE_ROOT=str(tmp_path), FILE_STORAGE_BACKEND="s3")
+    with pytest.raises(RuntimeError, match="FILE_STORAGE_BACKEND='s3' is unknown"):
+        storage.init_storage(app, sessionmaker())
