@@ -79,9 +79,9 @@ class Config:
     # Aggregate figures (list statistics, 数据大屏) are reused for at most this many seconds and only
     # while no transition has happened since (app/services/figures_cache.py); 0 switches caching off.
     FIGURES_CACHE_SECONDS = int(os.environ.get("FIGURES_CACHE_SECONDS", "30"))
-    # 数据大屏 pages (not the wall's data refreshes) wait this long for the refresh a change made them
-    # queue before showing the figures they have (app/services/dashboard_store.py)
-    DASHBOARD_FRESH_WAIT_SECONDS = float(os.environ.get("DASHBOARD_FRESH_WAIT_SECONDS", "3"))
+    # The 数据大屏 and 统计报告 pages (not the wall's data refreshes) wait this long for the refresh a change
+    # made them queue before showing the figures they have (app/services/kept_figures.py)
+    FIGURES_FRESH_WAIT_SECONDS = float(os.environ.get("FIGURES_FRESH_WAIT_SECONDS", "3"))
     # The task queue (app/jobs): Redis in production, a SQLite file with an in-process worker (run.py) on
     # the embedded default. TASK_QUEUE_IMMEDIATE runs each job at once in the caller (tests only).
     TASK_QUEUE_URL = os.environ.get("TASK_QUEUE_URL") or "sqlite:///" + os.path.join(INSTANCE_DIR, "tasks.db")

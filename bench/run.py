@@ -441,7 +441,7 @@ def measure_statistics(app, reps):
     the current month as a job (computed afresh every time), a closed month the first time (a job that
     also stores it) and then served from the closed-month store; and the 数据大屏 figures: cold (keeping
     off: computed from the rows, as the queue's refresh and a scope's first request compute them) and warm
-    (as served: the scope's kept figures, app/services/dashboard_store.py)."""
+    (as served: the scope's kept figures, app/services/kept_figures.py)."""
     from app.extensions import db
     from app.models import StatisticsSnapshot
 
@@ -490,6 +490,17 @@ def measure_statistics(app, reps):
             f"statistics {report} {closed}: first {results[-2]['seconds']} s, then {results[-1]['seconds']} s "
             f"from the store ({detail_rows:,} detail rows)"
         )
+    for report, label in REPORTS:  # the page of the open month: computed from the rows, then as served
+        url = f"/statistics/?type={report}&month={month}"
+        app.config["FIGURES_CACHE_SECONDS"] = 0
+        cold = summary(time_get(client, url, max(3, reps // 3)))[0]
+        app.config["FIGURES_CACHE_SECONDS"] = ttl
+        client.get(url)
+        warm = summary(time_get(client, url, reps))[0]
+        for how, ms in (("from the rows (the refresh, or a scope's first request)", cold), ("as served", warm)):
+            results.append({"name": f"{label}统计 page, current month, {how}", "seconds": round(ms / 1000, 4)})
+            results[-1]["page"] = "served" if how == "as served" else "rows"
+        log(f"statistics page {report} {month}: {cold} ms from the rows, {warm} ms as served")
     url = "/dashboard/data"
     app.config["FIGURES_CACHE_SECONDS"] = 0
     dashboard["cold"] = summary(time_get(client, url, max(3, reps // 3)))[0]
@@ -815,7 +826,11 @@ def check_targets(result):
             + ("met" if ok else f"missed (≤ {limit_s} s{', ≤ 80 MB' if 'xlsx' in e['name'] else ''})")
         )
     for e in result["statistics"]:
-        if e.get("closed_store") or "closed" not in e["name"] and "current month" not in e["name"]:
+        if e.get("page") == "served":
+            out.append(f"{e['name']}: {e['seconds']} s — " + ("met" if e["seconds"] <= 0.1 else "missed (≤ 100 ms)"))
+        elif e.get("page"):
+            out.append(f"{e['name']}: {e['seconds']} s — the queue's refresh (no target of its own)")
+        elif e.get("closed_store") or "closed" not in e["name"] and "current month" not in e["name"]:
             out.append(f"{e['name']}: {e['seconds']} s — " + ("met" if e["seconds"] <= 1 else "missed (≤ 1 s)"))
         else:  # a job: its time is reported, the page shows its progress meanwhile
             out.append(f"{e['name']}: {e['seconds']} s — a job with progress (no target)")

@@ -114,7 +114,7 @@ def make_huey(config):
 
 
 # Every module that declares jobs, imported so that web and worker processes register the same set.
-JOB_MODULES = ("app.api.webhooks", "app.jobs.outputs", "app.jobs.exports", "app.services.dashboard_store")
+JOB_MODULES = ("app.api.webhooks", "app.jobs.outputs", "app.jobs.exports", "app.services.kept_figures")
 
 
 def init_queue(app):

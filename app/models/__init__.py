@@ -4,7 +4,7 @@ from .api import ApiKey, ApiRateCounter, ApiTokenRevocation, IdempotencyRecord, 
 from .audit import AuditEvent, FlowEvent  # noqa: F401
 from .files import StoredFile  # noqa: F401
 from .insurance import Application, Claim, Policy  # noqa: F401
-from .jobs import DashboardSnapshot, JobRun, StatisticsSnapshot  # noqa: F401
+from .jobs import JobRun, KeptFigures, StatisticsSnapshot  # noqa: F401
 from .parties import Department, Enterprise, Expert, InsuranceCompany, PreventionOrg, broker_partnership  # noqa: F401
 from .prevention import DispatchOrder, Hazard, HazardPhoto, Review, ServiceVisit, order_service_item  # noqa: F401
 from .projects import Project, RegistryProject  # noqa: F401

@@ -71,13 +71,14 @@ class StatisticsSnapshot(Model):
     computed_at = Column(UtcDateTime)
 
 
-class DashboardSnapshot(Model):
-    """The 数据大屏 figures of one scope, as they stood at ``generation`` (app/services/dashboard_store.py):
-    every request of the scope reads them; the task queue computes them again once the generation moves
-    on, so that no request waits for the aggregates over the fact tables."""
+class KeptFigures(Model):
+    """Figures of one scope as they stood at ``generation`` (app/services/kept_figures.py): the 数据大屏's
+    and an open month's 统计报告; every request of the scope reads them; the task queue computes them
+    again once the generation moves on, so that no request waits for the aggregates over the fact tables."""
 
-    __tablename__ = "dashboard_snapshot"
-    scope = Column(String(16), primary_key=True)  # "all" or a department's region prefix
+    __tablename__ = "kept_figures"
+    # what and whose: "dashboard|all", "report|insurance|2026-12-01|zh|2301" (kind, arguments, scope)
+    key = Column(String(120), primary_key=True)
     figures = Column(Text, nullable=False)  # JSON
     generation = Column(String(64), nullable=False)  # of figures_cache.generation() when computing began
     computed_at = Column(UtcDateTime, nullable=False, default=utcnow)

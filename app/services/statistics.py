@@ -530,11 +530,12 @@ def dashboard(user, wait=0):
 
     They aggregate every registry row, project, claim and hazard in scope (≈ 1 s at 1M projects): a
     department's are kept per scope and refreshed by the task queue (a page waits up to ``wait``
-    seconds for a refresh it queued); another party's are reused briefly (dashboard_store).
+    seconds for a refresh it queued); another party's are reused briefly (kept_figures).
     ``dashboard_from_rows`` computes them from the rows."""
-    from . import dashboard_store
+    from . import kept_figures
 
-    return dashboard_store.figures(user, dashboard_from_rows, wait)
+    values, as_of = kept_figures.figures(user, "dashboard", wait=wait)
+    return dict(values, as_of=as_of)
 
 
 def dashboard_from_rows(user):

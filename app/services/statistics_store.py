@@ -129,6 +129,16 @@ def load_report(data):
     )
 
 
+def dump_figures(figures):
+    cumulative, monthly = figures
+    return json.dumps({"cumulative": dump_report(cumulative), "month": dump_report(monthly)})
+
+
+def load_figures(text):
+    data = json.loads(text)
+    return load_report(data["cumulative"]), load_report(data["month"])
+
+
 def compute_figures(report_type, month, user):
     """(截止 report, month report) computed from the rows."""
     periods = statistics.report_periods(month)
@@ -157,20 +167,27 @@ def _storable(month, user):
     return scope if scope is not None and statistics.is_closed(month) else None
 
 
-def figures(report_type, month, user):
-    """(截止 report, month report): from the store for a closed month, else computed."""
+def figures(report_type, month, user, wait=0):
+    """(截止 report, month report, as_of): a closed month's from the store (as_of None: they are final);
+    an open month's kept per scope and refreshed by the task queue (app/services/kept_figures.py: a
+    page waits up to ``wait`` seconds for a refresh it queued), with the time they were computed."""
+    if not statistics.is_closed(month):
+        from . import kept_figures
+
+        args = (report_type, month.isoformat(), locale_key())
+        (cumulative, monthly), as_of = kept_figures.figures(user, "report", args, wait)
+        return cumulative, monthly, as_of
     scope = _storable(month, user)
     if scope is None:
-        return compute_figures(report_type, month, user)
+        return (*compute_figures(report_type, month, user), None)
     snap = _find(report_type, month, scope)
     if snap is not None and not snap.stale and snap.figures:
-        data = json.loads(snap.figures)
-        return load_report(data["cumulative"]), load_report(data["month"])
+        return (*load_figures(snap.figures), None)
     claim = _claim(report_type, month, scope)
     cumulative, monthly = compute_figures(report_type, month, user)
     if claim is not None:
         _store(claim, cumulative, monthly)
-    return cumulative, monthly
+    return cumulative, monthly, None
 
 
 def stored_workbook(report_type, month, user):
@@ -207,7 +224,7 @@ def _claim(report_type, month, scope):
 def _store(snap_id, cumulative, monthly, file_key=None, file_size=None, detail_rows=None):
     """Compare-and-set the computed figures (and workbook) into the claimed row: nothing is stored if
     a change made it stale meanwhile. Returns True when stored."""
-    figures_json = json.dumps({"cumulative": dump_report(cumulative), "month": dump_report(monthly)})
+    figures_json = dump_figures((cumulative, monthly))
     old_key = db.session.execute(select(StatisticsSnapshot.file_key).where(StatisticsSnapshot.id == snap_id)).scalar()
     values = dict(figures=figures_json, computed_at=utcnow())
     if file_key is not None:
@@ -240,7 +257,7 @@ def write_report_workbook(path, report_type, month, user, progress=None, made_fo
     """Write the workbook of ``report_type`` for ``month`` to ``path``; returns the detail row count.
     ``progress(done, total)`` follows the detail rows (the summaries come first and are quick)."""
     periods = statistics.report_periods(month)
-    cumulative, monthly = reports or figures(report_type, month, user)
+    cumulative, monthly = reports or compute_figures(report_type, month, user)  # the summary as of its detail rows
     headers, stmt, status_columns = statistics.detail_rows(report_type, user, periods["cumulative"])
     total = None
     if progress is not None:

@@ -1,10 +1,10 @@
-"""数据大屏's figures kept per scope (app/services/dashboard_store.py): served from the snapshot without
-touching the fact tables, refreshed through the task queue once anything they count has changed, and
-always equal to the figures computed from the rows."""
+"""Figures kept per scope (app/services/kept_figures.py), the 数据大屏's and an open month's 统计报告:
+served from the kept row without touching the fact tables, refreshed through the task queue once
+anything they count has changed, and always equal to the figures computed from the rows."""
 
 import random
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,16 +15,16 @@ from sqlalchemy import delete, select, update
 
 from app import clock
 from app.extensions import db
-from app.models import AppUser, DashboardSnapshot, Policy
+from app.models import AppUser, KeptFigures, Policy
 from app.models.base import utcnow
-from app.services import claims, dashboard_store, policies, statistics
+from app.services import claims, kept_figures, policies, statistics, statistics_store
 
 
 @pytest.fixture
 def kept(app, db_session):
     """Figures kept (as configured outside the tests, where FIGURES_CACHE_SECONDS is 0), from none kept
     (the test's transaction is rolled back after it)."""
-    db_session.execute(delete(DashboardSnapshot))
+    db_session.execute(delete(KeptFigures))
     app.config["FIGURES_CACHE_SECONDS"] = 30
     yield app
     app.config["FIGURES_CACHE_SECONDS"] = 0
@@ -70,7 +70,7 @@ def test_the_kept_figures_equal_the_rows_after_random_changes(kept, db_session):
     rng = random.Random(20261203)
     for username in ("dept_province", "dept_harbin"):
         _served(app, username)  # the first request computes and keeps them
-    assert {s.scope for s in db.session.execute(select(DashboardSnapshot)).scalars()} == {"all", "2301"}
+    assert {s.key for s in db.session.execute(select(KeptFigures)).scalars()} == {"dashboard|all", "dashboard|2301"}
     for step in range(8):
         action = rng.choice(["insure", "claim", "claim", "surrender"])
         if action == "insure":
@@ -112,47 +112,45 @@ def test_many_requests_queue_one_refresh(kept, db_session, monkeypatch):
     app = kept
     _served(app, "dept_province")
     queued = []
-    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", lambda *args: queued.append(args))
+    monkeypatch.setattr(kept_figures.refresh_figures, "enqueue", lambda *args: queued.append(args))
     stale = Decimal("0.1234")
-    snap = db.session.get(DashboardSnapshot, "all")
-    figures = dashboard_store._load(snap.figures)
+    snap = db.session.get(KeptFigures, "dashboard|all")
+    figures = kept_figures._load(snap.figures)
     figures["insured_ratio"] = stale  # what the figures were before the change below
     db.session.execute(
-        update(DashboardSnapshot)
-        .where(DashboardSnapshot.scope == "all")
-        .values(figures=dashboard_store._dump(figures), generation=dashboard_store.FIGURES_VERSION + ":0,0,0")
+        update(KeptFigures)
+        .where(KeptFigures.key == "dashboard|all")
+        .values(figures=kept_figures._dump(figures), generation=kept_figures.FIGURES_VERSION + ":0,0,0")
     )
     for _ in range(5):
         served = _served(app, "dept_province")
         assert served["insured_ratio"] == stale  # the figures it has, while the refresh runs
-    assert len(queued) == 1 and queued[0][0] == "all"
+    assert len(queued) == 1 and queued[0] == ("dashboard", [], "all", queued[0][3])
     # a refresh queued long ago and never finished (its worker died) is queued again, once
-    lost_at = utcnow() - dashboard_store.REFRESH_LOST_AFTER - timedelta(seconds=1)
-    db.session.execute(
-        update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(refresh_queued_at=lost_at)
-    )
+    lost_at = utcnow() - kept_figures.REFRESH_LOST_AFTER - timedelta(seconds=1)
+    db.session.execute(update(KeptFigures).where(KeptFigures.key == "dashboard|all").values(refresh_queued_at=lost_at))
     _served(app, "dept_province")
     _served(app, "dept_province")
     assert len(queued) == 2
     # the refresh itself: the figures from the rows, the mark cleared
-    dashboard_store.refresh_dashboard(*queued[-1])
+    kept_figures.refresh_figures(*queued[-1])
     db.session.expire_all()
-    snap = db.session.get(DashboardSnapshot, "all")
+    snap = db.session.get(KeptFigures, "dashboard|all")
     assert snap.refresh_queued_at is None and not snap.generation.endswith(":0,0,0")
-    assert dashboard_store._load(snap.figures) == _from_rows(app, "dept_province")
+    assert kept_figures._load(snap.figures) == _from_rows(app, "dept_province")
 
 
 def test_a_refresh_for_an_account_that_left_the_scope_changes_nothing(kept, db_session):
     app = kept
     _served(app, "dept_harbin")
     db.session.execute(
-        update(DashboardSnapshot).where(DashboardSnapshot.scope == "2301").values(refresh_queued_at=utcnow())
+        update(KeptFigures).where(KeptFigures.key == "dashboard|2301").values(refresh_queued_at=utcnow())
     )
-    before = db.session.get(DashboardSnapshot, "2301").figures
+    before = db.session.get(KeptFigures, "dashboard|2301").figures
     province = db.session.execute(select(AppUser).filter_by(username="dept_province")).scalar_one()
-    dashboard_store.refresh_dashboard("2301", province.id)  # the province's user: scope "all", not 2301
+    kept_figures.refresh_figures("dashboard", [], "2301", province.id)  # the province's user: scope "all", not 2301
     db.session.expire_all()
-    snap = db.session.get(DashboardSnapshot, "2301")
+    snap = db.session.get(KeptFigures, "dashboard|2301")
     assert snap.figures == before and snap.refresh_queued_at is None
 
 
@@ -162,7 +160,7 @@ def test_another_party_is_computed_not_kept(kept, db_session):
         picc = f.user("insurer_picc")
         served = statistics.dashboard(picc)
     assert isinstance(served["as_of"], datetime) and "project_total" in served
-    assert db.session.execute(select(DashboardSnapshot)).first() is None
+    assert db.session.execute(select(KeptFigures)).first() is None
 
 
 def test_the_page_and_the_data_say_when_the_figures_were_computed(kept, as_user):
@@ -179,18 +177,18 @@ def test_the_page_and_the_data_say_when_the_figures_were_computed(kept, as_user)
 def test_with_the_queue_down_the_request_refreshes_them_itself(kept, db_session, monkeypatch):
     app = kept
     _served(app, "dept_province")
-    stale = dashboard_store.FIGURES_VERSION + ":0,0,0"
-    db.session.execute(update(DashboardSnapshot).where(DashboardSnapshot.scope == "all").values(generation=stale))
+    stale = kept_figures.FIGURES_VERSION + ":0,0,0"
+    db.session.execute(update(KeptFigures).where(KeptFigures.key == "dashboard|all").values(generation=stale))
 
     def down(*args):
         raise ConnectionError("Redis is not answering")
 
-    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", down)
+    monkeypatch.setattr(kept_figures.refresh_figures, "enqueue", down)
     f.make_application("insured", investment="777")
     served = _served(app, "dept_province")
     assert _figures(served) == _from_rows(app, "dept_province")
     db.session.expire_all()
-    snap = db.session.get(DashboardSnapshot, "all")
+    snap = db.session.get(KeptFigures, "dashboard|all")
     assert snap.generation != stale and snap.refresh_queued_at is None
 
 
@@ -199,16 +197,16 @@ def test_figures_kept_by_another_version_are_computed_again_not_served(kept, db_
     _served(app, "dept_province")
     old = {"project_total": 1}  # what an earlier version kept: not the keys this one reads
     db.session.execute(
-        update(DashboardSnapshot)
-        .where(DashboardSnapshot.scope == "all")
-        .values(figures=dashboard_store._dump(old), generation="0:1,2,3")
+        update(KeptFigures)
+        .where(KeptFigures.key == "dashboard|all")
+        .values(figures=kept_figures._dump(old), generation="0:1,2,3")
     )
     served = _served(app, "dept_province")
     assert _figures(served) == _from_rows(app, "dept_province")
     db.session.expire_all()
-    snap = db.session.get(DashboardSnapshot, "all")
-    assert snap.generation.startswith(dashboard_store.FIGURES_VERSION + ":")
-    assert dashboard_store._load(snap.figures) == _figures(served)
+    snap = db.session.get(KeptFigures, "dashboard|all")
+    assert snap.generation.startswith(kept_figures.FIGURES_VERSION + ":")
+    assert kept_figures._load(snap.figures) == _figures(served)
 
 
 def test_the_page_waits_for_the_refresh_it_queued_and_the_wall_does_not(kept, as_user, monkeypatch):
@@ -216,15 +214,15 @@ def test_the_page_waits_for_the_refresh_it_queued_and_the_wall_does_not(kept, as
     client = as_user("dept_province")
     client.get("/dashboard/data")  # the scope's first figures
     queued, waits = [], []
-    monkeypatch.setattr(dashboard_store.refresh_dashboard, "enqueue", lambda *args: queued.append(args))
-    monkeypatch.setattr(dashboard_store, "_wait_for_refresh", lambda scope, seconds: waits.append(seconds))
+    monkeypatch.setattr(kept_figures.refresh_figures, "enqueue", lambda *args: queued.append(args))
+    monkeypatch.setattr(kept_figures, "_wait_for_refresh", lambda key, seconds: waits.append(seconds))
 
     def out_of_date():
         with app.app_context():
             db.session.execute(
-                update(DashboardSnapshot)
-                .where(DashboardSnapshot.scope == "all")
-                .values(generation=dashboard_store.FIGURES_VERSION + ":0,0,0", refresh_queued_at=None)
+                update(KeptFigures)
+                .where(KeptFigures.key == "dashboard|all")
+                .values(generation=kept_figures.FIGURES_VERSION + ":0,0,0", refresh_queued_at=None)
             )
             db.session.commit()
 
@@ -232,4 +230,114 @@ def test_the_page_waits_for_the_refresh_it_queued_and_the_wall_does_not(kept, as
     assert client.get("/dashboard/data").status_code == 200
     out_of_date()
     assert client.get("/dashboard/").status_code == 200
-    assert len(queued) == 2 and waits == [0, app.config["DASHBOARD_FRESH_WAIT_SECONDS"]]
+    assert len(queued) == 2 and waits == [0, app.config["FIGURES_FRESH_WAIT_SECONDS"]]
+
+
+# ---------------------------------------------------------------- an open month's 统计报告
+
+
+def _open_month():
+    return clock.today().replace(day=1)
+
+
+def _report(app, username, report_type, served=True):
+    """(截止 report, month report[, as_of]) of the open month: as one request of ``username`` is served, or
+    computed from the rows."""
+    with app.app_context(), app.test_request_context():
+        user = db.session.execute(select(AppUser).filter_by(username=username)).scalar_one()
+        g.user = user
+        if served:
+            return statistics_store.figures(report_type, _open_month(), user)
+        return statistics_store.compute_figures(report_type, _open_month(), user)
+
+
+def _same(first, second):
+    return statistics_store.dump_figures(first[:2]) == statistics_store.dump_figures(second[:2])
+
+
+def test_an_open_months_report_is_kept_and_equals_the_rows_after_changes(kept, db_session):
+    app = kept
+    picc = f.user("insurer_picc")
+    rng = random.Random(20261204)
+    month = _open_month().isoformat()
+    for report_type in statistics.REPORT_TYPES:
+        for username in ("dept_province", "dept_harbin"):
+            _report(app, username, report_type)
+    keys = {s.key for s in db.session.execute(select(KeptFigures)).scalars()}
+    assert keys == {f"report|{t}|{month}|zh|{s}" for t in statistics.REPORT_TYPES for s in ("all", "2301")}
+    for step in range(5):
+        if rng.random() < 0.5:
+            f.make_application("insured", investment=str(rng.randint(100, 5000)), region="230102")
+        else:
+            claims.add_claim(
+                rng.choice(_insured_policies(picc)),
+                picc,
+                dict(
+                    injured_count=rng.randint(1, 3),
+                    estimated_loss=str(rng.randint(1, 90000)),
+                    settled_amount=str(rng.randint(0, 9000)),
+                    settled_date=clock.today().isoformat(),
+                    submitted_date=clock.today().isoformat(),
+                ),
+            )
+        for report_type in statistics.REPORT_TYPES:
+            for username in ("dept_province", "dept_harbin"):
+                served = _report(app, username, report_type)
+                assert _same(served, _report(app, username, report_type, served=False)), (step, report_type)
+                assert isinstance(served[2], datetime)
+
+
+def test_a_kept_report_is_served_without_counting_a_row(kept, db_session):
+    app = kept
+    first = _report(app, "dept_province", "insurance")
+    with counting(app) as statements:
+        again = _report(app, "dept_province", "insurance")
+    assert _same(again, first) and again[2] == first[2]
+    assert len(statements) <= 4, "\n".join(statements)
+    assert not [s for s in statements if "count(" in s.lower() or "GROUP BY" in s.upper()], statements
+
+
+def test_a_closed_month_is_not_kept_here(kept, db_session):
+    app = kept
+    with app.app_context(), app.test_request_context():
+        admin = f.user("admin")
+        cumulative, _monthly, as_of = statistics_store.figures("insurance", date(2025, 3, 1), admin)
+    assert as_of is None and cumulative.period.end == date(2025, 3, 31)
+    assert db.session.execute(select(KeptFigures)).first() is None
+
+
+def test_a_report_refresh_stores_the_figures_from_the_rows(kept, db_session):
+    app = kept
+    month = _open_month().isoformat()
+    _report(app, "dept_province", "claims")
+    key = f"report|claims|{month}|zh|all"
+    db.session.execute(update(KeptFigures).where(KeptFigures.key == key).values(refresh_queued_at=utcnow()))
+    with app.app_context():
+        province = f.user("dept_province")
+        assert kept_figures.refresh_figures("report", ["claims", month, "zh"], "all", province.id) == key
+    db.session.expire_all()
+    snap = db.session.get(KeptFigures, key)
+    assert snap.refresh_queued_at is None
+    assert _same(statistics_store.load_figures(snap.figures), _report(app, "dept_province", "claims", served=False))
+
+
+def test_the_statistics_page_says_when_an_open_months_figures_were_computed(kept, as_user):
+    client = as_user("dept_province")
+    html = client.get("/statistics/?type=insurance").get_data(as_text=True)
+    shown = re.search(r'id="statistics-as-of">数据截至 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)<', html)
+    assert shown and "当月数据：截止今日" in html, html[:3000]
+    with kept.app_context():
+        snap = db.session.get(KeptFigures, f"report|insurance|{_open_month().isoformat()}|zh|all")
+        assert clock.local(snap.computed_at).strftime("%Y-%m-%d %H:%M:%S") == shown.group(1)
+    closed = client.get("/statistics/?type=insurance&month=2025-03").get_data(as_text=True)
+    assert "已结月份" in closed and "statistics-as-of" not in closed
+
+
+def test_each_language_keeps_its_own_report(kept, as_user):
+    client = as_user("dept_province")
+    client.get("/lang/en")
+    html = client.get("/statistics/?type=claims").get_data(as_text=True)
+    assert re.search(r'id="statistics-as-of">Figures as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d<', html), html[:3000]
+    with kept.app_context():
+        keys = {s.key for s in db.session.execute(select(KeptFigures)).scalars()}
+    assert keys == {f"report|claims|{_open_month().isoformat()}|en|all"}
