@@ -165,3 +165,49 @@ def test_backups_pack_only_what_rows_name(app, killed_worker, tmp_path):
         packed = {name.split("/", 1)[1] for name in tar.getnames()}
     assert manifest["files"]["missing"] == [] and packed == named
     assert not set(killed_worker) & packed
+
+
+def test_each_age_limit_is_exclusive(app):
+    """A file exactly as old as its limit stays; a second older, it goes (dry run: nothing else in the
+    shared test store is touched)."""
+    import logging
+    import secrets
+
+    from app.storage import sweep
+
+    with app.app_context():
+        store = get_storage()
+        orphan = secrets.token_hex(20) + ".pdf"
+        store.write(orphan, b"orphan")
+        folder = os.path.join(store.root, orphan[:2])
+        partial = secrets.token_hex(20) + ".pdf.part"
+        probe = f".probe-0-{secrets.token_hex(8)}"
+        preview = f"preview-{secrets.token_hex(8)}.json"
+        paths = {
+            orphan: os.path.join(folder, orphan),
+            partial: os.path.join(folder, partial),
+            probe: os.path.join(store.root, probe),
+            preview: os.path.join(store.root, preview),
+        }
+        written = 1_700_000_000
+        for name, path in paths.items():
+            if name != orphan:
+                with open(path, "wb") as fh:
+                    fh.write(b"x")
+            os.utime(path, (written, written))
+        expiring = [(lambda name: name == preview, 600)]
+
+        def swept(age):
+            found, _others = sweep(
+                db.session, grace=3600, expiring=expiring, dry_run=True, now=written + age, log=logging.getLogger("t")
+            )
+            return {(item.reason, item.entry.name) for item in found if item.entry.name in paths}
+
+        try:
+            assert swept(600) == set()
+            assert swept(601) == {("expired", preview)}
+            assert swept(3600) == {("expired", preview)}
+            assert swept(3601) == {("expired", preview), ("orphan", orphan), ("partial", partial), ("probe", probe)}
+        finally:
+            for path in paths.values():
+                os.remove(path)

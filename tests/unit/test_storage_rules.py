@@ -183,3 +183,89 @@ def test_an_unknown_backend_refuses_to_start(tmp_path):
     app.config.update(FILE_STORAGE_ROOT=str(tmp_path), FILE_STORAGE_BACKEND="s3")
     with pytest.raises(RuntimeError, match="FILE_STORAGE_BACKEND='s3' is unknown"):
         storage.init_storage(app, sessionmaker())
+
+
+def _png(size, mode="L"):
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_image_of_exactly_the_pixel_cap_is_accepted_and_one_more_is_not():
+    assert storage.MAX_PIXELS == 8000 * 5000 == 53 * 754_717 - 1
+    data, _ctype, _exif = storage._reencode_image(_png((8000, 5000)), "image/png")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (4096, 2560)
+    with pytest.raises(UploadError) as info, pytest.warns(Image.DecompressionBombWarning):
+        storage._reencode_image(_png((53, 754_717)), "image/png")
+    assert str(info.value.message) == "图片像素过大"
+
+
+# Each kind of upload: the types it takes and its cap in MB, written out here so that a change to the
+# rules must be made twice, on purpose (docs/security.md, 2. Uploads).
+DOC = {"PDF", "JPG", "PNG"}
+IMG = {"JPG", "PNG"}
+RULES = {
+    "business_license": (DOC, 10),
+    "qualification": (DOC, 10),
+    "legal_id_qr": (DOC, 10),
+    "legal_id_front": (DOC, 10),
+    "legal_id_back": (DOC, 10),
+    "safety_permit": (DOC, 10),
+    "contract": (DOC, 20),
+    "construction_qualification": (DOC, 10),
+    "agreement": (DOC, 20),
+    "policy_file": ({"PDF"}, 20),
+    "agreement_file": (DOC, 20),
+    "expert_id": (DOC, 10),
+    "expert_cert": (DOC, 10),
+    "signin_photo": (IMG, 15),
+    "hazard_photo": (IMG, 10),
+    "rectification_photo": (IMG, 10),
+    "report_pdf": ({"PDF"}, 50),
+    "report_scan": (DOC, 20),
+    "registry_import": ({"XLSX"}, 30),
+}
+
+
+def test_the_upload_rules_are_the_documented_ones():
+    assert storage.MB == 1_048_576
+    actual = {
+        kind: ({storage.EXTENSIONS[t].lstrip(".").upper() for t in types}, cap / storage.MB)
+        for kind, (types, cap) in storage.UPLOAD_RULES.items()
+    }
+    assert actual == RULES
+
+
+@pytest.mark.parametrize("kind", sorted(RULES))
+def test_a_file_over_its_kinds_cap_is_refused_and_one_at_it_is_not_for_its_size(kind):
+    types, mb = RULES[kind]
+    with pytest.raises(UploadError) as info:
+        storage.store_bytes(None, b"\0" * (mb * 1_048_576 + 1), "a.pdf", kind)
+    assert str(info.value.message) == f"文件过大，最大 {mb} MB"
+    with pytest.raises(UploadError) as info:
+        storage.store_bytes(None, b"\0" * (mb * 1_048_576), "a.pdf", kind)
+    assert str(info.value.message) == "文件类型不允许：仅接受 " + "、".join(sorted(types))
+
+
+def test_scan_follows_no_symbolic_link(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "secret").write_bytes(b"not the store's")
+    (outside / "deep" / "more").write_bytes(b"nor this")
+    root = tmp_path / "store"
+    local = storage.LocalStorage(str(root))
+    local.write("ab12", b"mine")
+    (root / "link-to-file").symlink_to(outside / "secret")
+    (root / "li").symlink_to(outside / "deep", target_is_directory=True)
+    (root / "ab" / "ab-link").symlink_to(outside / "secret")
+    assert [(e.folder, e.name) for e in local.scan()] == [("ab", "ab12")]
+
+
+def test_a_workbook_kind_takes_no_image_even_from_the_zip_rule():
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    for name, data in (("a.png", out.getvalue()), ("a.pdf", b"%PDF-1.4\n%%EOF")):
+        with pytest.raises(UploadError) as info:
+            storage.store_bytes(None, data, name, "registry_import")
+        assert str(info.value.message) == "文件类型不允许：仅接受 XLSX"
