@@ -12,6 +12,7 @@ from factories.api import build_world, issue_test_key, jwt_headers, pending_appl
 from factories.live import Receiver, make_certificate
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.jobs import InProcessWorker, make_huey, register_jobs
 from app.models import Application, AppUser, FlowEvent, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -279,8 +280,13 @@ def test_admin_pages(app, as_user, receiver, keys, client):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert receiver.url + "/admin" in text and "平安财险" in text
+    with app.app_context():
+        created = db.session.execute(
+            select(WebhookEndpoint.created_at).filter_by(url=receiver.url + "/admin")
+        ).scalar_one()
+    assert clock.fmt(created) in text and " UTC" not in text  # the platform's clock, as on every page
     log = admin.get(f"/admin/api-keys/webhooks/{hook['id']}/deliveries")
-    assert log.status_code == 200
+    assert log.status_code == 200 and " UTC" not in log.get_data(as_text=True)
     # the administrator registers an endpoint for a company: the secret is shown once
     with app.app_context():
         from app.models import InsuranceCompany

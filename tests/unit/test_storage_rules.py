@@ -269,3 +269,28 @@ def test_a_workbook_kind_takes_no_image_even_from_the_zip_rule():
         with pytest.raises(UploadError) as info:
             storage.store_bytes(None, data, name, "registry_import")
         assert str(info.value.message) == "文件类型不允许：仅接受 XLSX"
+
+
+def test_probe_fails_when_the_volume_gives_back_other_bytes(tmp_path, monkeypatch):
+    real_open = open
+
+    def lossy(path, mode="r", *args, **kwargs):
+        if "r" in mode:
+            return io.BytesIO(b"\0" * 16)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "open", lossy, raising=False)
+    with pytest.raises(OSError, match="storage read back differs"):
+        storage.LocalStorage(str(tmp_path)).probe()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_session_ending_outside_the_app_forgets_its_files_without_failing():
+    """A script's session (no app context, so no store to reach): the keys are dropped, the sweep removes
+    what was written."""
+    from types import SimpleNamespace
+
+    for end in (storage._drop_new_files, storage._finish_files):
+        session = SimpleNamespace(info={"azx_new_files": ["ab" * 20], "azx_doomed_files": ["cd" * 20]})
+        end(session)
+        assert session.info == {}
