@@ -27,6 +27,7 @@ ACTIONS = {
     "account_activate": _("启用账号"),
     "account_deactivate": _("停用账号"),
     "enterprise_register": _("企业首次登录注册"),
+    "first_sign_in": _("企业首次登录"),
 }
 RESULTS = {"ok": _("成功"), "fail": _("失败")}
 

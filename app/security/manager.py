@@ -112,6 +112,9 @@ class PlatformSecurityManager(SecurityManager):
         enterprise = user.enterprise if user.party_kind == PartyKind.ENTERPRISE else None
         if enterprise is not None and enterprise.first_login_at is None:
             enterprise.first_login_at = now
+            # its own event: the figures that count signed-in enterprises are computed again after it
+            # (app/services/figures_cache.py), and after no other sign-in
+            audit.record("first_sign_in", user=user, detail=enterprise.name, commit=False)
 
     def _register_failure(self, user, now, detail="wrong password"):
         """Count a failed password attempt inside the sliding window; the threshold-th failure locks the

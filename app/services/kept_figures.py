@@ -6,7 +6,7 @@ projects. A wall display asks every minute, several departments at once, a clerk
 report again and again, and each worker process used to compute them again on its own after any change
 anywhere. So each scope's figures are kept in ``KeptFigures`` under a key naming what they are (the
 kind, its arguments, the scope), with the generation they were computed at (``figures_cache.generation``:
-the newest FlowEvent, AuditEvent and Application). A request reads its key's row (one primary-key read);
+the newest FlowEvent, figure-changing AuditEvent and Application). A request reads its key's row (one primary-key read);
 when the generation has moved on, or the row is older than ``FIGURES_CACHE_SECONDS``, it queues one
 refresh (a compare-and-set on ``refresh_queued_at``, so that a hundred requests queue one job) and is
 served the figures it has, which carry the time they were computed (数据截至). Only the very first

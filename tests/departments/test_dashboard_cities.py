@@ -118,23 +118,54 @@ def test_each_city_ratio_from_its_own_rows(app):
         assert (mine["claims"], mine["settled"]) == (0, D("0.00"))
 
 
+def _first_sign_ins(username):
+    from app.models import AuditEvent
+
+    return db.session.query(AuditEvent).filter_by(action="first_sign_in", username=username).count()
+
+
 def test_a_password_sign_in_records_the_enterprise_first_sign_in(app, client):
+    """The first sign-in is recorded on the enterprise and as its own audit event, which moves the
+    figures' generation (已登录建筑单位 changes); a later sign-in moves neither."""
+    from app.services import figures_cache
     from tests.conftest import login
 
     with app.app_context():
         user = db.session.query(AppUser).filter_by(username="enterprise_demo2").one()
         user.enterprise.first_login_at = None
         db.session.commit()
+        before, events = figures_cache.generation(), _first_sign_ins("enterprise_demo2")
     login(client, "enterprise_demo2")
     with app.app_context():
         user = db.session.query(AppUser).filter_by(username="enterprise_demo2").one()
         first, last = user.enterprise.first_login_at, user.last_login
         assert first is not None and last is not None
+        assert _first_sign_ins("enterprise_demo2") == events + 1
+        after = figures_cache.generation()
+        assert after[1] > before[1] and (after[0], after[2]) == (before[0], before[2])
     login(app.test_client(), "enterprise_demo2")
     with app.app_context():
         user = db.session.query(AppUser).filter_by(username="enterprise_demo2").one()
         assert user.enterprise.first_login_at == first  # the first stays, the last moves
         assert user.last_login >= last
+        assert _first_sign_ins("enterprise_demo2") == events + 1
+        assert figures_cache.generation() == after  # an ordinary sign-in changes no figure
+
+
+def test_only_what_changes_figures_moves_their_generation(app, db_session):
+    from app.security import audit
+    from app.services import figures_cache
+
+    user = db.session.query(AppUser).filter_by(username="dept_province").one()
+    before = figures_cache.generation()
+    for action in ("login", "logout", "export", "download", "api_write", "password_change", "enterprise_register"):
+        audit.record(action, user=user, commit=False)
+        db.session.flush()
+        assert figures_cache.generation() == before, action
+    for action in figures_cache.FIGURE_ACTIONS:
+        event = audit.record(action, user=user, commit=False)
+        db.session.flush()
+        assert figures_cache.generation() == (before[0], event.id, before[2]), action
 
 
 def test_dashboard_page_states_the_definitions_and_the_outside_count(app, as_user):
