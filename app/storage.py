@@ -438,6 +438,7 @@ def discard(session, stored_file):
 # ---------------------------------------------------------------- the sweep
 
 KEY_RE = re.compile(r"^[0-9a-f]{40}(\.[a-z0-9]{1,8})?$")  # the keys store_bytes writes
+SWEEP_BATCH = 1000  # keys looked up in one query
 Swept = namedtuple("Swept", "reason entry")
 
 
@@ -479,8 +480,8 @@ def sweep(session, *, grace=3600, expiring=(), dry_run=False, now=None, log=None
         else:
             others += 1
     named = set()
-    for start in range(0, len(candidates), 1000):
-        chunk = [e.name for e in candidates[start : start + 1000]]
+    for start in range(0, len(candidates), SWEEP_BATCH):
+        chunk = [e.name for e in candidates[start : start + SWEEP_BATCH]]
         named.update(session.execute(select(StoredFile.key).where(StoredFile.key.in_(chunk))).scalars())
     session.rollback()
     swept += [Swept("orphan", e) for e in candidates if e.name not in named]

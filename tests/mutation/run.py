@@ -194,6 +194,37 @@ EQUIVALENT = {
     "first element its last",
     ("statistics", "dashboard_from_rows", "core/NumberReplacer", 630, 97): "sum(int(v[0]) …) → v[-1] over the same "
     "one-element tuples",
+    ("storage", "store_bytes", "core/NumberReplacer", 336, 51): "sniff(data[:4096]) → data[:4095]: sniff reads at "
+    "most the first 8 bytes (the longest magic number, PNG's)",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 3): "ctype == 'application/zip' → is: "
+    "sniff returns that very literal, and equal string literals are one object",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_LtE", 350, 4): "ctype == PDF → <=: past the image "
+    "branch ctype is a PDF or the workbook type, and 'application/vnd…' sorts after 'application/pdf'",
+    ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_LtE", 161, 1): "content_type == "
+    "'image/jpeg' → <= when saving: of the two image types only JPEG sorts at or before 'image/jpeg'",
+    ("storage", "_decode_and_reencode", "core/ReplaceTrueWithFalse", 164, 0): "PNG optimize=True → False: the same "
+    "pixels in a larger file (the size is recorded from the bytes written either way)",
+    ("storage", "store_merged_upload", "core/ReplaceBinaryOperator_Add_BitXor", 389, 4): "read(cap + 1) → "
+    "read(cap ^ 1): every cap is a whole number of MB, even, so cap ^ 1 == cap + 1",
+    ("storage", "store_merged_upload", "core/NumberReplacer", 390, 58): "sniff(data[:4096]) → data[:4095]: sniff "
+    "reads at most the first 8 bytes",
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_LtE", 399, 6): "blobs[0][2] == PDF → <=: "
+    "a page's type is PDF, JPEG or PNG, and 'image/…' sorts after 'application/pdf'",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 2): "kind == 'registry_import' → is: "
+    "every kind is a literal of the calling code (UPLOAD_RULES' keys), and equal string literals are one object",
+    ("storage", "store_bytes", "core/ReplaceAndWithOr", 352, 8): "`validate and ctype == XLSX` → or: the one caller "
+    "passing validate=False stores the platform's own service-report PDF, for which both are false",
+    ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_Is", 161, 1): "content_type == "
+    "'image/jpeg' → is: the type is sniff's literal, and equal string literals are one object",
+    ("storage", "_entry", "core/ReplaceFalseWithTrue", 281, 4): "stat(follow_symlinks=False) → True: scan yields "
+    "only entries that are regular files themselves (is_file(follow_symlinks=False)), whose stat is the same "
+    "either way",
+    ("storage", "store_merged_upload", "core/NumberReplacer", 400, 67): "blobs[0] → blobs[-1] inside `if len(blobs) "
+    "== 1`: the same element",
+    ("storage", "store_merged_upload", "core/NumberReplacer", 400, 71): "blobs[0] → blobs[-1] inside `if len(blobs) "
+    "== 1`: the same element",
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_LtE", 401, 8): "ctype == PDF → <=: the "
+    "pages' types are PDF, JPEG and PNG, and 'image/…' sorts after 'application/pdf'",
 }
 
 

@@ -294,3 +294,96 @@ def test_a_session_ending_outside_the_app_forgets_its_files_without_failing():
         session = SimpleNamespace(info={"azx_new_files": ["ab" * 20], "azx_doomed_files": ["cd" * 20]})
         end(session)
         assert session.info == {}
+
+
+class _Stream(io.BytesIO):
+    """An upload's stream that remembers how much was asked of it."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.asked = []
+
+    def read(self, size=-1):
+        self.asked.append(size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize("kind", ["hazard_photo", "report_scan"])
+def test_an_upload_is_read_up_to_its_cap_and_one_byte(kind):
+    from werkzeug.datastructures import FileStorage
+
+    _types, mb = RULES[kind]
+    cap = mb * 1_048_576
+    for store in (storage.store_upload, storage.store_merged_upload):
+        stream = _Stream(b"\x89PNG\r\n\x1a\n" + b"\0" * (cap + 4096))
+        upload = FileStorage(stream=stream, filename="big.png")
+        with pytest.raises(UploadError) as info:
+            if store is storage.store_upload:
+                store(None, upload, kind)
+            else:
+                store(None, [upload], kind, "merged.pdf")
+        assert str(info.value.message).endswith(f"文件过大，最大 {mb} MB")
+        assert stream.asked == [cap + 1]
+
+
+def test_discard_dooms_the_bytes_and_deletes_the_row_and_none_is_nothing():
+    from types import SimpleNamespace
+
+    deleted = []
+    session = SimpleNamespace(info={}, delete=deleted.append)
+    storage.discard(session, None)
+    assert session.info == {} and deleted == []
+    row = SimpleNamespace(key="ef" * 20 + ".pdf")
+    storage.discard(session, row)
+    assert session.info == {"azx_doomed_files": [row.key]} and deleted == [row]
+
+
+def test_a_jpeg_is_re_encoded_at_quality_85():
+    def jpeg(**options):
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (120, 40, 200)).save(out, "JPEG", **options)
+        return out.getvalue()
+
+    data, ctype, _exif = storage._reencode_image(jpeg(quality=30), "image/jpeg")
+    assert ctype == "image/jpeg"
+    with Image.open(io.BytesIO(data)) as mine, Image.open(io.BytesIO(jpeg(quality=85))) as expected:
+        assert mine.format == "JPEG" and mine.quantization == expected.quantization
+
+
+def test_probe_raises_the_writes_error_not_the_cleanups(tmp_path, monkeypatch):
+    def full(path, mode="r", *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "open", full, raising=False)
+    with pytest.raises(OSError) as info:
+        storage.LocalStorage(str(tmp_path)).probe()
+    assert info.value.errno == 28
+
+
+def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
+    """Five candidates with rows, looked up two at a time: none is taken for an orphan."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(storage, "SWEEP_BATCH", 2)
+    names = [f"{i:02d}" + "a" * 38 + ".pdf" for i in range(5)]
+    entries = [storage.Entry(n[:2], n, 1, 0.0) for n in names]
+    asked = []
+
+    class Result:
+        def __init__(self, keys):
+            self.keys = keys
+
+        def scalars(self):
+            return self.keys
+
+    def execute(stmt):
+        keys = list(stmt.whereclause.right.value)
+        asked.append(keys)
+        return Result(keys)
+
+    store = SimpleNamespace(scan=lambda: iter(entries), remove=lambda entry: None)
+    monkeypatch.setattr(storage, "get_storage", lambda: store)
+    session = SimpleNamespace(execute=execute, rollback=lambda: None)
+    swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
+    assert swept == [] and others == 0
+    assert asked == [names[0:2], names[2:4], names[4:5]]
