@@ -243,9 +243,12 @@ def _config(target, scratch):
     return path
 
 
-def run(target, only=None, select=True):
+def run(target, only=None, select=True, again=None):
+    """Mutate ``target`` (its ``only`` functions), or, with ``again`` (labels of earlier runs), only the
+    mutants that survived those runs, found again in the current code."""
     module, functions, tests, _timeout = TARGETS[target]
     functions = only or functions
+    label = f"{target}.again" if again else _label(target, only)
     os.makedirs(OUT, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=f"azx-mutation-{target}-")
     try:
@@ -262,11 +265,13 @@ def run(target, only=None, select=True):
                 shutil.copy2(os.path.join(ROOT, name), os.path.join(scratch, name))
         shutil.copy2(os.path.join(scratch, module), os.path.join(scratch, ORIGINAL))
         config = _config(target, scratch)
-        session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
+        session = os.path.join(OUT, f"{label}.sqlite")
         if os.path.exists(session):
             os.remove(session)
         subprocess.run(["cosmic-ray", "init", config, session], cwd=scratch, check=True)
-        if functions:
+        if again:
+            _keep_survivors(session, again, os.path.join(scratch, module))
+        elif functions:
             names = [name for name in functions if name != MODULE_LEVEL]
             # a statement outside any function has no definition_name (NULL), kept only when asked for
             outside = "" if MODULE_LEVEL in functions else " OR definition_name IS NULL"
@@ -304,7 +309,49 @@ def run(target, only=None, select=True):
         subprocess.run(["cosmic-ray", "exec", config, session], cwd=scratch, env=env, check=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return summary(target, only)
+    return summary(target, only, label)
+
+
+def _ranks(specs):
+    """job -> its rank among the mutants of one operator on one line (by occurrence)."""
+    groups = {}
+    for job, operator, row, occurrence in specs:
+        groups.setdefault((operator, row), []).append((occurrence, job))
+    return {job: rank for members in groups.values() for rank, (_o, job) in enumerate(sorted(members))}
+
+
+def _keep_survivors(session, labels, module_path):
+    """Drop from ``session`` every mutant but those that survived the runs ``labels``. Lines may have moved
+    since, and occurrences with them, so a mutant is known by its function, its operator, the text of its
+    line (from the earlier run's diff) and its rank among that operator's mutants on the line."""
+    wanted = set()
+    for old in labels:
+        with sqlite3.connect(os.path.join(OUT, f"{old}.sqlite")) as db:
+            specs = db.execute(
+                "SELECT s.job_id, s.definition_name, s.operator_name, s.start_pos_row, s.occurrence,"
+                " r.test_outcome, r.diff FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id"
+            ).fetchall()
+        ranks = _ranks([(job, op, row, occ) for job, _f, op, row, occ, _t, _d in specs])
+        for job, function, op, _row, _occ, outcome, diff in specs:
+            if (outcome or "").upper() == "SURVIVED":
+                line = next(x[1:] for x in diff.splitlines() if x.startswith("-") and not x.startswith("---"))
+                wanted.add((function, op, line.strip(), ranks[job]))
+    with open(module_path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    with sqlite3.connect(session) as db:
+        specs = db.execute(
+            "SELECT job_id, definition_name, operator_name, start_pos_row, occurrence FROM mutation_specs"
+        ).fetchall()
+        ranks = _ranks([(job, op, row, occ) for job, _f, op, row, occ in specs])
+        gone = [
+            job
+            for job, function, op, row, _occ in specs
+            if (function, op, lines[row - 1].strip(), ranks[job]) not in wanted
+        ]
+        db.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in gone])
+        db.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in gone])
+        kept = len(specs) - len(gone)
+    print(f"again: {kept} of {len(specs)} mutants match a survivor of {', '.join(labels)}", flush=True)
 
 
 MODULE_LEVEL = "<module>"  # --only's name for the statements outside any function (constants, tables)
@@ -349,8 +396,9 @@ def _label(target, only):
     return f"{target}.{len(only)}-functions-{hashlib.sha1('+'.join(only).encode()).hexdigest()[:10]}"
 
 
-def summary(target, only=None):
-    session = os.path.join(OUT, f"{_label(target, only)}.sqlite")
+def summary(target, only=None, label=None):
+    label = label or _label(target, only)
+    session = os.path.join(OUT, f"{label}.sqlite")
     with sqlite3.connect(session) as db:
         rows = db.execute(
             "SELECT s.definition_name, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome,"
@@ -387,7 +435,7 @@ def summary(target, only=None):
         "survived": [{"function": r[0], "operator": r[1], "line": r[2], "occurrence": r[5]} for r in alive],
         "score": round(100.0 * len(killed) / counted, 1) if counted else None,
     }
-    with open(os.path.join(OUT, f"{_label(target, only)}.json"), "w") as fh:
+    with open(os.path.join(OUT, f"{label}.json"), "w") as fh:
         json.dump(result, fh, ensure_ascii=False, indent=1)
     return result
 
@@ -402,7 +450,7 @@ def report():
             functions = json.load(fh).get("functions")
         target = label.partition(".")[0]
         narrowed = functions if "." in label and isinstance(functions, list) else None
-        r = summary(target, narrowed)  # recomputed: EQUIVALENT may have grown
+        r = summary(target, narrowed, label)  # recomputed: EQUIVALENT may have grown
         print(
             f"{target:11} {r['module']:28} {','.join(r['functions']) if isinstance(r['functions'], list) else 'all':24}"
             f" mutants {r['mutants']:4}  killed {r['killed']:4}  "
@@ -421,6 +469,12 @@ if __name__ == "__main__":
         type=lambda text: text.split(","),
         help="functions of the target, comma-separated (<module>: the statements outside any function)",
     )
+    parser.add_argument(
+        "--again",
+        type=lambda text: text.split(","),
+        metavar="LABEL[,LABEL]",
+        help="run only the survivors of earlier runs (tests/mutation/out/LABEL.sqlite) on the current code",
+    )
     parser.add_argument("--fail-under", type=float, help="exit 1 when a target run now scores below this percentage")
     parser.add_argument("--report", action="store_true", help="only print the scores of the last runs")
     parser.add_argument(
@@ -433,7 +487,9 @@ if __name__ == "__main__":
     if options.report:
         report()
     else:
-        results = [run(name, options.only, not options.every_test) for name in options.targets or list(TARGETS)]
+        results = [
+            run(name, options.only, not options.every_test, options.again) for name in options.targets or list(TARGETS)
+        ]
         for result in results:
             print(json.dumps(result, ensure_ascii=False))
         report()
