@@ -216,6 +216,8 @@ EQUIVALENT = {
     "passing validate=False stores the platform's own service-report PDF, for which both are false",
     ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_Is", 161, 1): "content_type == "
     "'image/jpeg' → is: the type is sniff's literal, and equal string literals are one object",
+    ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_Is", 158, 0): "content_type == "
+    "'image/jpeg' → is when converting: the type is sniff's literal, and equal string literals are one object",
     ("storage", "_entry", "core/ReplaceFalseWithTrue", 281, 4): "stat(follow_symlinks=False) → True: scan yields "
     "only entries that are regular files themselves (is_file(follow_symlinks=False)), whose stat is the same "
     "either way",

@@ -790,6 +790,11 @@ def test_a_merged_upload_is_one_pdf_of_the_pages_in_order(app):
         with pikepdf.open(io.BytesIO(data)) as pdf:
             sizes = [tuple(round(float(v) * 150 / 72) for v in page.mediabox[2:]) for page in pdf.pages]
         assert sizes == [(40, 20), (20, 40), (30, 30)]
+        thirty = store_merged_upload(
+            db.session, _pages(*[(f"{i}.png", png_bytes()) for i in range(30)]), "report_scan", "报告.pdf"
+        )
+        with pikepdf.open(io.BytesIO(get_storage().read(thirty.key))) as pdf:
+            assert len(pdf.pages) == 30  # the most a merged upload takes
         single = store_merged_upload(db.session, _pages(("扫描.pdf", demo_pdf("扫描"))), "report_scan", "报告.pdf")
         assert single.original_name == "扫描.pdf"  # a single PDF is stored as it is
         assert get_storage().read(single.key) == demo_pdf("扫描")

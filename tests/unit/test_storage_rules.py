@@ -367,6 +367,9 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     monkeypatch.setattr(storage, "SWEEP_BATCH", 2)
     names = [f"{i:02d}" + "a" * 38 + ".pdf" for i in range(5)]
     entries = [storage.Entry(n[:2], n, 1, 0.0) for n in names]
+    # left alone and counted: a key outside its folder, a name that is no key, a file at the root
+    entries += [storage.Entry("zz", "ab" * 20 + ".pdf", 1, 0.0), storage.Entry("ab", "notes.txt", 1, 0.0)]
+    entries.append(storage.Entry("", "README", 1, 0.0))
     asked = []
 
     class Result:
@@ -385,5 +388,5 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     monkeypatch.setattr(storage, "get_storage", lambda: store)
     session = SimpleNamespace(execute=execute, rollback=lambda: None)
     swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
-    assert swept == [] and others == 0
+    assert swept == [] and others == 3
     assert asked == [names[0:2], names[2:4], names[4:5]]
