@@ -208,8 +208,42 @@ EQUIVALENT = {
     "read(cap ^ 1): every cap is a whole number of MB, even, so cap ^ 1 == cap + 1",
     ("storage", "store_merged_upload", "core/NumberReplacer", 390, 58): "sniff(data[:4096]) → data[:4095]: sniff "
     "reads at most the first 8 bytes",
-    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_LtE", 399, 6): "blobs[0][2] == PDF → <=: "
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_LtE", 399, 6): "len(blobs) == 1 → <= 1: "
+    "blobs is never empty there (no file at all is refused before)",
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_Is", 399, 6): "len(blobs) == 1 → is 1: "
+    "CPython's small integers are one object each",
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_LtE", 399, 7): "blobs[0][2] == PDF → <=: "
     "a page's type is PDF, JPEG or PNG, and 'image/…' sorts after 'application/pdf'",
+    ("storage", "store_merged_upload", "core/NumberReplacer", 399, 63): "blobs[0] → blobs[-1] after len(blobs) == 1: "
+    "the same element",
+    ("storage", "store_merged_upload", "core/ReplaceComparisonOperator_Eq_Is", 401, 7): "ctype == PDF → is: every "
+    "type is sniff's literal, and equal literals of one module are one object",
+    ("storage", "store_merged_upload", "core/ReplaceBinaryOperator_Add_BitOr", 389, 4): "read(cap + 1) → "
+    "read(cap | 1): every cap is a whole number of MB, even, so cap | 1 == cap + 1",
+    ("storage", "store_merged_upload", "core/NumberReplacer", 390, 59): "sniff(data[:4096]) → data[:4097]: sniff "
+    "reads at most the first 8 bytes",
+    ("storage", "store_upload", "core/ReplaceBinaryOperator_Add_BitOr", 418, 5): "read(cap + 1) → read(cap | 1): "
+    "every cap is even, so the same",
+    ("storage", "store_upload", "core/ReplaceBinaryOperator_Add_BitXor", 418, 5): "read(cap + 1) → read(cap ^ 1): "
+    "every cap is even, so the same",
+    ("storage", "store_upload", "core/ReplaceFalseWithTrue", 415, 6): "keep_exif=False → True by default: the EXIF "
+    "tags are put on the row as _exif, which only the callers that ask for them read",
+    ("storage", "store_bytes", "core/ReplaceFalseWithTrue", 325, 5): "keep_exif=False → True by default: the EXIF "
+    "tags are put on the row as _exif, which only the callers that ask for them read",
+    ("storage", "store_bytes", "core/NumberReplacer", 336, 50): "sniff(data[:4096]) → data[:4097]: sniff reads at "
+    "most the first 8 bytes",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 350, 4): "ctype == PDF → is: every type is "
+    "sniff's literal, and equal literals of one module are one object",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_LtE", 352, 5): "ctype == XLSX → <=: past the "
+    "image and PDF branches, with validate, an allowed type can only be the workbook's",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_GtE", 352, 5): "ctype == XLSX → >=: past the "
+    "image and PDF branches, with validate, an allowed type can only be the workbook's",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 352, 5): "ctype == XLSX → is: the registry "
+    "kind's type is set from an equal literal of the same module, which is one object",
+    ("storage", "clean_name", "core/NumberReplacer", 176, 34): "rsplit('/', 1)[-1] → rsplit('/', 2)[-1]: the last "
+    "part is the same whatever the number of splits",
+    ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_LtE", 158, 0): "content_type == "
+    "'image/jpeg' → <= when converting: of the two image types only JPEG sorts at or before 'image/jpeg'",
     ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 2): "kind == 'registry_import' → is: "
     "every kind is a literal of the calling code (UPLOAD_RULES' keys), and equal string literals are one object",
     ("storage", "store_bytes", "core/ReplaceAndWithOr", 352, 8): "`validate and ctype == XLSX` → or: the one caller "
@@ -250,7 +284,9 @@ def run(target, only=None, select=True, again=None):
     mutants that survived those runs, found again in the current code."""
     module, functions, tests, _timeout = TARGETS[target]
     functions = only or functions
-    label = f"{target}.again" if again else _label(target, only)
+    label = (
+        f"{target}.again-{hashlib.sha1(','.join(again).encode()).hexdigest()[:8]}" if again else _label(target, only)
+    )
     os.makedirs(OUT, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=f"azx-mutation-{target}-")
     try:

@@ -787,9 +787,15 @@ def test_a_merged_upload_is_one_pdf_of_the_pages_in_order(app):
         db.session.flush()
         data = get_storage().read(row.key)
         assert row.content_type == "application/pdf" and row.original_name == "报告.pdf" and row.size == len(data)
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            sizes = [tuple(round(float(v) * 150 / 72) for v in page.mediabox[2:]) for page in pdf.pages]
-        assert sizes == [(40, 20), (20, 40), (30, 30)]
+        with pikepdf.open(io.BytesIO(data)) as pdf:  # each page at 150 dpi: its pixels × 72 / 150 points
+            sizes = [tuple(float(v) for v in page.mediabox[2:]) for page in pdf.pages]
+        assert sizes == [pytest.approx((w * 72 / 150, h * 72 / 150)) for w, h in [(40, 20), (20, 40), (30, 30)]]
+        # a form's empty file fields (no file chosen) are no pages
+        pages = [None, FileStorage(stream=io.BytesIO(b""), filename=""), *_pages(("1.png", png_bytes()))]
+        with pikepdf.open(
+            io.BytesIO(get_storage().read(store_merged_upload(db.session, pages, "report_scan", "r.pdf").key))
+        ) as pdf:
+            assert len(pdf.pages) == 1
         thirty = store_merged_upload(
             db.session, _pages(*[(f"{i}.png", png_bytes()) for i in range(30)]), "report_scan", "报告.pdf"
         )

@@ -390,3 +390,11 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
     assert swept == [] and others == 3
     assert asked == [names[0:2], names[2:4], names[4:5]]
+
+
+def test_a_png_keeps_its_transparency():
+    out = io.BytesIO()
+    Image.new("RGBA", (8, 8), (10, 20, 30, 0)).save(out, "PNG")
+    data, _ctype, _exif = storage._reencode_image(out.getvalue(), "image/png")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG" and img.mode == "RGBA" and img.getpixel((3, 3)) == (10, 20, 30, 0)
