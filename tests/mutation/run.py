@@ -196,8 +196,14 @@ EQUIVALENT = {
     "one-element tuples",
     ("storage", "store_bytes", "core/NumberReplacer", 336, 51): "sniff(data[:4096]) → data[:4095]: sniff reads at "
     "most the first 8 bytes (the longest magic number, PNG's)",
-    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 3): "ctype == 'application/zip' → is: "
-    "sniff returns that very literal, and equal string literals are one object",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 3): "kind == 'registry_import' → is: "
+    "every kind is a literal of the calling code, and identifier-like literals are interned: one object",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_LtE", 337, 3): "kind == 'registry_import' → <=: a "
+    "zip then counts as a workbook for the kinds before it too, none of which allows a workbook, so it is refused "
+    "with the same message",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_GtE", 337, 3): "kind == 'registry_import' → >=: a "
+    "zip then counts as a workbook for the kinds after it too, none of which allows a workbook, so it is refused "
+    "with the same message",
     ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_LtE", 350, 4): "ctype == PDF → <=: past the image "
     "branch ctype is a PDF or the workbook type, and 'application/vnd…' sorts after 'application/pdf'",
     ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_LtE", 161, 1): "content_type == "
@@ -244,8 +250,8 @@ EQUIVALENT = {
     "part is the same whatever the number of splits",
     ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_LtE", 158, 0): "content_type == "
     "'image/jpeg' → <= when converting: of the two image types only JPEG sorts at or before 'image/jpeg'",
-    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 2): "kind == 'registry_import' → is: "
-    "every kind is a literal of the calling code (UPLOAD_RULES' keys), and equal string literals are one object",
+    ("storage", "store_bytes", "core/ReplaceComparisonOperator_Eq_Is", 337, 2): "ctype == 'application/zip' → is: "
+    "sniff returns an equal literal of the same module, which is one object",
     ("storage", "store_bytes", "core/ReplaceAndWithOr", 352, 8): "`validate and ctype == XLSX` → or: the one caller "
     "passing validate=False stores the platform's own service-report PDF, for which both are false",
     ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_Is", 161, 1): "content_type == "
