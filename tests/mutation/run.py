@@ -258,6 +258,10 @@ EQUIVALENT = {
     "'image/jpeg' → is: the type is sniff's literal, and equal string literals are one object",
     ("storage", "_decode_and_reencode", "core/ReplaceComparisonOperator_Eq_Is", 158, 0): "content_type == "
     "'image/jpeg' → is when converting: the type is sniff's literal, and equal string literals are one object",
+    ("storage", "probe", "core/NumberReplacer", 262, 48): "token_hex(8) → token_hex(7): any random token tells "
+    "the probe's bytes and file apart, whatever its length",
+    ("storage", "probe", "core/NumberReplacer", 262, 49): "token_hex(8) → token_hex(9): any random token tells "
+    "the probe's bytes and file apart, whatever its length",
     ("storage", "_entry", "core/ReplaceFalseWithTrue", 281, 4): "stat(follow_symlinks=False) → True: scan yields "
     "only entries that are regular files themselves (is_file(follow_symlinks=False)), whose stat is the same "
     "either way",

@@ -198,8 +198,9 @@ def test_each_age_limit_is_exclusive(app):
         expiring = [(lambda name: name == preview, 600)]
 
         def swept(age):
+            # the default grace, an hour: what `flask files sweep` and the hourly job use
             found, _others = sweep(
-                db.session, grace=3600, expiring=expiring, dry_run=True, now=written + age, log=logging.getLogger("t")
+                db.session, expiring=expiring, dry_run=True, now=written + age, log=logging.getLogger("t")
             )
             return {(item.reason, item.entry.name) for item in found if item.entry.name in paths}
 

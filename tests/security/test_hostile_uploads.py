@@ -29,7 +29,15 @@ from werkzeug.datastructures import FileStorage
 from app.demo.insurance import demo_pdf
 from app.extensions import db
 from app.models import StoredFile
-from app.storage import UPLOAD_RULES, UploadError, get_storage, store_bytes, store_merged_upload, store_upload
+from app.storage import (
+    UPLOAD_RULES,
+    UploadError,
+    discard,
+    get_storage,
+    store_bytes,
+    store_merged_upload,
+    store_upload,
+)
 
 MB = 1024 * 1024
 
@@ -805,3 +813,21 @@ def test_a_merged_upload_is_one_pdf_of_the_pages_in_order(app):
         assert single.original_name == "扫描.pdf"  # a single PDF is stored as it is
         assert get_storage().read(single.key) == demo_pdf("扫描")
         db.session.rollback()
+
+
+def test_a_discarded_file_loses_its_bytes_at_the_commit_and_keeps_them_on_a_rollback(app):
+    with app.test_request_context():
+        kept = store_bytes(db.session, png_bytes(), "留.png", "hazard_photo")
+        gone = store_bytes(db.session, png_bytes(), "删.png", "hazard_photo")
+        db.session.commit()
+        discard(db.session, kept)
+        db.session.rollback()  # the discard undone: row and bytes stay
+        assert get_storage().exists(kept.key)
+        discard(db.session, gone)
+        assert get_storage().exists(gone.key)  # until the commit
+        db.session.commit()
+        assert not get_storage().exists(gone.key)
+        assert db.session.get(StoredFile, gone.id) is None and get_storage().exists(kept.key)
+        discard(db.session, db.session.get(StoredFile, kept.id))
+        db.session.commit()
+        assert not get_storage().exists(kept.key)

@@ -178,6 +178,16 @@ def test_an_unusable_root_is_reported_not_fatal(tmp_path, caplog):
         app.extensions["azx_storage"].probe()
 
 
+def test_an_existing_root_is_used_as_it_is(tmp_path, caplog):
+    (tmp_path / "files").mkdir()
+    app = Flask("storage-test")
+    app.config.update(FILE_STORAGE_ROOT=str(tmp_path / "files"))
+    with caplog.at_level(logging.ERROR):
+        storage.init_storage(app, sessionmaker())
+    assert caplog.text == ""
+    app.extensions["azx_storage"].probe()
+
+
 def test_an_unknown_backend_refuses_to_start(tmp_path):
     app = Flask("storage-test")
     app.config.update(FILE_STORAGE_ROOT=str(tmp_path), FILE_STORAGE_BACKEND="s3")
@@ -271,12 +281,13 @@ def test_a_workbook_kind_takes_no_image_even_from_the_zip_rule():
         assert str(info.value.message) == "文件类型不允许：仅接受 XLSX"
 
 
-def test_probe_fails_when_the_volume_gives_back_other_bytes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given_back", [b"\0" * 16, b"\xff" * 16], ids=["lower", "higher"])
+def test_probe_fails_when_the_volume_gives_back_other_bytes(tmp_path, monkeypatch, given_back):
     real_open = open
 
     def lossy(path, mode="r", *args, **kwargs):
         if "r" in mode:
-            return io.BytesIO(b"\0" * 16)
+            return io.BytesIO(given_back)
         return real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(storage, "open", lossy, raising=False)
@@ -382,14 +393,20 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     def execute(stmt):
         keys = list(stmt.whereclause.right.value)
         asked.append(keys)
-        return Result(keys)
+        return Result([k for k in keys if k in names])
 
-    store = SimpleNamespace(scan=lambda: iter(entries), remove=lambda entry: None)
+    removed = []
+    store = SimpleNamespace(scan=lambda: iter(entries), remove=removed.append)
     monkeypatch.setattr(storage, "get_storage", lambda: store)
     session = SimpleNamespace(execute=execute, rollback=lambda: None)
     swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
-    assert swept == [] and others == 3
+    assert swept == [] and others == 3 and removed == []
     assert asked == [names[0:2], names[2:4], names[4:5]]
+    # one without a row: an orphan, removed (not a dry run unless asked)
+    orphan = storage.Entry("ff", "ff" * 20 + ".png", 1, 0.0)
+    entries.append(orphan)
+    swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
+    assert swept == [storage.Swept("orphan", orphan)] and removed == [orphan]
 
 
 def test_a_png_keeps_its_transparency():
