@@ -262,6 +262,8 @@ EQUIVALENT = {
     "the probe's bytes and file apart, whatever its length",
     ("storage", "probe", "core/NumberReplacer", 262, 49): "token_hex(8) → token_hex(9): any random token tells "
     "the probe's bytes and file apart, whatever its length",
+    ("storage", "sweep", "core/ReplaceBinaryOperator_Mul_Div", 445, 12): "the keyword-only marker `*` → `/` "
+    "(positional-only before it): every caller passes grace, expiring, dry_run, now and log by name",
     ("storage", "_entry", "core/ReplaceFalseWithTrue", 281, 4): "stat(follow_symlinks=False) → True: scan yields "
     "only entries that are regular files themselves (is_file(follow_symlinks=False)), whose stat is the same "
     "either way",

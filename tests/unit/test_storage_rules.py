@@ -378,8 +378,9 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     monkeypatch.setattr(storage, "SWEEP_BATCH", 2)
     names = [f"{i:02d}" + "a" * 38 + ".pdf" for i in range(5)]
     entries = [storage.Entry(n[:2], n, 1, 0.0) for n in names]
-    # left alone and counted: a key outside its folder, a name that is no key, a file at the root
-    entries += [storage.Entry("zz", "ab" * 20 + ".pdf", 1, 0.0), storage.Entry("ab", "notes.txt", 1, 0.0)]
+    # left alone and counted: keys outside their folder, a name that is no key, a file at the root
+    entries += [storage.Entry("zz", "ab" * 20 + ".pdf", 1, 0.0), storage.Entry("00", "cd" * 20 + ".pdf", 1, 0.0)]
+    entries.append(storage.Entry("ab", "notes.txt", 1, 0.0))
     entries.append(storage.Entry("", "README", 1, 0.0))
     asked = []
 
@@ -400,7 +401,7 @@ def test_the_sweep_looks_keys_up_in_batches_and_misses_none(monkeypatch):
     monkeypatch.setattr(storage, "get_storage", lambda: store)
     session = SimpleNamespace(execute=execute, rollback=lambda: None)
     swept, others = storage.sweep(session, grace=10, now=100.0, log=logging.getLogger("t"))
-    assert swept == [] and others == 3 and removed == []
+    assert swept == [] and others == 4 and removed == []
     assert asked == [names[0:2], names[2:4], names[4:5]]
     # one without a row: an orphan, removed (not a dry run unless asked)
     orphan = storage.Entry("ff", "ff" * 20 + ".png", 1, 0.0)
