@@ -178,7 +178,7 @@ EQUIVALENT = {
     "is_authenticated, so the default is never read",
     ("scope", "_compute_party", "core/ReplaceComparisonOperator_Eq_GtE", 104, 2): "region.level == PROVINCE → "
     ">=: of 'province', 'city' and 'county' only 'province' sorts at or after 'province'",
-    ("scope", "scoped", "core/AddNot", 314, 49): "query.filter(crit) if hasattr(query, 'filter') else "
+    ("scope", "scoped", "core/AddNot", 314, 48): "query.filter(crit) if hasattr(query, 'filter') else "
     "query.where(crit) with the test negated: SQLAlchemy 2's Query and Select both have filter() and where(), "
     "synonyms",
     ("scope", "is_visible", "core/NumberReplacer", 331, 0): "limit(1) → limit(2) on a select of one primary key: "
