@@ -39,7 +39,7 @@ class StatisticsView(BaseView):
     @has_access
     def index(self):
         report_type, month = _report_args(request.args)
-        wait = current_app.config.get("FIGURES_FRESH_WAIT_SECONDS", 3)
+        wait = current_app.config["FIGURES_FRESH_WAIT_SECONDS"]
         report, _month_report, as_of = statistics_store.figures(report_type, month, g.user, wait=wait)
         first, second = summary_header(report)
         return self.render_template(
@@ -101,7 +101,7 @@ class DashboardView(BaseView):
     def _page(self, template, **extra):
         """The figures in the page's frame or on the wall: the same content, titled alike. A page waits
         briefly for figures a change has made out of date (the wall's data refreshes do not)."""
-        wait = current_app.config.get("FIGURES_FRESH_WAIT_SECONDS", 3)
+        wait = current_app.config["FIGURES_FRESH_WAIT_SECONDS"]
         figures = statistics.dashboard(g.user, wait=wait)
         return self.render_template(template, title=_("数据大屏"), figures=figures, today=clock.today(), **extra)
 
